@@ -1,1 +1,22 @@
-//! placeholder
+//! The oxbase server: everything between a socket and the database.
+//!
+//! # Layout
+//!
+//! Modules follow the request path (docs/ARCHITECTURE.md):
+//!
+//! - [`config`]: the resolved settings a server runs with, and database URLs.
+//! - [`store`]: connections, statement execution, migrations and bulk loading per engine;
+//!   rows are encoded to JSON bytes right where they are read.
+//! - [`seed`]: loads an example's generated data into a store.
+//! - [`http`]: the route table, handlers, middleware and the one error type at the edge.
+//! - [`app`]: the shared [`app::App`], [`app::build_app`] (what tests call too) and
+//!   [`app::serve`] with graceful shutdown.
+//!
+//! Parsing and planning live in `oxbase-query`, the schema in `oxbase-schema`; neither knows
+//! this crate.
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod seed;
+pub mod store;

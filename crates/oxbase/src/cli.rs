@@ -1,0 +1,113 @@
+//! Command-line arguments. Each setting is a flag and an `OXBASE_…` environment variable;
+//! `serve` also reads `[server]` and `[database]` from the schema file. Precedence:
+//! flag > environment > schema file > built-in default.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// oxbase serves a declared relational schema as a fast, safe REST API.
+#[derive(Debug, Parser)]
+#[command(name = "oxbase", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format.
+    #[arg(long, global = true, env = "OXBASE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a schema over HTTP.
+    Serve(ServeArgs),
+    /// Bring a database to a schema (creates tables, columns and indexes).
+    Migrate(MigrateArgs),
+    /// Validate a schema file; exits non-zero and names every problem.
+    Check(CheckArgs),
+    /// Load an example's deterministic data set into a database.
+    Seed(SeedArgs),
+    /// Migrate, seed and serve the pearl example on an embedded SQLite file.
+    Demo(DemoArgs),
+}
+
+/// `oxbase serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The schema file (TOML).
+    #[arg(long, env = "OXBASE_SCHEMA")]
+    pub schema: PathBuf,
+    /// Database URL: sqlite://relative/path.db, sqlite:///absolute/path.db or postgres://user@host:port/db
+    /// [default: the schema file's [database] url]
+    #[arg(long, env = "OXBASE_DATABASE")]
+    pub database: Option<String>,
+    /// Address to listen on [default: the schema file's [server] listen, else 127.0.0.1:8080].
+    #[arg(long, env = "OXBASE_LISTEN")]
+    pub listen: Option<String>,
+    /// SQLite reader connections [default: 4].
+    #[arg(long, env = "OXBASE_READERS")]
+    pub readers: Option<u32>,
+    /// Migrate the database to the schema before serving.
+    #[arg(long, env = "OXBASE_MIGRATE")]
+    pub migrate: bool,
+}
+
+/// `oxbase migrate`
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The schema file (TOML).
+    #[arg(long, env = "OXBASE_SCHEMA")]
+    pub schema: PathBuf,
+    /// Database URL [default: the schema file's [database] url].
+    #[arg(long, env = "OXBASE_DATABASE")]
+    pub database: Option<String>,
+    /// Print the SQL that would run; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow dropping tables or columns and changing column types.
+    #[arg(long)]
+    pub allow_destructive: bool,
+}
+
+/// `oxbase check`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The schema file (TOML).
+    #[arg(long, env = "OXBASE_SCHEMA")]
+    pub schema: PathBuf,
+}
+
+/// `oxbase seed`
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// The example whose data to load.
+    #[arg(long, default_value = "pearl")]
+    pub example: String,
+    /// How much data: small (about 1k trackers), default (100k) or large (1M).
+    #[arg(long, default_value = "small")]
+    pub scale: String,
+    /// Database URL to migrate and load into; must hold none of the example's rows yet.
+    #[arg(long, env = "OXBASE_DATABASE")]
+    pub database: String,
+}
+
+/// `oxbase demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory holding the demo's SQLite file (created if missing).
+    #[arg(long, env = "OXBASE_DATA_DIR", default_value = "oxbase-demo")]
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "OXBASE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+}

@@ -1,0 +1,296 @@
+//! What each subcommand does: resolve settings, call the library, report.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use oxbase_examples::Scale;
+use oxbase_schema::Schema;
+use oxbase_server::app::{App, bind, serve};
+use oxbase_server::config::{DatabaseUrl, ServerConfig};
+use oxbase_server::seed::{SeedError, example_schema, seed_example};
+use oxbase_server::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
+
+use crate::cli::{CheckArgs, Command, DemoArgs, LogFormat, MigrateArgs, SeedArgs, ServeArgs};
+
+/// Sets up `tracing` to stderr; `RUST_LOG` overrides the default `info` level.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs one subcommand.
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Check(arguments) => check(arguments),
+        Command::Migrate(arguments) => run_migrate(arguments),
+        Command::Seed(arguments) => seed(arguments),
+        Command::Serve(arguments) => runtime()?.block_on(serve_command(arguments)),
+        Command::Demo(arguments) => runtime()?.block_on(demo(arguments)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Loads a schema file, printing every problem and failing when there are any.
+fn load_schema(path: &std::path::Path) -> anyhow::Result<Schema> {
+    oxbase_schema::load_schema_file(path).map_err(|errors| {
+        let count = errors.errors.len();
+        anyhow!(
+            "{errors}\n{count} problem{} found",
+            if count == 1 { "" } else { "s" }
+        )
+    })
+}
+
+fn check(arguments: CheckArgs) -> anyhow::Result<ExitCode> {
+    let schema = load_schema(&arguments.schema)?;
+    let fields: usize = schema
+        .resources
+        .values()
+        .map(|resource| resource.fields.len())
+        .sum();
+    let indexes: usize = schema
+        .resources
+        .values()
+        .map(|resource| resource.indexes.len())
+        .sum();
+    println!(
+        "{}: ok ({} resources, {fields} fields, {indexes} indexes, {} roles)",
+        arguments.schema.display(),
+        schema.resources.len(),
+        schema.roles.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The database URL from the flag or environment, else the schema file.
+fn database_url(flag: Option<&str>, schema: &Schema) -> anyhow::Result<DatabaseUrl> {
+    let url = flag
+        .or(schema.database.url.as_deref())
+        .ok_or_else(|| anyhow!("no database given: pass --database URL, set OXBASE_DATABASE, or set `url` in the schema's [database] section"))?;
+    Ok(DatabaseUrl::parse(url)?)
+}
+
+fn run_migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let schema = load_schema(&arguments.schema)?;
+    let url = database_url(arguments.database.as_deref(), &schema)?;
+    let options = MigrateOptions {
+        dry_run: arguments.dry_run,
+        allow_destructive: arguments.allow_destructive,
+    };
+    match migrate(&url, &schema, options)? {
+        MigrateOutcome::UpToDate => println!("{url}: up to date"),
+        MigrateOutcome::Planned { steps, statements } => {
+            println!(
+                "-- dry run: {} step(s) for {url}; nothing was changed",
+                steps.len()
+            );
+            for step in &steps {
+                println!("--   {step}");
+            }
+            for statement in statements {
+                println!("{statement};\n");
+            }
+        }
+        MigrateOutcome::Applied { steps, statements } => {
+            println!(
+                "{url}: applied {} step(s), {statements} statement(s)",
+                steps.len()
+            );
+            for step in steps {
+                println!("  {step}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn seed(arguments: SeedArgs) -> anyhow::Result<ExitCode> {
+    let scale = Scale::parse(&arguments.scale).ok_or_else(|| {
+        anyhow!(
+            "unknown scale '{}': use small, default or large",
+            arguments.scale
+        )
+    })?;
+    let url = DatabaseUrl::parse(&arguments.database)?;
+    let report = seed_example(&url, &arguments.example, scale)?;
+    let total: u64 = report.rows.iter().map(|(_, rows)| rows).sum();
+    println!(
+        "seeded {} ({}) into {url}: {total} rows in {:.2?}",
+        arguments.example, arguments.scale, report.elapsed
+    );
+    for (resource, rows) in report.rows {
+        println!("  {resource:<34} {rows:>10}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves `serve`'s settings: flag > environment > schema file > default.
+fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<ServerConfig> {
+    let database = database_url(arguments.database.as_deref(), schema)?;
+    let mut config = ServerConfig::with_database(database);
+    if let Some(listen) = arguments
+        .listen
+        .as_deref()
+        .or(schema.server.listen.as_deref())
+    {
+        config.listen = parse_listen(listen)?;
+    }
+    if let Some(size) = schema.server.default_page_size {
+        config.default_page_size = size;
+    }
+    if let Some(size) = schema.server.max_page_size {
+        config.max_page_size = size;
+    }
+    if config.default_page_size > config.max_page_size {
+        bail!(
+            "server.default_page_size ({}) is larger than server.max_page_size ({})",
+            config.default_page_size,
+            config.max_page_size
+        );
+    }
+    if let Some(bytes) = schema.server.max_body_bytes {
+        config.max_body_bytes = bytes;
+    }
+    if let Some(seconds) = schema.server.request_timeout_seconds {
+        config.request_timeout = std::time::Duration::from_secs(seconds);
+    }
+    if let Some(readers) = arguments.readers.or(schema.database.readers) {
+        config.readers = readers;
+    }
+    if let Some(milliseconds) = schema.database.busy_timeout_ms {
+        config.busy_timeout = std::time::Duration::from_millis(milliseconds);
+    }
+    Ok(config)
+}
+
+fn parse_listen(listen: &str) -> anyhow::Result<SocketAddr> {
+    listen.parse().with_context(|| {
+        format!("invalid listen address '{listen}': expected host:port such as 127.0.0.1:8080")
+    })
+}
+
+/// Fails unless the database matches the schema, so a server never answers 500 for a
+/// table that was never created.
+fn ensure_migrated(url: &DatabaseUrl, schema: &Schema, schema_path: &str) -> anyhow::Result<()> {
+    let fix =
+        format!("run `oxbase migrate --schema {schema_path} --database {url}` (or pass --migrate)");
+    match migrate(
+        url,
+        schema,
+        MigrateOptions {
+            dry_run: true,
+            allow_destructive: true,
+        },
+    ) {
+        Ok(MigrateOutcome::UpToDate) => Ok(()),
+        Ok(_) | Err(MigrateError::Impossible(_)) => {
+            bail!("the database {url} is not migrated to this schema: {fix}")
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn serve_command(arguments: ServeArgs) -> anyhow::Result<ExitCode> {
+    let schema = load_schema(&arguments.schema)?;
+    let config = server_config(&arguments, &schema)?;
+    if arguments.migrate {
+        migrate(&config.database, &schema, MigrateOptions::default())?;
+    }
+    ensure_migrated(
+        &config.database,
+        &schema,
+        &arguments.schema.display().to_string(),
+    )?;
+    run_server(config, schema).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_server(config: ServerConfig, schema: Schema) -> anyhow::Result<SocketAddr> {
+    let listener = bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    let database = config.database.to_string();
+    let app = Arc::new(App::open(config, schema).await?);
+    tracing::info!(%address, database, "listening");
+    println!("oxbase listening on http://{address}");
+    serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(address)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
+    let schema = example_schema("pearl")?;
+    let url = DatabaseUrl::Sqlite(arguments.data_dir.join("pearl.db"));
+    let seeding = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || seed_example(&url, "pearl", Scale::Small)
+    });
+    match seeding.await? {
+        Ok(report) => {
+            let total: u64 = report.rows.iter().map(|(_, rows)| rows).sum();
+            println!(
+                "seeded the pearl example ({total} rows) into {url} in {:.2?}",
+                report.elapsed
+            );
+        }
+        Err(SeedError::AlreadySeeded { .. }) => {
+            println!("using the pearl example already in {url}")
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let mut config = ServerConfig::with_database(url);
+    config.listen = parse_listen(&arguments.listen)?;
+    config.max_page_size = schema.server.max_page_size.unwrap_or(config.max_page_size);
+    let listener = bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    println!("\noxbase demo: the pearl clinical-study tracker on http://{address}\n");
+    println!("try:");
+    println!("  curl 'http://{address}/api/v1/trackers?limit=2'");
+    println!("  curl 'http://{address}/api/v1/users/1'");
+    println!("  curl 'http://{address}/api/v1/reporting_efforts?limit=5&offset=1'");
+    println!(
+        "\nCtrl-C stops it; the data stays in {}",
+        arguments.data_dir.display()
+    );
+    let app = Arc::new(App::open(config, schema).await?);
+    serve(listener, app, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,9 @@
+//! The integration suite: one binary whose modules mirror the API. Every test talks HTTP to
+//! a real server (in-process on port 0, or the `oxbase` binary) over a real SQLite file.
+
+mod cli;
+mod errors;
+mod health;
+mod read;
+mod serve;
+mod support;

@@ -1,0 +1,87 @@
+//! The running application: shared state, the router, and serving with graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use oxbase_query::parse::PageLimits;
+use oxbase_schema::Schema;
+use tokio::net::TcpListener;
+
+use crate::config::ServerConfig;
+use crate::http::router::router;
+use crate::store::{Store, StoreError};
+
+/// Everything a request may need, shared by all requests.
+pub struct App {
+    /// The validated schema being served.
+    pub schema: Arc<Schema>,
+    /// The database.
+    pub store: Store,
+    /// The settings the server was started with.
+    pub config: ServerConfig,
+}
+
+/// Handle to the shared [`App`] that handlers receive.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl App {
+    /// Opens the database and assembles the app.
+    pub async fn open(config: ServerConfig, schema: Schema) -> Result<App, StoreError> {
+        let schema = Arc::new(schema);
+        let store = Store::open(&config, schema.clone()).await?;
+        Ok(App {
+            schema,
+            store,
+            config,
+        })
+    }
+
+    /// Page-size limits for the query parser.
+    pub fn page_limits(&self) -> PageLimits {
+        PageLimits {
+            default_page_size: self.config.default_page_size,
+            max_page_size: self.config.max_page_size,
+        }
+    }
+}
+
+/// The router serving `app`: what `serve` runs and what tests call.
+pub fn build_app(app: Arc<App>) -> Router {
+    router(AppState(app))
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the server stopped: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Binds the listener (so the caller learns the port before serving).
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServeError::Bind { address, source })
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    axum::serve(listener, build_app(app))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! The settings a running server uses, resolved from defaults, the schema file, the
+//! environment and flags (the binary does the resolving), and database URLs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `serve` needs besides the schema.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The database to serve.
+    pub database: DatabaseUrl,
+    /// Rows returned when a request names no limit.
+    pub default_page_size: u32,
+    /// The largest page a request may ask for.
+    pub max_page_size: u32,
+    /// SQLite reader connections (reads run in parallel; writes go through one writer).
+    pub readers: u32,
+    /// How long SQLite waits on a lock before giving up.
+    pub busy_timeout: Duration,
+    /// Requests taking longer are answered 503.
+    pub request_timeout: Duration,
+    /// Largest accepted request body.
+    pub max_body_bytes: u64,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the database.
+    pub fn with_database(database: DatabaseUrl) -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database,
+            default_page_size: 50,
+            max_page_size: 1000,
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An SQLite file, created if missing.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string.
+    Postgres(String),
+}
+
+/// A database URL that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid database URL '{url}': {reason}")]
+pub struct DatabaseUrlError {
+    pub url: String,
+    pub reason: String,
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://relative/path.db`, `sqlite:///absolute/path.db` or
+    /// `postgres://user@host:port/db` (also `postgresql://`).
+    pub fn parse(url: &str) -> Result<DatabaseUrl, DatabaseUrlError> {
+        let error = |reason: &str| DatabaseUrlError {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(error(
+                    "no file path; write sqlite://data/app.db or sqlite:///var/lib/app.db",
+                ));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        Err(error(
+            "expected a URL starting with sqlite:// or postgres://",
+        ))
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(formatter, "sqlite://{}", path.display()),
+            // Only the host part: the URL may carry a password.
+            DatabaseUrl::Postgres(url) => {
+                let host = url.rsplit('@').next().unwrap_or(url);
+                write!(
+                    formatter,
+                    "postgres://…@{}",
+                    host.trim_start_matches("postgres://")
+                        .trim_start_matches("postgresql://")
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/app.db").unwrap(),
+            DatabaseUrl::Sqlite("data/app.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/app.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/app.db".into())
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@h:5432/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(
+            DatabaseUrl::parse("mysql://x")
+                .unwrap_err()
+                .reason
+                .contains("sqlite:// or postgres://")
+        );
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+        let shown = DatabaseUrl::parse("postgres://user:secret@db:5432/app")
+            .unwrap()
+            .to_string();
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+}

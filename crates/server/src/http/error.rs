@@ -1,0 +1,141 @@
+//! The one error type at the HTTP edge.
+//!
+//! Error policy: every layer below reports failures in its own terms (a `QueryError`, a
+//! `StoreError`); this module is the single table that turns them into a status and a
+//! stable snake_case `code`. Bodies are JSON `{code, message, details, hint}`. Internal
+//! details (SQL, driver messages) are never put in a body: they travel in a response
+//! extension to the request-log middleware, which logs them. `into_response` has no side
+//! effects.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use oxbase_query::QueryError;
+use serde_json::{Value, json};
+
+use crate::store::StoreError;
+
+/// An error answered to a client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Value,
+    pub hint: Option<String>,
+    /// What to log (never sent): the underlying cause of a 5xx.
+    pub internal: Option<String>,
+    /// Seconds after which a retry may succeed (503).
+    pub retry_after: Option<u64>,
+}
+
+/// The cause of an error response, for the request log.
+#[derive(Debug, Clone)]
+pub struct LoggedError(pub String);
+
+impl ApiError {
+    /// An error with no details or hint.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Value::Null,
+            hint: None,
+            internal: None,
+            retry_after: None,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> ApiError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds details.
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        self.details = details;
+        self
+    }
+
+    /// 404 for a path no route serves.
+    pub fn route_not_found(path: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            format!("no route for '{path}'"),
+        )
+        .with_details(json!({ "path": path }))
+        .with_hint("resources are served at /api/v1/{resource}")
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> ApiError {
+        let status = match error {
+            QueryError::UnknownResource { .. } => StatusCode::NOT_FOUND,
+            QueryError::UnsupportedParameter { .. }
+            | QueryError::InvalidValue { .. }
+            | QueryError::InvalidId { .. } => StatusCode::BAD_REQUEST,
+        };
+        ApiError {
+            status,
+            code: error.code(),
+            message: error.to_string(),
+            details: error.details(),
+            hint: error.hint().map(str::to_owned),
+            internal: None,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match &error {
+            StoreError::Unavailable(_) => ApiError {
+                retry_after: Some(1),
+                internal: Some(error.to_string()),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database is unavailable; retry shortly",
+                )
+            },
+            StoreError::Unsupported(message) => ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "not_supported",
+                message.clone(),
+            ),
+            StoreError::Internal(_) => ApiError {
+                internal: Some(error.to_string()),
+                ..ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "an internal error occurred; it has been logged",
+                )
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+            "hint": self.hint,
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(internal) = self.internal {
+            response.extensions_mut().insert(LoggedError(internal));
+        }
+        response
+    }
+}

@@ -1,0 +1,89 @@
+//! Middleware every request passes through.
+
+use std::any::Any;
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::http::error::{ApiError, LoggedError};
+use crate::http::records::DatabaseTiming;
+
+/// Logs one line per request (method, path, status, duration, request id, and the cause
+/// of any 5xx), and adds `Server-Timing`.
+pub async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let mut timing = String::new();
+    if let Some(database) = response.extensions().get::<DatabaseTiming>() {
+        let plural = if database.statements == 1 { "" } else { "s" };
+        timing.push_str(&format!(
+            "db;dur={:.3};desc=\"{} statement{plural}\", ",
+            milliseconds(database.duration),
+            database.statements
+        ));
+    }
+    timing.push_str(&format!("total;dur={:.3}", milliseconds(elapsed)));
+    if let Ok(value) = HeaderValue::from_str(&timing) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    let duration_ms = milliseconds(elapsed);
+    match response.extensions().get::<LoggedError>() {
+        Some(LoggedError(cause)) => {
+            tracing::error!(%method, %path, status, duration_ms, request_id, cause, "request failed")
+        }
+        None => tracing::info!(%method, %path, status, duration_ms, request_id, "request"),
+    }
+    response
+}
+
+fn milliseconds(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Answers 503 when a request takes longer than the configured timeout.
+pub async fn enforce_timeout(timeout: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError {
+            retry_after: Some(1),
+            internal: Some(format!("request exceeded the {timeout:?} timeout")),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!("the request took longer than {timeout:?}"),
+            )
+        }
+        .into_response(),
+    }
+}
+
+/// A panic in a handler becomes a logged 500 JSON error, not a dropped connection.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let cause = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    ApiError {
+        internal: Some(format!("panic: {cause}")),
+        ..ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an internal error occurred; it has been logged",
+        )
+    }
+    .into_response()
+}

@@ -1,0 +1,15 @@
+//! HTTP: the route table, handlers and middleware.
+//!
+//! # Layout
+//!
+//! - [`router`]: the one explicit route table.
+//! - [`records`]: `/api/v1/{resource}` handlers, one file per action.
+//! - [`health`]: liveness and readiness.
+//! - [`middleware`]: request id, request log, `Server-Timing`, timeouts, panics.
+//! - [`error`]: [`error::ApiError`], the only error type handlers return.
+
+pub mod error;
+pub mod health;
+pub mod middleware;
+pub mod records;
+pub mod router;

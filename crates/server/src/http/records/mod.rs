@@ -1,0 +1,37 @@
+//! `/api/v1/{resource}`: the record endpoints, one file per action.
+
+pub mod get;
+pub mod list;
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+/// Database work done for a response, for the `Server-Timing` header.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseTiming {
+    pub duration: Duration,
+    pub statements: u32,
+}
+
+/// A JSON body with its database timing attached.
+pub(crate) fn json_response(body: Vec<u8>, timing: DatabaseTiming) -> Response {
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response();
+    response.extensions_mut().insert(timing);
+    response
+}
+
+/// Query-string pairs in request order, percent-decoded.
+pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}

@@ -1,0 +1,50 @@
+//! The route table: every path oxbase serves, and the file that serves it.
+
+use axum::Router;
+use axum::extract::OriginalUri;
+use axum::http::StatusCode;
+use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use crate::app::AppState;
+use crate::http::error::ApiError;
+use crate::http::{health, middleware, records};
+
+/// Builds the router for an app.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.0.config.request_timeout;
+    Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/api/v1/{resource}", get(records::list::list))
+        .route("/api/v1/{resource}/{id}", get(records::get::get))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            middleware::enforce_timeout(timeout, request, next)
+        }))
+        .layer(axum::middleware::from_fn(middleware::log_request))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            middleware::panic_response,
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn route_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::route_not_found(uri.path())
+}
+
+async fn method_not_allowed(request: axum::extract::Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not allowed on '{}'",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+    .with_hint("this release serves GET on resources")
+}

@@ -1,0 +1,86 @@
+//! Loading an example's generated data: migrate to the example's schema, then insert every
+//! row in one transaction (all or nothing).
+
+use std::time::{Duration, Instant};
+
+use oxbase_examples::{Scale, pearl};
+use oxbase_schema::Schema;
+
+use crate::config::DatabaseUrl;
+use crate::store::migrate::{MigrateError, MigrateOptions, migrate};
+use crate::store::sqlite::seed::SqliteRowSink;
+use crate::store::sqlite::{internal, open_connection};
+use crate::store::{StoreError, unsupported_postgres};
+
+/// What seeding did.
+#[derive(Debug)]
+pub struct SeedReport {
+    /// Rows inserted per resource, in insertion order.
+    pub rows: Vec<(&'static str, u64)>,
+    /// Time spent generating and inserting (migration excluded).
+    pub elapsed: Duration,
+}
+
+/// Why seeding changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("unknown example '{0}' (known examples: {known})", known = oxbase_examples::EXAMPLES.join(", "))]
+    UnknownExample(String),
+    #[error("the example's schema is invalid: {0}")]
+    Schema(String),
+    #[error(
+        "resource '{resource}' already has rows; seed into a fresh database (or delete its file)"
+    )]
+    AlreadySeeded { resource: String },
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The validated schema of a shipped example.
+pub fn example_schema(example: &str) -> Result<Schema, SeedError> {
+    let source = oxbase_examples::schema_source(example)
+        .ok_or_else(|| SeedError::UnknownExample(example.to_owned()))?;
+    oxbase_schema::parse_schema(source, &format!("examples/{example}/schema.toml"))
+        .map_err(|errors| SeedError::Schema(errors.to_string()))
+}
+
+/// Migrates `url` to the example's schema and loads its data at `scale`.
+pub fn seed_example(
+    url: &DatabaseUrl,
+    example: &str,
+    scale: Scale,
+) -> Result<SeedReport, SeedError> {
+    let schema = example_schema(example)?;
+    migrate(url, &schema, MigrateOptions::default())?;
+    let DatabaseUrl::Sqlite(path) = url else {
+        return Err(SeedError::Store(unsupported_postgres()));
+    };
+    let mut connection = open_connection(path, Duration::from_secs(5))?;
+    for resource in schema.resources.values() {
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM \"{}\")", resource.table);
+        let has_rows: bool = connection
+            .query_row(&sql, [], |row| row.get(0))
+            .map_err(internal)?;
+        if has_rows {
+            return Err(SeedError::AlreadySeeded {
+                resource: resource.name.clone(),
+            });
+        }
+    }
+    let started = Instant::now();
+    let transaction = connection.transaction().map_err(internal)?;
+    let rows = {
+        let mut sink = SqliteRowSink {
+            transaction: &transaction,
+            schema: &schema,
+        };
+        pearl::generate(scale, &mut sink)?.rows
+    };
+    transaction.commit().map_err(internal)?;
+    Ok(SeedReport {
+        rows,
+        elapsed: started.elapsed(),
+    })
+}

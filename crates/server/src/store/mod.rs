@@ -1,0 +1,86 @@
+//! Storage: connections, execution, migrations and bulk loading, one module per engine.
+//!
+//! The rest of the server talks to a [`Store`]; which engine sits behind it is decided once,
+//! from the database URL. Errors are [`StoreError`]s in storage terms (unavailable, conflict,
+//! internal), never HTTP statuses; driver messages are logged here and never returned.
+
+pub mod json;
+pub mod migrate;
+pub mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxbase_query::read::ReadPlan;
+use oxbase_schema::Schema;
+
+use crate::config::{DatabaseUrl, ServerConfig};
+
+/// The database behind a running server.
+pub enum Store {
+    /// An embedded SQLite file.
+    Sqlite(sqlite::SqliteStore),
+}
+
+/// Rows read for one request, already encoded.
+#[derive(Debug)]
+pub struct ReadOutput {
+    /// A JSON array of row objects.
+    pub body: Vec<u8>,
+    /// How many rows the array holds.
+    pub rows: usize,
+    /// Statements executed for the request.
+    pub statements: u32,
+    /// Time spent in the database, including encoding the rows as they were read.
+    pub database_time: Duration,
+}
+
+/// What went wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is too busy right now; retrying may work.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// This engine is not served yet.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A fault inside oxbase or the database; details are logged, not returned.
+    #[error("internal storage error: {0}")]
+    Internal(String),
+}
+
+impl Store {
+    /// Opens the database a server is configured with.
+    pub async fn open(config: &ServerConfig, schema: Arc<Schema>) -> Result<Store, StoreError> {
+        match &config.database {
+            DatabaseUrl::Sqlite(path) => {
+                let store =
+                    sqlite::SqliteStore::open(path, schema, config.readers, config.busy_timeout)
+                        .await?;
+                Ok(Store::Sqlite(store))
+            }
+            DatabaseUrl::Postgres(_) => Err(unsupported_postgres()),
+        }
+    }
+
+    /// Reads the rows a plan asks for, encoded as a JSON array.
+    pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.read(plan).await,
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => store.ping().await,
+        }
+    }
+}
+
+/// The error for PostgreSQL URLs until the PostgreSQL backend ships.
+pub fn unsupported_postgres() -> StoreError {
+    StoreError::Unsupported(
+        "PostgreSQL is not served by this build yet; use an sqlite:// database URL".to_owned(),
+    )
+}

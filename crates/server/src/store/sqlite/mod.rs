@@ -1,0 +1,165 @@
+//! SQLite: one file in WAL mode, a pool of reader connections and a single writer.
+//!
+//! SQLite serialises writes anyway; one writer connection avoids busy errors and lets
+//! writes batch. Readers never block each other or the writer. Statements run on
+//! blocking threads so a long query never stalls the async workers.
+
+pub mod migrate;
+mod read;
+pub mod seed;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool::Runtime;
+use deadpool::unmanaged::{Pool, PoolConfig};
+use oxbase_query::read::ReadPlan;
+use oxbase_schema::Schema;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::store::{ReadOutput, StoreError};
+
+/// How long a request waits for a free reader before the database counts as unavailable.
+const READER_WAIT: Duration = Duration::from_secs(5);
+
+/// An open SQLite database.
+pub struct SqliteStore {
+    path: PathBuf,
+    readers: Pool<Connection>,
+    /// The one connection that writes (used from the write API on).
+    #[allow(dead_code)]
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    schema: Arc<Schema>,
+}
+
+/// Opens (creating if missing) an SQLite file with oxbase's settings.
+pub fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|error| {
+            StoreError::Unavailable(format!(
+                "cannot create the directory {}: {error}",
+                parent.display()
+            ))
+        })?;
+    }
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|error| StoreError::Unavailable(format!("cannot open {}: {error}", path.display())))?;
+    configure(&connection, busy_timeout)?;
+    Ok(connection)
+}
+
+fn configure(connection: &Connection, busy_timeout: Duration) -> Result<(), StoreError> {
+    connection.busy_timeout(busy_timeout).map_err(internal)?;
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -16000;",
+        )
+        .map_err(internal)?;
+    connection.set_prepared_statement_cache_capacity(256);
+    Ok(())
+}
+
+/// A driver error that is oxbase's or the database's fault: logged by the caller's layer.
+pub(crate) fn internal(error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(error.to_string())
+        }
+        _ => StoreError::Internal(error.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Opens the file with one writer and `readers` reader connections.
+    pub async fn open(
+        path: &Path,
+        schema: Arc<Schema>,
+        readers: u32,
+        busy_timeout: Duration,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.to_owned();
+        let opened_path = path.clone();
+        let (writer, reader_connections) = tokio::task::spawn_blocking(move || {
+            let writer = open_connection(&opened_path, busy_timeout)?;
+            let mut reader_connections = Vec::new();
+            for _ in 0..readers.max(1) {
+                let reader = open_connection(&opened_path, busy_timeout)?;
+                reader
+                    .execute_batch("PRAGMA query_only = ON")
+                    .map_err(internal)?;
+                reader_connections.push(reader);
+            }
+            Ok::<_, StoreError>((writer, reader_connections))
+        })
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))??;
+        let mut pool_config = PoolConfig::new(reader_connections.len());
+        // Without a runtime deadpool cannot time out a wait for a free connection.
+        pool_config.runtime = Some(Runtime::Tokio1);
+        let readers = Pool::from_config(&pool_config);
+        for reader in reader_connections {
+            readers.try_add(reader).map_err(|(_, error)| {
+                StoreError::Internal(format!("cannot pool a reader: {error}"))
+            })?;
+        }
+        Ok(SqliteStore {
+            path,
+            readers,
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            schema,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` on a reader connection on a blocking thread.
+    async fn with_reader<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection, &Schema) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let reader = self
+            .readers
+            .timeout_get(Some(READER_WAIT))
+            .await
+            .map_err(|error| {
+                StoreError::Unavailable(format!(
+                    "no database connection became free in {READER_WAIT:?}: {error}"
+                ))
+            })?;
+        let schema = self.schema.clone();
+        tokio::task::spawn_blocking(move || work(&reader, &schema))
+            .await
+            .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
+    }
+
+    /// Reads the rows a plan asks for.
+    pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
+        self.with_reader(move |connection, schema| read::read(connection, schema, &plan))
+            .await
+    }
+
+    /// Runs a trivial statement.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.with_reader(|connection, _| {
+            connection
+                .query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(internal)
+        })
+        .await
+    }
+}
