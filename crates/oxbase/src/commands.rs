@@ -1,5 +1,6 @@
 //! What each subcommand does: resolve settings, call the library, report.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -194,13 +194,12 @@ fn can_add_column(column: &Column, dialect: Dialect) -> bool {
     match dialect {
         // SQLite refuses expression defaults, and non-null defaults on references, in ADD COLUMN.
         Dialect::Sqlite => {
-            !column.primary_key
-                && !column.default_is_expression
-                && !(column.references.is_some()
-                    && column
-                        .default_sql
-                        .as_deref()
-                        .is_some_and(|default| default != "NULL"))
+            let reference_with_default = column.references.is_some()
+                && column
+                    .default_sql
+                    .as_deref()
+                    .is_some_and(|default| default != "NULL");
+            !column.primary_key && !column.default_is_expression && !reference_with_default
         }
         Dialect::Postgres => !column.primary_key,
     }

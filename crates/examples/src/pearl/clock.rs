@@ -24,27 +24,43 @@ fn moment(instant: i64) -> OffsetDateTime {
 /// The instant as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 pub(super) fn timestamp_text(instant: i64) -> String {
     let moment = moment(instant);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        moment.year(),
-        u8::from(moment.month()),
-        moment.day(),
-        moment.hour(),
-        moment.minute(),
-        moment.second(),
-        moment.microsecond(),
-    )
+    let mut text = String::with_capacity(27);
+    push_date(&mut text, moment);
+    text.push('T');
+    push_digits(&mut text, u32::from(moment.hour()), 2);
+    text.push(':');
+    push_digits(&mut text, u32::from(moment.minute()), 2);
+    text.push(':');
+    push_digits(&mut text, u32::from(moment.second()), 2);
+    text.push('.');
+    push_digits(&mut text, moment.microsecond(), 6);
+    text.push('Z');
+    text
 }
 
 /// The instant's UTC date as `YYYY-MM-DD`.
 pub(super) fn date_text(instant: i64) -> String {
-    let moment = moment(instant);
-    format!(
-        "{:04}-{:02}-{:02}",
-        moment.year(),
-        u8::from(moment.month()),
-        moment.day()
-    )
+    let mut text = String::with_capacity(10);
+    push_date(&mut text, moment(instant));
+    text
+}
+
+fn push_date(text: &mut String, moment: OffsetDateTime) {
+    // Generated years are all four-digit and positive.
+    push_digits(text, moment.year().unsigned_abs(), 4);
+    text.push('-');
+    push_digits(text, u32::from(u8::from(moment.month())), 2);
+    text.push('-');
+    push_digits(text, u32::from(moment.day()), 2);
+}
+
+/// Writes the last `width` decimal digits of `value`, zero-padded. Hand-rolled because
+/// `format!` dominated the generator's profile: there are millions of timestamps.
+fn push_digits(text: &mut String, value: u32, width: u32) {
+    for power in (0..width).rev() {
+        let digit = (value / 10_u32.pow(power) % 10) as u8;
+        text.push(char::from(b'0' + digit));
+    }
 }
 
 /// A random instant in `from..until`.

@@ -14,7 +14,10 @@ use super::clock::{
     self, MICROSECONDS_PER_DAY, MICROSECONDS_PER_HOUR, MICROSECONDS_PER_MINUTE, START_OF_2025,
 };
 use super::vocabulary::{self, COMMENT_SENTENCES, REPLY_SENTENCES};
-use super::{SeedSummary, Sizes, Table, chance, integer, optional_integer, random_stream, text};
+use super::{
+    SeedSummary, Sizes, Table, chance, integer, optional_integer, optional_text, random_stream,
+    stream_seed, text,
+};
 use crate::RowSink;
 
 const COMMENT_COLUMNS: &[&str] = &[
@@ -32,6 +35,8 @@ const COMMENT_COLUMNS: &[&str] = &[
 /// Of the comments after a thread's first, the share (in percent) that are replies; the
 /// first comment of a thread never is, so this makes about 30% replies overall.
 const REPLY_PERCENT: u32 = 44;
+
+const THREAD_SEED: u64 = stream_seed("tracker_comments.threads");
 
 /// How many comments each tracker gets (index = tracker id − 1).
 pub(super) fn comments_per_tracker(sizes: &Sizes) -> Vec<u32> {
@@ -54,7 +59,8 @@ pub(super) struct PlannedComment {
 /// Plans the thread of tracker `tracker_id` into `thread`, the same way every time.
 pub(super) fn plan_thread(tracker_id: u64, comment_count: u32, thread: &mut Vec<PlannedComment>) {
     thread.clear();
-    let mut rng = Rng::with_seed(0x7468_7265_6164 ^ tracker_id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    // Multiplying by the 64-bit golden ratio spreads neighbouring tracker ids far apart.
+    let mut rng = Rng::with_seed(THREAD_SEED ^ tracker_id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut top_level_positions = Vec::new();
     for position in 0..comment_count {
         let is_reply = !top_level_positions.is_empty() && chance(&mut rng, REPLY_PERCENT);
@@ -132,7 +138,7 @@ pub(super) fn emit_comments<S: RowSink>(
                 text(body.join(" ")),
                 text(comment_type),
                 Literal::Boolean(planned.is_resolved),
-                resolved_at.map_or(Literal::Null, Literal::Text),
+                optional_text(resolved_at),
                 text(clock::timestamp_text(created_at)),
             ])?;
             next_id += 1;

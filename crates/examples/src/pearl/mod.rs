@@ -174,13 +174,20 @@ impl<'sink, S: RowSink> Table<'sink, S> {
 /// The random stream of one part of the data set, seeded from its name so that every part
 /// is independent of the others and of the order they are generated in.
 fn random_stream(name: &str) -> Rng {
-    // FNV-1a: stable across platforms and Rust versions, unlike `std`'s hashers.
+    Rng::with_seed(stream_seed(name))
+}
+
+/// FNV-1a of the name: stable across platforms and Rust versions, unlike `std`'s hashers.
+const fn stream_seed(name: &str) -> u64 {
+    let bytes = name.as_bytes();
     let mut seed: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.bytes() {
-        seed ^= u64::from(byte);
+    let mut index = 0;
+    while index < bytes.len() {
+        seed ^= bytes[index] as u64;
         seed = seed.wrapping_mul(0x0000_0100_0000_01b3);
+        index += 1;
     }
-    Rng::with_seed(seed)
+    seed
 }
 
 /// Picks one of `choices` with probability proportional to its weight.

@@ -15,6 +15,8 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
+    // The child is owned by the returned ServerProcess, whose Drop kills and waits for it.
+    #[allow(clippy::zombie_processes)]
     fn start(command: &mut Command) -> ServerProcess {
         let mut child = command
             .stdout(Stdio::piped())
@@ -34,6 +36,7 @@ impl ServerProcess {
                     .unwrap()
                     .read_to_string(&mut errors)
                     .unwrap();
+                let _ = child.wait();
                 panic!("oxbase exited before listening: {errors}");
             }
             if let Some(address) = line.trim().strip_prefix("oxbase listening on http://") {
