@@ -2,6 +2,7 @@
 
 use oxbase_schema::Schema;
 use oxbase_schema::model::{FieldType, Literal, Resource};
+use oxbase_schema::values;
 
 use crate::error::QueryError;
 use crate::read::{Filter, ReadPlan};
@@ -76,7 +77,7 @@ pub fn by_id(schema: &Schema, resource_name: &str, id: &str) -> Result<ReadPlan,
     let key = resource.primary_key();
     let value = match key.field_type {
         FieldType::Uuid => {
-            if !is_uuid(id) {
+            if !values::is_uuid(id) {
                 return Err(QueryError::InvalidId {
                     value: id.to_owned(),
                     reason: "expected a uuid such as 3f0c1b2e-…".to_owned(),
@@ -129,17 +130,6 @@ fn parse_number<T: std::str::FromStr>(
         reason: format!("expected {expected}"),
         hint: None,
     })
-}
-
-fn is_uuid(text: &str) -> bool {
-    text.len() == 36
-        && text
-            .chars()
-            .enumerate()
-            .all(|(index, character)| match index {
-                8 | 13 | 18 | 23 => character == '-',
-                _ => character.is_ascii_hexdigit(),
-            })
 }
 
 /// Edit distance for "did you mean" hints.

@@ -22,6 +22,7 @@ pub mod model;
 pub mod physical;
 pub mod predicate;
 pub mod validate;
+pub mod values;
 
 pub use model::Schema;
 pub use validate::{CheckError, CheckErrors, load_schema_file, parse_schema};

@@ -367,4 +367,20 @@ mod tests {
             "CREATE INDEX \"books_title_idx\" ON \"books\" (\"title\") WHERE \"title\" <> 'x'"
         );
     }
+
+    #[test]
+    fn decimal_bounds_compare_as_numbers_on_sqlite() {
+        let physical = physical(
+            "[resources.prices.fields]\namount = { type = \"decimal\", min = 0, max = 10 }\n",
+        );
+        let connection_sql = plan_migration(None, &physical)
+            .statements()
+            .cloned()
+            .collect::<Vec<_>>();
+        assert!(
+            connection_sql[0].contains("CAST(\"amount\" AS REAL) <= 10"),
+            "{}",
+            connection_sql[0]
+        );
+    }
 }

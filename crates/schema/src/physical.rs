@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dialect::{Dialect, quote_string};
 use crate::model::{DefaultValue, Field, FieldType, OnDelete, Resource, Schema};
+use crate::values::database_name;
 
 /// Every table of a schema in one dialect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,7 +110,8 @@ fn table_of(schema: &Schema, resource: &Resource, dialect: Dialect) -> Table {
 
 fn column_of(schema: &Schema, resource: &Resource, field: &Field, dialect: Dialect) -> Column {
     let column = dialect.quote(&field.name);
-    let constraint = |suffix: &str| format!("{}_{}_{suffix}", resource.table, field.name);
+    let constraint =
+        |suffix: &str| database_name(format!("{}_{}_{suffix}", resource.table, field.name));
     let mut checks = Vec::new();
     let sql_type = match (dialect, &field.field_type) {
         (Dialect::Sqlite, FieldType::Integer | FieldType::Bigint) => "INTEGER",
@@ -151,16 +153,21 @@ fn column_of(schema: &Schema, resource: &Resource, field: &Field, dialect: Diale
             format!("{column} IN ({})", list.join(", ")),
         ));
     }
+    // SQLite keeps decimals as text, which never compares as a number: cast for the bounds.
+    let bounded = match (dialect, &field.field_type) {
+        (Dialect::Sqlite, FieldType::Decimal) => format!("CAST({column} AS REAL)"),
+        _ => column.clone(),
+    };
     if let Some(min) = field.min {
         checks.push((
             constraint("min_check"),
-            format!("{column} >= {}", number(min)),
+            format!("{bounded} >= {}", number(min)),
         ));
     }
     if let Some(max) = field.max {
         checks.push((
             constraint("max_check"),
-            format!("{column} <= {}", number(max)),
+            format!("{bounded} <= {}", number(max)),
         ));
     }
     let length = match dialect {

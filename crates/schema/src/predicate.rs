@@ -91,24 +91,19 @@ impl Predicate {
         }
     }
 
-    /// Every (column, literal operand) pair, for type-checking against the schema.
-    pub fn operands(&self) -> Vec<(&str, Option<&Literal>)> {
-        let mut found = Vec::new();
-        self.collect_operands(&mut found);
-        found
-    }
-
-    fn collect_operands<'a>(&'a self, found: &mut Vec<(&'a str, Option<&'a Literal>)>) {
+    /// Calls `visit` with every column and its literal operand (`None` for `is null`), letting
+    /// it replace the literal with a canonical form.
+    pub fn for_each_operand_mut(&mut self, visit: &mut impl FnMut(&str, Option<&mut Literal>)) {
         match self {
-            Predicate::And(parts) | Predicate::Or(parts) => {
-                parts.iter().for_each(|part| part.collect_operands(found))
-            }
-            Predicate::Not(inner) => inner.collect_operands(found),
-            Predicate::Compare { column, value, .. } => found.push((column, Some(value))),
-            Predicate::IsNull { column, .. } => found.push((column, None)),
-            Predicate::In { column, values, .. } => {
-                found.extend(values.iter().map(|value| (column.as_str(), Some(value))))
-            }
+            Predicate::And(parts) | Predicate::Or(parts) => parts
+                .iter_mut()
+                .for_each(|part| part.for_each_operand_mut(visit)),
+            Predicate::Not(inner) => inner.for_each_operand_mut(visit),
+            Predicate::Compare { column, value, .. } => visit(column, Some(value)),
+            Predicate::IsNull { column, .. } => visit(column, None),
+            Predicate::In { column, values, .. } => values
+                .iter_mut()
+                .for_each(|value| visit(column, Some(value))),
         }
     }
 

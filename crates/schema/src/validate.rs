@@ -17,6 +17,7 @@ use crate::model::{
     Schema, ServerSettings,
 };
 use crate::predicate::Predicate;
+use crate::values;
 
 /// One problem found in a schema file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -854,23 +855,29 @@ impl Validator<'_> {
                         valid = false;
                         None
                     }
-                    Ok(predicate) => {
-                        for (column, literal) in predicate.operands() {
-                            match fields.iter().find(|field| field.name == column) {
-                                None => {
-                                    self.error(predicate_line, &path, format!("partial-index predicate names unknown column '{column}'"), Some(did_you_mean(column, fields.iter().map(|field| field.name.as_str()), "fields")));
-                                    valid = false;
-                                }
-                                Some(field) => {
-                                    if let Some(literal) = literal
-                                        && let Err(message) =
-                                            check_literal(literal, &field.field_type)
-                                    {
-                                        self.error(predicate_line, &path, format!("partial-index predicate compares '{column}' with a wrong value: {message}"), None);
-                                        valid = false;
-                                    }
+                    Ok(mut predicate) => {
+                        let mut problems = Vec::new();
+                        predicate.for_each_operand_mut(&mut |column, literal| {
+                            let Some(field) = fields.iter().find(|field| field.name == column) else {
+                                problems.push((
+                                    format!("partial-index predicate names unknown column '{column}'"),
+                                    Some(did_you_mean(column, fields.iter().map(|field| field.name.as_str()), "fields")),
+                                ));
+                                return;
+                            };
+                            if let Some(literal) = literal {
+                                match check_literal(literal, &field.field_type) {
+                                    Ok(canonical) => *literal = canonical,
+                                    Err(message) => problems.push((
+                                        format!("partial-index predicate compares '{column}' with a wrong value: {message}"),
+                                        None,
+                                    )),
                                 }
                             }
+                        });
+                        for (message, hint) in problems {
+                            self.error(predicate_line, &path, message, hint);
+                            valid = false;
                         }
                         Some(predicate)
                     }
@@ -889,11 +896,11 @@ impl Validator<'_> {
                 }
                 name
             }
-            None => format!(
+            None => values::database_name(format!(
                 "{table}_{}_{}",
                 columns.join("_"),
                 if definition.unique { "key" } else { "idx" }
-            ),
+            )),
         };
         valid.then_some(Index {
             name,
@@ -1198,27 +1205,31 @@ impl Validator<'_> {
 fn add_automatic_indexes(resource: &mut Resource) {
     let mut automatic = Vec::new();
     for field in resource.fields.iter().skip(1) {
+        // A unique field needs a unique index on exactly that column; a foreign key is served
+        // by any full index that starts with it.
         let covered = |indexes: &[Index]| {
             indexes.iter().any(|index| {
                 index.predicate.is_none()
-                    && index.columns.first() == Some(&field.name)
-                    && (index.unique || !field.unique)
+                    && if field.unique {
+                        index.unique && index.columns == [field.name.clone()]
+                    } else {
+                        index.columns.first() == Some(&field.name)
+                    }
             })
         };
-        if field.unique && !covered(&resource.indexes) && !covered(&automatic) {
-            automatic.push(Index {
-                name: format!("{}_{}_key", resource.table, field.name),
-                columns: vec![field.name.clone()],
-                unique: true,
-                predicate: None,
-            });
-        } else if field.reference.is_some() && !covered(&resource.indexes) && !covered(&automatic) {
-            automatic.push(Index {
-                name: format!("{}_{}_idx", resource.table, field.name),
-                columns: vec![field.name.clone()],
-                unique: false,
-                predicate: None,
-            });
+        let automatic_index = |suffix: &str, unique: bool| Index {
+            name: values::database_name(format!("{}_{}_{suffix}", resource.table, field.name)),
+            columns: vec![field.name.clone()],
+            unique,
+            predicate: None,
+        };
+        if covered(&resource.indexes) || covered(&automatic) {
+            continue;
+        }
+        if field.unique {
+            automatic.push(automatic_index("key", true));
+        } else if field.reference.is_some() {
+            automatic.push(automatic_index("idx", false));
         }
     }
     resource.indexes.extend(automatic);
@@ -1243,62 +1254,40 @@ fn literal_for_type(value: &toml::Value, field_type: &FieldType) -> Result<Liter
             ));
         }
     };
-    check_literal(&literal, field_type)?;
-    Ok(literal)
+    check_literal(&literal, field_type)
 }
 
-/// Whether a literal fits a field type.
-fn check_literal(literal: &Literal, field_type: &FieldType) -> Result<(), String> {
-    let fits = match (literal, field_type) {
-        (Literal::Null, _) => true,
+/// A literal in its canonical form for `field_type` (dates, timestamps, uuids), or why it
+/// does not fit the type.
+fn check_literal(literal: &Literal, field_type: &FieldType) -> Result<Literal, String> {
+    match (literal, field_type) {
+        (Literal::Null, _) => Ok(Literal::Null),
         (
             Literal::Integer(_),
             FieldType::Integer | FieldType::Bigint | FieldType::Float | FieldType::Decimal,
-        ) => true,
-        (Literal::Float(_), FieldType::Float | FieldType::Decimal) => true,
-        (Literal::Boolean(_), FieldType::Boolean) => true,
-        (Literal::Text(_), FieldType::Text | FieldType::Json) => true,
+        )
+        | (Literal::Float(_), FieldType::Float | FieldType::Decimal)
+        | (Literal::Boolean(_), FieldType::Boolean)
+        | (Literal::Text(_), FieldType::Text | FieldType::Json) => Ok(literal.clone()),
         (Literal::Text(text), FieldType::Enum(values)) => {
-            if !values.contains(text) {
-                return Err(format!("'{text}' is not one of {}", values.join(", ")));
+            if values.contains(text) {
+                Ok(literal.clone())
+            } else {
+                Err(format!("'{text}' is not one of {}", values.join(", ")))
             }
-            true
         }
-        (Literal::Text(text), FieldType::Date) => is_date(text),
-        (Literal::Text(text), FieldType::Timestamp) => text.len() >= 19 && is_date(&text[..10]),
-        (Literal::Text(text), FieldType::Uuid) => is_uuid(text),
-        _ => false,
-    };
-    if fits {
-        Ok(())
-    } else {
-        Err(format!(
+        (Literal::Text(text), FieldType::Date) => values::canonical_date(text).map(Literal::Text),
+        (Literal::Text(text), FieldType::Timestamp) => {
+            values::canonical_timestamp(text).map(Literal::Text)
+        }
+        (Literal::Text(text), FieldType::Uuid) if values::is_uuid(text) => {
+            Ok(Literal::Text(text.to_ascii_lowercase()))
+        }
+        _ => Err(format!(
             "{literal:?} is not a valid {} value",
             field_type.name()
-        ))
+        )),
     }
-}
-
-fn is_date(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes
-            .iter()
-            .enumerate()
-            .all(|(index, byte)| index == 4 || index == 7 || byte.is_ascii_digit())
-}
-
-fn is_uuid(text: &str) -> bool {
-    text.len() == 36
-        && text
-            .chars()
-            .enumerate()
-            .all(|(index, character)| match index {
-                8 | 13 | 18 | 23 => character == '-',
-                _ => character.is_ascii_hexdigit(),
-            })
 }
 
 /// "did you mean 'x'?" from the closest candidate, else the list of candidates.

@@ -224,3 +224,65 @@ fn ambiguous_reverse_relations_are_refused() {
     );
     assert!(message.contains("set `reverse`"), "{message}");
 }
+
+#[test]
+fn unique_fields_keep_their_own_unique_index() {
+    let schema = parse_schema(
+        "[resources.a.fields]\ncode = { type = \"text\", unique = true }\nkind = { type = \"text\" }\n[[resources.a.indexes]]\ncolumns = [\"code\", \"kind\"]\nunique = true\n",
+        "schema.toml",
+    )
+    .unwrap();
+    let names: Vec<&str> = schema
+        .resource("a")
+        .unwrap()
+        .indexes
+        .iter()
+        .map(|index| index.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["a_code_kind_key", "a_code_key"],
+        "a compound unique index does not make `code` alone unique"
+    );
+}
+
+#[test]
+fn generated_names_fit_postgresql() {
+    let source = include_str!("../../../examples/pearl/schema.toml");
+    let schema = parse_schema(source, "pearl").unwrap();
+    let physical = crate::physical::PhysicalSchema::of(&schema, crate::dialect::Dialect::Postgres);
+    for table in &physical.tables {
+        for index in &table.indexes {
+            assert!(index.name.len() <= 63, "{}", index.name);
+        }
+        for column in &table.columns {
+            for (name, _) in &column.checks {
+                assert!(name.len() <= 63, "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn timestamp_and_date_literals_are_canonical() {
+    let schema = parse_schema(
+        "[resources.a.fields]\nat = { type = \"timestamp\", default = \"2025-01-02T03:04:05+01:00\" }\nday = { type = \"date\", nullable = true }\n[[resources.a.indexes]]\ncolumns = [\"day\"]\nwhere = \"at > '2025-01-01 00:00:00Z'\"\n",
+        "schema.toml",
+    )
+    .unwrap();
+    let resource = schema.resource("a").unwrap();
+    assert_eq!(
+        resource.field("at").unwrap().default,
+        Some(DefaultValue::Literal(Literal::Text(
+            "2025-01-02T02:04:05.000000Z".into()
+        )))
+    );
+    let predicate = resource.indexes[0].predicate.as_ref().unwrap();
+    assert_eq!(
+        predicate.to_sql(crate::dialect::Dialect::Sqlite),
+        "\"at\" > '2025-01-01T00:00:00.000000Z'"
+    );
+    let message =
+        single_error("[resources.a.fields]\nday = { type = \"date\", default = \"2023-02-30\" }\n");
+    assert!(message.contains("'2023-02-30' is not a date"), "{message}");
+}

@@ -13,10 +13,10 @@ use oxbase_schema::model::Literal;
 use super::clock::{
     self, MICROSECONDS_PER_DAY, MICROSECONDS_PER_HOUR, MICROSECONDS_PER_MINUTE, START_OF_2025,
 };
-use super::vocabulary::{self, COMMENT_SENTENCES, REPLY_SENTENCES};
+use super::vocabulary::{COMMENT_SENTENCES, REPLY_SENTENCES};
 use super::{
-    SeedSummary, Sizes, Table, chance, integer, optional_integer, optional_text, random_stream,
-    stream_seed, text,
+    SeedSummary, Sizes, Table, chance, distinct_ids, integer, optional_integer, optional_text,
+    random_stream, stream_seed, text,
 };
 use crate::RowSink;
 
@@ -95,6 +95,7 @@ pub(super) fn emit_comments<S: RowSink>(
     let mut rng = random_stream("tracker_comments");
     let mut table = Table::new(sink, "tracker_comments", COMMENT_COLUMNS);
     let mut thread = Vec::new();
+    let mut sentence_ids = Vec::new();
     let mut next_id = 1;
     for (tracker_id, &comment_count) in (1..).zip(comments_per_tracker) {
         plan_thread(tracker_id, comment_count, &mut thread);
@@ -112,9 +113,16 @@ pub(super) fn emit_comments<S: RowSink>(
             } else {
                 COMMENT_SENTENCES
             };
-            let sentence_count = rng.u32(1..=3);
-            let body: Vec<&str> = (0..sentence_count)
-                .map(|_| vocabulary::pick(&mut rng, sentences))
+            let sentence_count = rng.u32(1..=3) as usize;
+            distinct_ids(
+                &mut rng,
+                sentences.len() as u64,
+                sentence_count,
+                &mut sentence_ids,
+            );
+            let body: Vec<&str> = sentence_ids
+                .iter()
+                .map(|&id| sentences[id as usize - 1])
                 .collect();
             let comment_type = if chance(&mut rng, 30) {
                 "biostat"

@@ -2,7 +2,7 @@
 
 use fastrand::Rng;
 
-use super::clock::{self, START_OF_2025, START_OF_2026, START_OF_2028};
+use super::clock::{self, MICROSECONDS_PER_DAY, START_OF_2025, START_OF_2026, START_OF_2028};
 use super::comments::{plan_thread, unresolved_count};
 use super::items::EffortLayout;
 use super::vocabulary::TAGS;
@@ -77,14 +77,10 @@ pub(super) fn emit_trackers<S: RowSink>(
                 START_OF_2028,
             ))
         });
-        let qc_completion_date = (qc_status == "completed").then(|| {
-            clock::date_text(clock::random_instant(
-                &mut rng,
-                START_OF_2025,
-                START_OF_2026,
-            ))
-        });
         let updated_at = clock::random_instant(&mut rng, START_OF_2025, START_OF_2026);
+        // Completing QC is an update, so it happens no later than the last one.
+        let qc_completion_date = (qc_status == "completed")
+            .then(|| clock::date_text(updated_at - rng.i64(0..30 * MICROSECONDS_PER_DAY)));
         plan_thread(tracker_id, comment_count, &mut thread);
         table.push(vec![
             integer(tracker_id),
