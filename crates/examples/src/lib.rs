@@ -40,12 +40,7 @@ pub trait RowSink {
     /// The sink's error.
     type Error;
     /// Receives one batch of rows for `resource`; each row has one value per column.
-    fn rows(
-        &mut self,
-        resource: &str,
-        columns: &[&str],
-        rows: &[Vec<Literal>],
-    ) -> Result<(), Self::Error>;
+    fn rows(&mut self, resource: &str, columns: &[&str], rows: &[Vec<Literal>]) -> Result<(), Self::Error>;
 }
 
 /// The names of the examples shipped with oxbase.

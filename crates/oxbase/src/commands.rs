@@ -42,35 +42,21 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 /// Loads a schema file, printing every problem and failing when there are any.
 fn load_schema(path: &std::path::Path) -> anyhow::Result<Schema> {
     oxbase_schema::load_schema_file(path).map_err(|errors| {
         let count = errors.errors.len();
-        anyhow!(
-            "{errors}\n{count} problem{} found",
-            if count == 1 { "" } else { "s" }
-        )
+        anyhow!("{errors}\n{count} problem{} found", if count == 1 { "" } else { "s" })
     })
 }
 
 fn check(arguments: CheckArgs) -> anyhow::Result<ExitCode> {
     let schema = load_schema(&arguments.schema)?;
-    let fields: usize = schema
-        .resources
-        .values()
-        .map(|resource| resource.fields.len())
-        .sum();
-    let indexes: usize = schema
-        .resources
-        .values()
-        .map(|resource| resource.indexes.len())
-        .sum();
+    let fields: usize = schema.resources.values().map(|resource| resource.fields.len()).sum();
+    let indexes: usize = schema.resources.values().map(|resource| resource.indexes.len()).sum();
     println!(
         "{}: ok ({} resources, {fields} fields, {indexes} indexes, {} roles)",
         arguments.schema.display(),
@@ -91,17 +77,11 @@ fn database_url(flag: Option<&str>, schema: &Schema) -> anyhow::Result<DatabaseU
 fn run_migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
     let schema = load_schema(&arguments.schema)?;
     let url = database_url(arguments.database.as_deref(), &schema)?;
-    let options = MigrateOptions {
-        dry_run: arguments.dry_run,
-        allow_destructive: arguments.allow_destructive,
-    };
+    let options = MigrateOptions { dry_run: arguments.dry_run, allow_destructive: arguments.allow_destructive };
     match migrate(&url, &schema, options)? {
         MigrateOutcome::UpToDate => println!("{url}: up to date"),
         MigrateOutcome::Planned { steps, statements } => {
-            println!(
-                "-- dry run: {} step(s) for {url}; nothing was changed",
-                steps.len()
-            );
+            println!("-- dry run: {} step(s) for {url}; nothing was changed", steps.len());
             for step in &steps {
                 println!("--   {step}");
             }
@@ -110,10 +90,7 @@ fn run_migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
             }
         }
         MigrateOutcome::Applied { steps, statements } => {
-            println!(
-                "{url}: applied {} step(s), {statements} statement(s)",
-                steps.len()
-            );
+            println!("{url}: applied {} step(s), {statements} statement(s)", steps.len());
             for step in steps {
                 println!("  {step}");
             }
@@ -123,19 +100,12 @@ fn run_migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn seed(arguments: SeedArgs) -> anyhow::Result<ExitCode> {
-    let scale = Scale::parse(&arguments.scale).ok_or_else(|| {
-        anyhow!(
-            "unknown scale '{}': use small, default or large",
-            arguments.scale
-        )
-    })?;
+    let scale = Scale::parse(&arguments.scale)
+        .ok_or_else(|| anyhow!("unknown scale '{}': use small, default or large", arguments.scale))?;
     let url = DatabaseUrl::parse(&arguments.database)?;
     let report = seed_example(&url, &arguments.example, scale)?;
     let total: u64 = report.rows.iter().map(|(_, rows)| rows).sum();
-    println!(
-        "seeded {} ({}) into {url}: {total} rows in {:.2?}",
-        arguments.example, arguments.scale, report.elapsed
-    );
+    println!("seeded {} ({}) into {url}: {total} rows in {:.2?}", arguments.example, arguments.scale, report.elapsed);
     for (resource, rows) in report.rows {
         println!("  {resource:<34} {rows:>10}");
     }
@@ -146,11 +116,7 @@ fn seed(arguments: SeedArgs) -> anyhow::Result<ExitCode> {
 fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<ServerConfig> {
     let database = database_url(arguments.database.as_deref(), schema)?;
     let mut config = ServerConfig::with_database(database);
-    if let Some(listen) = arguments
-        .listen
-        .as_deref()
-        .or(schema.server.listen.as_deref())
-    {
+    if let Some(listen) = arguments.listen.as_deref().or(schema.server.listen.as_deref()) {
         config.listen = parse_listen(listen)?;
     }
     if let Some(size) = schema.server.default_page_size {
@@ -182,24 +148,16 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
 }
 
 fn parse_listen(listen: &str) -> anyhow::Result<SocketAddr> {
-    listen.parse().with_context(|| {
-        format!("invalid listen address '{listen}': expected host:port such as 127.0.0.1:8080")
-    })
+    listen
+        .parse()
+        .with_context(|| format!("invalid listen address '{listen}': expected host:port such as 127.0.0.1:8080"))
 }
 
 /// Fails unless the database matches the schema, so a server never answers 500 for a
 /// table that was never created.
 fn ensure_migrated(url: &DatabaseUrl, schema: &Schema, schema_path: &str) -> anyhow::Result<()> {
-    let fix =
-        format!("run `oxbase migrate --schema {schema_path} --database {url}` (or pass --migrate)");
-    match migrate(
-        url,
-        schema,
-        MigrateOptions {
-            dry_run: true,
-            allow_destructive: true,
-        },
-    ) {
+    let fix = format!("run `oxbase migrate --schema {schema_path} --database {url}` (or pass --migrate)");
+    match migrate(url, schema, MigrateOptions { dry_run: true, allow_destructive: true }) {
         Ok(MigrateOutcome::UpToDate) => Ok(()),
         Ok(_) | Err(MigrateError::Impossible(_)) => {
             bail!("the database {url} is not migrated to this schema: {fix}")
@@ -214,11 +172,7 @@ async fn serve_command(arguments: ServeArgs) -> anyhow::Result<ExitCode> {
     if arguments.migrate {
         migrate(&config.database, &schema, MigrateOptions::default())?;
     }
-    ensure_migrated(
-        &config.database,
-        &schema,
-        &arguments.schema.display().to_string(),
-    )?;
+    ensure_migrated(&config.database, &schema, &arguments.schema.display().to_string())?;
     run_server(config, schema).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -268,10 +222,7 @@ async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     match seeding.await? {
         Ok(report) => {
             let total: u64 = report.rows.iter().map(|(_, rows)| rows).sum();
-            println!(
-                "seeded the pearl example ({total} rows) into {url} in {:.2?}",
-                report.elapsed
-            );
+            println!("seeded the pearl example ({total} rows) into {url} in {:.2?}", report.elapsed);
         }
         Err(SeedError::AlreadySeeded { .. }) => {
             println!("using the pearl example already in {url}")
@@ -288,10 +239,7 @@ async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("  curl 'http://{address}/api/v1/trackers?limit=2'");
     println!("  curl 'http://{address}/api/v1/users/1'");
     println!("  curl 'http://{address}/api/v1/reporting_efforts?limit=5&offset=1'");
-    println!(
-        "\nCtrl-C stops it; the data stays in {}",
-        arguments.data_dir.display()
-    );
+    println!("\nCtrl-C stops it; the data stays in {}", arguments.data_dir.display());
     let app = Arc::new(App::open(config, schema).await?);
     serve(listener, app, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)

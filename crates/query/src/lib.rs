@@ -2,18 +2,23 @@
 //!
 //! # Layout
 //!
-//! - [`parse`]: query-string parameters → a typed [`read::ReadPlan`], validated against
-//!   the schema. Nothing unvalidated leaves this module; errors name the parameter and
-//!   the offending token ([`QueryError`]).
-//! - [`read`]: the typed read plan.
-//! - [`sql`]: a plan → (SQL text, bound parameters) for one dialect. Identifiers come only
+//! - [`grammar`]: the PostgREST query grammar → an untyped syntax tree (shape only).
+//! - [`plan`]: the syntax tree resolved against the schema → a typed [`plan::ReadPlan`]:
+//!   names exist, values are typed by their columns, limits hold. Nothing unvalidated
+//!   leaves this module; errors name the parameter and the offending token
+//!   ([`QueryError`]).
+//! - [`parse`]: the path parts of a request (resource, primary key).
+//! - [`cursor`]: opaque, HMAC-signed keyset cursors.
+//! - [`sql`]: plans → (SQL text, bound parameters) for one dialect. Identifiers come only
 //!   from the validated schema; values are always bound parameters.
 //!
 //! This crate knows no HTTP and no database driver.
 
+pub mod cursor;
 pub mod error;
+pub mod grammar;
 pub mod parse;
-pub mod read;
+pub mod plan;
 pub mod sql;
 
 pub use error::QueryError;

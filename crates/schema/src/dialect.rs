@@ -69,11 +69,7 @@ impl Dialect {
 /// A float as SQL: always with a decimal point so engines keep it a real number.
 pub fn format_float(number: f64) -> String {
     let text = number.to_string();
-    if text.contains(['.', 'e', 'E']) {
-        text
-    } else {
-        format!("{text}.0")
-    }
+    if text.contains(['.', 'e', 'E']) { text } else { format!("{text}.0") }
 }
 
 /// `text` as a single-quoted SQL string literal.

@@ -60,10 +60,7 @@ impl MigrationPlan {
 pub fn plan_migration(applied: Option<&PhysicalSchema>, wanted: &PhysicalSchema) -> MigrationPlan {
     let dialect = wanted.dialect;
     let mut plan = MigrationPlan::default();
-    let empty = PhysicalSchema {
-        dialect,
-        tables: Vec::new(),
-    };
+    let empty = PhysicalSchema { dialect, tables: Vec::new() };
     let applied = applied.unwrap_or(&empty);
     for table in &wanted.tables {
         match applied.table(&table.name) {
@@ -75,10 +72,7 @@ pub fn plan_migration(applied: Option<&PhysicalSchema>, wanted: &PhysicalSchema)
         if wanted.table(&old.name).is_none() {
             plan.steps.push(MigrationStep {
                 description: format!("drop table {}", old.name),
-                destructive: Some(format!(
-                    "table '{}' and all its rows would be deleted",
-                    old.name
-                )),
+                destructive: Some(format!("table '{}' and all its rows would be deleted", old.name)),
                 rebuilds_table: false,
                 statements: vec![format!("DROP TABLE {}", dialect.quote(&old.name))],
             });
@@ -89,12 +83,7 @@ pub fn plan_migration(applied: Option<&PhysicalSchema>, wanted: &PhysicalSchema)
 
 fn create_table(table: &Table, dialect: Dialect) -> MigrationStep {
     let mut statements = vec![table.create_statement(&table.name, dialect)];
-    statements.extend(
-        table
-            .indexes
-            .iter()
-            .map(|index| index.create_statement(&table.name, dialect)),
-    );
+    statements.extend(table.indexes.iter().map(|index| index.create_statement(&table.name, dialect)));
     MigrationStep {
         description: format!("create table {}", table.name),
         destructive: None,
@@ -131,9 +120,7 @@ fn plan_table_change(old: &Table, new: &Table, dialect: Dialect, plan: &mut Migr
                         new.name, column.name, previous.sql_type, column.sql_type
                     ));
                 }
-                if previous.primary_key != column.primary_key
-                    || previous.identity != column.identity
-                {
+                if previous.primary_key != column.primary_key || previous.identity != column.identity {
                     destructive_reasons.push(format!("the primary key of '{}' changes", new.name));
                 }
                 needs_rebuild = true;
@@ -142,16 +129,12 @@ fn plan_table_change(old: &Table, new: &Table, dialect: Dialect, plan: &mut Migr
     }
     for column in &old.columns {
         if new.column(&column.name).is_none() {
-            destructive_reasons.push(format!(
-                "column '{}.{}' and its values would be deleted",
-                old.name, column.name
-            ));
+            destructive_reasons.push(format!("column '{}.{}' and its values would be deleted", old.name, column.name));
             needs_rebuild = true;
         }
     }
     if needs_rebuild {
-        plan.steps
-            .push(rebuild_table(old, new, dialect, destructive_reasons));
+        plan.steps.push(rebuild_table(old, new, dialect, destructive_reasons));
         return;
     }
     for column in added_columns {
@@ -194,23 +177,15 @@ fn can_add_column(column: &Column, dialect: Dialect) -> bool {
     match dialect {
         // SQLite refuses expression defaults, and non-null defaults on references, in ADD COLUMN.
         Dialect::Sqlite => {
-            let reference_with_default = column.references.is_some()
-                && column
-                    .default_sql
-                    .as_deref()
-                    .is_some_and(|default| default != "NULL");
+            let reference_with_default =
+                column.references.is_some() && column.default_sql.as_deref().is_some_and(|default| default != "NULL");
             !column.primary_key && !column.default_is_expression && !reference_with_default
         }
         Dialect::Postgres => !column.primary_key,
     }
 }
 
-fn rebuild_table(
-    old: &Table,
-    new: &Table,
-    dialect: Dialect,
-    destructive_reasons: Vec<String>,
-) -> MigrationStep {
+fn rebuild_table(old: &Table, new: &Table, dialect: Dialect, destructive_reasons: Vec<String>) -> MigrationStep {
     let temporary = format!("_oxbase_new_{}", new.name);
     let copied: Vec<String> = new
         .columns
@@ -227,22 +202,11 @@ fn rebuild_table(
             dialect.quote(&old.name)
         ),
         format!("DROP TABLE {}", dialect.quote(&old.name)),
-        format!(
-            "ALTER TABLE {} RENAME TO {}",
-            dialect.quote(&temporary),
-            dialect.quote(&new.name)
-        ),
+        format!("ALTER TABLE {} RENAME TO {}", dialect.quote(&temporary), dialect.quote(&new.name)),
     ];
-    statements.extend(
-        new.indexes
-            .iter()
-            .map(|index| index.create_statement(&new.name, dialect)),
-    );
+    statements.extend(new.indexes.iter().map(|index| index.create_statement(&new.name, dialect)));
     MigrationStep {
-        description: format!(
-            "rebuild table {} with its new columns and constraints",
-            new.name
-        ),
+        description: format!("rebuild table {} with its new columns and constraints", new.name),
         destructive: (!destructive_reasons.is_empty()).then(|| destructive_reasons.join("; ")),
         rebuilds_table: true,
         statements,
@@ -270,29 +234,15 @@ mod tests {
     #[test]
     fn creates_everything_on_an_empty_database() {
         let plan = plan_migration(None, &physical(BASE));
-        let descriptions: Vec<&str> = plan
-            .steps
-            .iter()
-            .map(|step| step.description.as_str())
-            .collect();
+        let descriptions: Vec<&str> = plan.steps.iter().map(|step| step.description.as_str()).collect();
         assert_eq!(descriptions, ["create table authors", "create table books"]);
         let statements: Vec<&String> = plan.statements().collect();
+        assert!(statements.iter().any(|sql| sql.contains("CREATE UNIQUE INDEX \"authors_name_key\"")));
         assert!(
-            statements
-                .iter()
-                .any(|sql| sql.contains("CREATE UNIQUE INDEX \"authors_name_key\""))
-        );
-        assert!(
-            statements
-                .iter()
-                .any(|sql| sql.contains("CREATE INDEX \"books_author_id_idx\"")),
+            statements.iter().any(|sql| sql.contains("CREATE INDEX \"books_author_id_idx\"")),
             "foreign keys are indexed automatically"
         );
-        assert!(
-            statements
-                .iter()
-                .any(|sql| sql.contains("REFERENCES \"authors\" (\"id\") ON DELETE CASCADE"))
-        );
+        assert!(statements.iter().any(|sql| sql.contains("REFERENCES \"authors\" (\"id\") ON DELETE CASCADE")));
     }
 
     #[test]
@@ -309,44 +259,22 @@ mod tests {
         let plan = plan_migration(Some(&physical(BASE)), &physical(&changed));
         assert_eq!(plan.steps.len(), 1);
         assert_eq!(plan.destructive_steps().count(), 0);
-        assert!(
-            plan.steps[0].statements[0]
-                .starts_with("ALTER TABLE \"books\" ADD COLUMN \"pages\" INTEGER")
-        );
+        assert!(plan.steps[0].statements[0].starts_with("ALTER TABLE \"books\" ADD COLUMN \"pages\" INTEGER"));
     }
 
     #[test]
     fn required_column_without_default_is_impossible() {
-        let changed = BASE.replace(
-            "max_length = 200 }",
-            "max_length = 200 }\n        pages = { type = \"integer\" }",
-        );
+        let changed = BASE.replace("max_length = 200 }", "max_length = 200 }\n        pages = { type = \"integer\" }");
         let plan = plan_migration(Some(&physical(BASE)), &physical(&changed));
-        assert!(
-            plan.impossible[0].contains("'books.pages' has no default"),
-            "{:?}",
-            plan.impossible
-        );
+        assert!(plan.impossible[0].contains("'books.pages' has no default"), "{:?}", plan.impossible);
     }
 
     #[test]
     fn type_change_and_drops_are_destructive() {
-        let changed = BASE.replace(
-            "title = { type = \"text\", max_length = 200 }",
-            "title = { type = \"integer\" }",
-        );
+        let changed = BASE.replace("title = { type = \"text\", max_length = 200 }", "title = { type = \"integer\" }");
         let plan = plan_migration(Some(&physical(BASE)), &physical(&changed));
-        let reason = plan
-            .destructive_steps()
-            .next()
-            .unwrap()
-            .destructive
-            .clone()
-            .unwrap();
-        assert!(
-            reason.contains("'books.title' changes type from TEXT to INTEGER"),
-            "{reason}"
-        );
+        let reason = plan.destructive_steps().next().unwrap().destructive.clone().unwrap();
+        assert!(reason.contains("'books.title' changes type from TEXT to INTEGER"), "{reason}");
         assert!(plan.rebuilds_tables());
 
         let without_books = BASE.split("[resources.books.fields]").next().unwrap();
@@ -370,17 +298,8 @@ mod tests {
 
     #[test]
     fn decimal_bounds_compare_as_numbers_on_sqlite() {
-        let physical = physical(
-            "[resources.prices.fields]\namount = { type = \"decimal\", min = 0, max = 10 }\n",
-        );
-        let connection_sql = plan_migration(None, &physical)
-            .statements()
-            .cloned()
-            .collect::<Vec<_>>();
-        assert!(
-            connection_sql[0].contains("CAST(\"amount\" AS REAL) <= 10"),
-            "{}",
-            connection_sql[0]
-        );
+        let physical = physical("[resources.prices.fields]\namount = { type = \"decimal\", min = 0, max = 10 }\n");
+        let connection_sql = plan_migration(None, &physical).statements().cloned().collect::<Vec<_>>();
+        assert!(connection_sql[0].contains("CAST(\"amount\" AS REAL) <= 10"), "{}", connection_sql[0]);
     }
 }

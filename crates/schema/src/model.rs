@@ -32,10 +32,7 @@ impl Schema {
     }
 
     /// Every relation that can be embedded from `resource`, as seen from it.
-    pub fn relations_of<'a>(
-        &'a self,
-        resource: &'a Resource,
-    ) -> impl Iterator<Item = Relation> + 'a {
+    pub fn relations_of<'a>(&'a self, resource: &'a Resource) -> impl Iterator<Item = Relation> + 'a {
         let to_one = resource.fields.iter().filter_map(move |field| {
             let reference = field.reference.as_ref()?;
             Some(Relation {
@@ -55,11 +52,7 @@ impl Schema {
                 Some(Relation {
                     name: reference.reverse_name.clone(),
                     target: other.name.clone(),
-                    kind: if field.unique {
-                        RelationKind::OneToOne
-                    } else {
-                        RelationKind::OneToMany
-                    },
+                    kind: if field.unique { RelationKind::OneToOne } else { RelationKind::OneToMany },
                     local_field: reference.field.clone(),
                     target_field: field.name.clone(),
                 })
@@ -235,26 +228,12 @@ impl FieldType {
     }
 
     /// Every type name a schema file may use.
-    pub const NAMES: &'static [&'static str] = &[
-        "integer",
-        "bigint",
-        "float",
-        "decimal",
-        "boolean",
-        "text",
-        "enum",
-        "date",
-        "timestamp",
-        "json",
-        "uuid",
-    ];
+    pub const NAMES: &'static [&'static str] =
+        &["integer", "bigint", "float", "decimal", "boolean", "text", "enum", "date", "timestamp", "json", "uuid"];
 
     /// Whether values of this type are numbers (so min/max apply to the value).
     pub fn is_numeric(&self) -> bool {
-        matches!(
-            self,
-            FieldType::Integer | FieldType::Bigint | FieldType::Float | FieldType::Decimal
-        )
+        matches!(self, FieldType::Integer | FieldType::Bigint | FieldType::Float | FieldType::Decimal)
     }
 
     /// Whether values of this type are strings (so length and pattern apply).

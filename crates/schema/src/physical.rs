@@ -68,11 +68,7 @@ pub const SQLITE_NOW_TIMESTAMP: &str =
 impl PhysicalSchema {
     /// The physical form of `schema` in `dialect`.
     pub fn of(schema: &Schema, dialect: Dialect) -> PhysicalSchema {
-        let tables = schema
-            .resources
-            .values()
-            .map(|resource| table_of(schema, resource, dialect))
-            .collect();
+        let tables = schema.resources.values().map(|resource| table_of(schema, resource, dialect)).collect();
         PhysicalSchema { dialect, tables }
     }
 
@@ -83,11 +79,7 @@ impl PhysicalSchema {
 }
 
 fn table_of(schema: &Schema, resource: &Resource, dialect: Dialect) -> Table {
-    let columns = resource
-        .fields
-        .iter()
-        .map(|field| column_of(schema, resource, field, dialect))
-        .collect();
+    let columns = resource.fields.iter().map(|field| column_of(schema, resource, field, dialect)).collect();
     let indexes = resource
         .indexes
         .iter()
@@ -95,23 +87,15 @@ fn table_of(schema: &Schema, resource: &Resource, dialect: Dialect) -> Table {
             name: index.name.clone(),
             columns: index.columns.clone(),
             unique: index.unique,
-            predicate: index
-                .predicate
-                .as_ref()
-                .map(|predicate| predicate.to_sql(dialect)),
+            predicate: index.predicate.as_ref().map(|predicate| predicate.to_sql(dialect)),
         })
         .collect();
-    Table {
-        name: resource.table.clone(),
-        columns,
-        indexes,
-    }
+    Table { name: resource.table.clone(), columns, indexes }
 }
 
 fn column_of(schema: &Schema, resource: &Resource, field: &Field, dialect: Dialect) -> Column {
     let column = dialect.quote(&field.name);
-    let constraint =
-        |suffix: &str| database_name(format!("{}_{}_{suffix}", resource.table, field.name));
+    let constraint = |suffix: &str| database_name(format!("{}_{}_{suffix}", resource.table, field.name));
     let mut checks = Vec::new();
     let sql_type = match (dialect, &field.field_type) {
         (Dialect::Sqlite, FieldType::Integer | FieldType::Bigint) => "INTEGER",
@@ -148,10 +132,7 @@ fn column_of(schema: &Schema, resource: &Resource, field: &Field, dialect: Diale
     }
     if let FieldType::Enum(values) = &field.field_type {
         let list: Vec<String> = values.iter().map(|value| quote_string(value)).collect();
-        checks.push((
-            constraint("enum_check"),
-            format!("{column} IN ({})", list.join(", ")),
-        ));
+        checks.push((constraint("enum_check"), format!("{column} IN ({})", list.join(", "))));
     }
     // SQLite keeps decimals as text, which never compares as a number: cast for the bounds.
     let bounded = match (dialect, &field.field_type) {
@@ -159,38 +140,23 @@ fn column_of(schema: &Schema, resource: &Resource, field: &Field, dialect: Diale
         _ => column.clone(),
     };
     if let Some(min) = field.min {
-        checks.push((
-            constraint("min_check"),
-            format!("{bounded} >= {}", number(min)),
-        ));
+        checks.push((constraint("min_check"), format!("{bounded} >= {}", number(min))));
     }
     if let Some(max) = field.max {
-        checks.push((
-            constraint("max_check"),
-            format!("{bounded} <= {}", number(max)),
-        ));
+        checks.push((constraint("max_check"), format!("{bounded} <= {}", number(max))));
     }
     let length = match dialect {
         Dialect::Sqlite => "length",
         Dialect::Postgres => "char_length",
     };
     if let Some(min_length) = field.min_length {
-        checks.push((
-            constraint("min_length_check"),
-            format!("{length}({column}) >= {min_length}"),
-        ));
+        checks.push((constraint("min_length_check"), format!("{length}({column}) >= {min_length}")));
     }
     if let Some(max_length) = field.max_length {
-        checks.push((
-            constraint("max_length_check"),
-            format!("{length}({column}) <= {max_length}"),
-        ));
+        checks.push((constraint("max_length_check"), format!("{length}({column}) <= {max_length}")));
     }
     if let (Dialect::Postgres, Some(pattern)) = (dialect, &field.pattern) {
-        checks.push((
-            constraint("pattern_check"),
-            format!("{column} ~ {}", quote_string(pattern)),
-        ));
+        checks.push((constraint("pattern_check"), format!("{column} ~ {}", quote_string(pattern))));
     }
     let (default_sql, default_is_expression) = match &field.default {
         None => (None, false),
@@ -223,11 +189,7 @@ fn column_of(schema: &Schema, resource: &Resource, field: &Field, dialect: Diale
 }
 
 fn number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{}", value as i64)
-    } else {
-        value.to_string()
-    }
+    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{}", value as i64) } else { value.to_string() }
 }
 
 impl Column {
@@ -237,9 +199,7 @@ impl Column {
         if self.primary_key {
             match (dialect, self.identity) {
                 (Dialect::Sqlite, true) => sql.push_str(" PRIMARY KEY AUTOINCREMENT"),
-                (Dialect::Postgres, true) => {
-                    sql.push_str(" GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
-                }
+                (Dialect::Postgres, true) => sql.push_str(" GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
                 (_, false) => sql.push_str(" PRIMARY KEY NOT NULL"),
             }
         } else if self.not_null {
@@ -250,10 +210,7 @@ impl Column {
             sql.push_str(default);
         }
         for (name, condition) in &self.checks {
-            sql.push_str(&format!(
-                " CONSTRAINT {} CHECK ({condition})",
-                dialect.quote(name)
-            ));
+            sql.push_str(&format!(" CONSTRAINT {} CHECK ({condition})", dialect.quote(name)));
         }
         if let Some(reference) = &self.references {
             sql.push_str(&format!(
@@ -271,16 +228,9 @@ impl Table {
     /// CREATE TABLE for this table under `name` (the table's own name, or a temporary one
     /// during a rebuild).
     pub fn create_statement(&self, name: &str, dialect: Dialect) -> String {
-        let columns: Vec<String> = self
-            .columns
-            .iter()
-            .map(|column| format!("  {}", column.definition(dialect)))
-            .collect();
-        format!(
-            "CREATE TABLE {} (\n{}\n)",
-            dialect.quote(name),
-            columns.join(",\n")
-        )
+        let columns: Vec<String> =
+            self.columns.iter().map(|column| format!("  {}", column.definition(dialect))).collect();
+        format!("CREATE TABLE {} (\n{}\n)", dialect.quote(name), columns.join(",\n"))
     }
 
     /// The column with this name.
@@ -292,11 +242,7 @@ impl Table {
 impl PhysicalIndex {
     /// CREATE INDEX for this index on `table`.
     pub fn create_statement(&self, table: &str, dialect: Dialect) -> String {
-        let columns: Vec<String> = self
-            .columns
-            .iter()
-            .map(|column| dialect.quote(column))
-            .collect();
+        let columns: Vec<String> = self.columns.iter().map(|column| dialect.quote(column)).collect();
         let mut sql = format!(
             "CREATE {}INDEX {} ON {} ({})",
             if self.unique { "UNIQUE " } else { "" },

@@ -23,20 +23,9 @@ pub enum Predicate {
     And(Vec<Predicate>),
     Or(Vec<Predicate>),
     Not(Box<Predicate>),
-    Compare {
-        column: String,
-        operator: CompareOperator,
-        value: Literal,
-    },
-    IsNull {
-        column: String,
-        negated: bool,
-    },
-    In {
-        column: String,
-        values: Vec<Literal>,
-        negated: bool,
-    },
+    Compare { column: String, operator: CompareOperator, value: Literal },
+    IsNull { column: String, negated: bool },
+    In { column: String, values: Vec<Literal>, negated: bool },
 }
 
 /// A comparison operator.
@@ -76,18 +65,13 @@ impl Predicate {
     /// Parses predicate text.
     pub fn parse(text: &str) -> Result<Predicate, PredicateError> {
         let tokens = tokenize(text)?;
-        let mut parser = Parser {
-            tokens,
-            next: 0,
-            end: text.chars().count(),
-        };
+        let mut parser = Parser { tokens, next: 0, end: text.chars().count() };
         let predicate = parser.expression(0)?;
         match parser.peek() {
             None => Ok(predicate),
-            Some((token, position)) => Err(PredicateError {
-                message: format!("unexpected {}", token.describe()),
-                position,
-            }),
+            Some((token, position)) => {
+                Err(PredicateError { message: format!("unexpected {}", token.describe()), position })
+            }
         }
     }
 
@@ -95,15 +79,13 @@ impl Predicate {
     /// it replace the literal with a canonical form.
     pub fn for_each_operand_mut(&mut self, visit: &mut impl FnMut(&str, Option<&mut Literal>)) {
         match self {
-            Predicate::And(parts) | Predicate::Or(parts) => parts
-                .iter_mut()
-                .for_each(|part| part.for_each_operand_mut(visit)),
+            Predicate::And(parts) | Predicate::Or(parts) => {
+                parts.iter_mut().for_each(|part| part.for_each_operand_mut(visit))
+            }
             Predicate::Not(inner) => inner.for_each_operand_mut(visit),
             Predicate::Compare { column, value, .. } => visit(column, Some(value)),
             Predicate::IsNull { column, .. } => visit(column, None),
-            Predicate::In { column, values, .. } => values
-                .iter_mut()
-                .for_each(|value| visit(column, Some(value))),
+            Predicate::In { column, values, .. } => values.iter_mut().for_each(|value| visit(column, Some(value))),
         }
     }
 
@@ -113,47 +95,22 @@ impl Predicate {
             Predicate::And(parts) => join(parts, " AND ", dialect),
             Predicate::Or(parts) => join(parts, " OR ", dialect),
             Predicate::Not(inner) => format!("NOT ({})", inner.to_sql(dialect)),
-            Predicate::Compare {
-                column,
-                operator,
-                value,
-            } => {
-                format!(
-                    "{} {} {}",
-                    dialect.quote(column),
-                    operator.sql(),
-                    dialect.literal(value)
-                )
+            Predicate::Compare { column, operator, value } => {
+                format!("{} {} {}", dialect.quote(column), operator.sql(), dialect.literal(value))
             }
             Predicate::IsNull { column, negated } => {
-                format!(
-                    "{} IS {}NULL",
-                    dialect.quote(column),
-                    if *negated { "NOT " } else { "" }
-                )
+                format!("{} IS {}NULL", dialect.quote(column), if *negated { "NOT " } else { "" })
             }
-            Predicate::In {
-                column,
-                values,
-                negated,
-            } => {
+            Predicate::In { column, values, negated } => {
                 let list: Vec<String> = values.iter().map(|value| dialect.literal(value)).collect();
-                format!(
-                    "{} {}IN ({})",
-                    dialect.quote(column),
-                    if *negated { "NOT " } else { "" },
-                    list.join(", ")
-                )
+                format!("{} {}IN ({})", dialect.quote(column), if *negated { "NOT " } else { "" }, list.join(", "))
             }
         }
     }
 }
 
 fn join(parts: &[Predicate], separator: &str, dialect: Dialect) -> String {
-    let rendered: Vec<String> = parts
-        .iter()
-        .map(|part| format!("({})", part.to_sql(dialect)))
-        .collect();
+    let rendered: Vec<String> = parts.iter().map(|part| format!("({})", part.to_sql(dialect))).collect();
     rendered.join(separator)
 }
 
@@ -191,41 +148,26 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, PredicateError> {
             index += 1;
         } else if character.is_ascii_alphabetic() || character == '_' || character == '$' {
             while index < characters.len()
-                && (characters[index].is_ascii_alphanumeric()
-                    || matches!(characters[index], '_' | '$'))
+                && (characters[index].is_ascii_alphanumeric() || matches!(characters[index], '_' | '$'))
             {
                 index += 1;
             }
-            tokens.push((
-                Token::Word(characters[start..index].iter().collect()),
-                start,
-            ));
+            tokens.push((Token::Word(characters[start..index].iter().collect()), start));
         } else if character.is_ascii_digit()
-            || (character == '-'
-                && characters
-                    .get(index + 1)
-                    .is_some_and(|next| next.is_ascii_digit()))
+            || (character == '-' && characters.get(index + 1).is_some_and(|next| next.is_ascii_digit()))
         {
             index += 1;
-            while index < characters.len()
-                && (characters[index].is_ascii_digit() || characters[index] == '.')
-            {
+            while index < characters.len() && (characters[index].is_ascii_digit() || characters[index] == '.') {
                 index += 1;
             }
-            tokens.push((
-                Token::Number(characters[start..index].iter().collect()),
-                start,
-            ));
+            tokens.push((Token::Number(characters[start..index].iter().collect()), start));
         } else if character == '\'' {
             let mut value = String::new();
             index += 1;
             loop {
                 match characters.get(index) {
                     None => {
-                        return Err(PredicateError {
-                            message: "unterminated string".into(),
-                            position: start,
-                        });
+                        return Err(PredicateError { message: "unterminated string".into(), position: start });
                     }
                     Some('\'') if characters.get(index + 1) == Some(&'\'') => {
                         value.push('\'');
@@ -243,9 +185,7 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, PredicateError> {
             }
             tokens.push((Token::Text(value), start));
         } else {
-            let two: String = characters[index..characters.len().min(index + 2)]
-                .iter()
-                .collect();
+            let two: String = characters[index..characters.len().min(index + 2)].iter().collect();
             let symbol = match two.as_str() {
                 "<>" => Some("<>"),
                 "!=" => Some("!="),
@@ -266,10 +206,7 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, PredicateError> {
                 ')' => ")",
                 ',' => ",",
                 other => {
-                    return Err(PredicateError {
-                        message: format!("unexpected character '{other}'"),
-                        position: start,
-                    });
+                    return Err(PredicateError { message: format!("unexpected character '{other}'"), position: start });
                 }
             };
             tokens.push((Token::Symbol(symbol), start));
@@ -300,14 +237,8 @@ impl Parser {
     }
 
     fn error_here(&self, message: impl Into<String>) -> PredicateError {
-        let position = self
-            .tokens
-            .get(self.next)
-            .map_or(self.end, |(_, position)| *position);
-        PredicateError {
-            message: message.into(),
-            position,
-        }
+        let position = self.tokens.get(self.next).map_or(self.end, |(_, position)| *position);
+        PredicateError { message: message.into(), position }
     }
 
     fn expression(&mut self, depth: usize) -> Result<Predicate, PredicateError> {
@@ -319,27 +250,16 @@ impl Parser {
             self.advance();
             alternatives.push(self.conjunction(depth)?);
         }
-        Ok(if alternatives.len() == 1 {
-            alternatives.remove(0)
-        } else {
-            Predicate::Or(alternatives)
-        })
+        Ok(if alternatives.len() == 1 { alternatives.remove(0) } else { Predicate::Or(alternatives) })
     }
 
     fn conjunction(&mut self, depth: usize) -> Result<Predicate, PredicateError> {
         let mut parts = vec![self.unary(depth)?];
-        while self
-            .peek()
-            .is_some_and(|(token, _)| token.is_keyword("and"))
-        {
+        while self.peek().is_some_and(|(token, _)| token.is_keyword("and")) {
             self.advance();
             parts.push(self.unary(depth)?);
         }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Predicate::And(parts)
-        })
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Predicate::And(parts) })
     }
 
     fn unary(&mut self, depth: usize) -> Result<Predicate, PredicateError> {
@@ -367,9 +287,7 @@ impl Parser {
                 self.advance();
                 Ok(())
             }
-            Some((token, _)) => {
-                Err(self.error_here(format!("expected '{symbol}', found {}", token.describe())))
-            }
+            Some((token, _)) => Err(self.error_here(format!("expected '{symbol}', found {}", token.describe()))),
             None => Err(self.error_here(format!("expected '{symbol}', found the end"))),
         }
     }
@@ -381,18 +299,13 @@ impl Parser {
                 word
             }
             Some((token, _)) => {
-                return Err(self.error_here(format!(
-                    "expected a column name, found {}",
-                    token.describe()
-                )));
+                return Err(self.error_here(format!("expected a column name, found {}", token.describe())));
             }
             None => return Err(self.error_here("expected a column name, found the end")),
         };
         match self.advance() {
             Some((token, _)) if token.is_keyword("is") => {
-                let negated = self
-                    .peek()
-                    .is_some_and(|(token, _)| token.is_keyword("not"));
+                let negated = self.peek().is_some_and(|(token, _)| token.is_keyword("not"));
                 if negated {
                     self.advance();
                 }
@@ -422,11 +335,7 @@ impl Parser {
                     values.push(self.literal()?);
                 }
                 self.expect_symbol(")")?;
-                Ok(Predicate::In {
-                    column,
-                    values,
-                    negated,
-                })
+                Ok(Predicate::In { column, values, negated })
             }
             Some((Token::Symbol(symbol), _)) => {
                 let operator = match symbol {
@@ -438,28 +347,17 @@ impl Parser {
                     ">=" => CompareOperator::GreaterOrEqual,
                     other => {
                         self.next -= 1;
-                        return Err(
-                            self.error_here(format!("expected an operator, found '{other}'"))
-                        );
+                        return Err(self.error_here(format!("expected an operator, found '{other}'")));
                     }
                 };
                 let value = self.literal()?;
-                Ok(Predicate::Compare {
-                    column,
-                    operator,
-                    value,
-                })
+                Ok(Predicate::Compare { column, operator, value })
             }
             Some((token, _)) => {
                 self.next -= 1;
-                Err(self.error_here(format!(
-                    "expected an operator after '{column}', found {}",
-                    token.describe()
-                )))
+                Err(self.error_here(format!("expected an operator after '{column}', found {}", token.describe())))
             }
-            None => Err(self.error_here(format!(
-                "expected an operator after '{column}', found the end"
-            ))),
+            None => Err(self.error_here(format!("expected an operator after '{column}', found the end"))),
         }
     }
 
@@ -492,18 +390,14 @@ impl Parser {
                 self.advance();
                 Ok(Literal::Null)
             }
-            Some((token, _)) => {
-                Err(self.error_here(format!("expected a value, found {}", token.describe())))
-            }
+            Some((token, _)) => Err(self.error_here(format!("expected a value, found {}", token.describe()))),
             None => Err(self.error_here("expected a value, found the end")),
         }
     }
 }
 
 fn is_reserved_word(word: &str) -> bool {
-    ["and", "or", "not", "is", "in", "null", "true", "false"]
-        .iter()
-        .any(|reserved| word.eq_ignore_ascii_case(reserved))
+    ["and", "or", "not", "is", "in", "null", "true", "false"].iter().any(|reserved| word.eq_ignore_ascii_case(reserved))
 }
 
 #[cfg(test)]
@@ -512,19 +406,14 @@ mod tests {
 
     #[test]
     fn parses_and_renders() {
-        let predicate = Predicate::parse(
-            "production_status <> 'completed' and (priority >= 2 or due_date is not null)",
-        )
-        .unwrap();
+        let predicate =
+            Predicate::parse("production_status <> 'completed' and (priority >= 2 or due_date is not null)").unwrap();
         assert_eq!(
             predicate.to_sql(Dialect::Sqlite),
             "(\"production_status\" <> 'completed') AND ((\"priority\" >= 2) OR (\"due_date\" IS NOT NULL))"
         );
         let predicate = Predicate::parse("kind not in ('a', 'b''c')").unwrap();
-        assert_eq!(
-            predicate.to_sql(Dialect::Postgres),
-            "\"kind\" NOT IN ('a', 'b''c')"
-        );
+        assert_eq!(predicate.to_sql(Dialect::Postgres), "\"kind\" NOT IN ('a', 'b''c')");
     }
 
     #[test]
@@ -536,20 +425,12 @@ mod tests {
         let error = Predicate::parse("status = 'x' extra").unwrap_err();
         assert!(error.message.contains("unexpected 'extra'"), "{error}");
         let error = Predicate::parse("a = 1; drop table x").unwrap_err();
-        assert!(
-            error.message.contains("unexpected character ';'"),
-            "{error}"
-        );
+        assert!(error.message.contains("unexpected character ';'"), "{error}");
     }
 
     #[test]
     fn refuses_deep_nesting() {
         let text = format!("{}a = 1{}", "(".repeat(100), ")".repeat(100));
-        assert!(
-            Predicate::parse(&text)
-                .unwrap_err()
-                .message
-                .contains("too deeply")
-        );
+        assert!(Predicate::parse(&text).unwrap_err().message.contains("too deeply"));
     }
 }

@@ -12,9 +12,8 @@ use toml::Spanned;
 
 use crate::file::{FieldDef, IndexDef, PermissionDef, ResourceDef, RoleDef, SchemaFile};
 use crate::model::{
-    Action, AutoTimestamp, CacheSettings, DatabaseSettings, DefaultValue, Field, FieldType, Index,
-    Literal, OnDelete, Permission, RateLimitSettings, RealtimeSettings, Reference, Resource, Role,
-    Schema, ServerSettings,
+    Action, AutoTimestamp, CacheSettings, DatabaseSettings, DefaultValue, Field, FieldType, Index, Literal, OnDelete,
+    Permission, RateLimitSettings, RealtimeSettings, Reference, Resource, Role, Schema, ServerSettings,
 };
 use crate::predicate::Predicate;
 use crate::values;
@@ -96,45 +95,24 @@ pub fn parse_schema(source: &str, file: &str) -> Result<Schema, CheckErrors> {
             });
         }
     };
-    let mut validator = Validator {
-        source,
-        errors: Vec::new(),
-    };
+    let mut validator = Validator { source, errors: Vec::new() };
     let schema = validator.schema(parsed);
     if validator.errors.is_empty() {
         Ok(schema)
     } else {
-        Err(CheckErrors {
-            file: file.to_owned(),
-            errors: validator.errors,
-        })
+        Err(CheckErrors { file: file.to_owned(), errors: validator.errors })
     }
 }
 
 /// 1-based line of a byte offset.
 fn line_of(source: &str, offset: usize) -> usize {
-    source.as_bytes()[..offset.min(source.len())]
-        .iter()
-        .filter(|byte| **byte == b'\n')
-        .count()
-        + 1
+    source.as_bytes()[..offset.min(source.len())].iter().filter(|byte| **byte == b'\n').count() + 1
 }
 
 /// Query-string parameters of the read grammar; a column with one of these names could not
 /// be filtered on.
-const QUERY_PARAMETERS: &[&str] = &[
-    "select",
-    "order",
-    "limit",
-    "offset",
-    "or",
-    "and",
-    "not",
-    "on_conflict",
-    "columns",
-    "after",
-    "resource",
-];
+const QUERY_PARAMETERS: &[&str] =
+    &["select", "order", "limit", "offset", "or", "and", "not", "on_conflict", "columns", "after", "resource"];
 
 /// SQL keywords refused as names, so that hand-written SQL against an oxbase database stays
 /// easy on both engines.
@@ -213,32 +191,18 @@ impl Validator<'_> {
         line_of(self.source, span.start)
     }
 
-    fn error(
-        &mut self,
-        line: usize,
-        path: impl Into<String>,
-        message: impl Into<String>,
-        hint: Option<String>,
-    ) {
-        self.errors.push(CheckError {
-            line: Some(line),
-            path: path.into(),
-            message: message.into(),
-            hint,
-        });
+    fn error(&mut self, line: usize, path: impl Into<String>, message: impl Into<String>, hint: Option<String>) {
+        self.errors.push(CheckError { line: Some(line), path: path.into(), message: message.into(), hint });
     }
 
     /// Checks an identifier; `kind` says what it names in the message.
     fn identifier(&mut self, name: &str, kind: &str, line: usize, path: &str) -> bool {
         let valid_shape = !name.is_empty()
             && name.len() <= MAX_IDENTIFIER_LENGTH
+            && name.chars().next().is_some_and(|first| first.is_ascii_lowercase() || first == '_')
             && name
                 .chars()
-                .next()
-                .is_some_and(|first| first.is_ascii_lowercase() || first == '_')
-            && name.chars().all(|character| {
-                character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_'
-            });
+                .all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_');
         if !valid_shape {
             self.error(
                 line,
@@ -250,11 +214,14 @@ impl Validator<'_> {
             );
             return false;
         }
-        let reserved_prefix = ["_oxbase", "sqlite_", "pg_"]
-            .into_iter()
-            .find(|prefix| name.starts_with(prefix));
+        let reserved_prefix = ["_oxbase", "sqlite_", "pg_"].into_iter().find(|prefix| name.starts_with(prefix));
         if let Some(prefix) = reserved_prefix {
-            self.error(line, path, format!("{kind} name '{name}' is reserved"), Some(format!("names starting with '{prefix}' belong to oxbase or the database; choose another name")));
+            self.error(
+                line,
+                path,
+                format!("{kind} name '{name}' is reserved"),
+                Some(format!("names starting with '{prefix}' belong to oxbase or the database; choose another name")),
+            );
             return false;
         }
         if SQL_KEYWORDS.contains(&name) {
@@ -262,9 +229,7 @@ impl Validator<'_> {
                 line,
                 path,
                 format!("{kind} name '{name}' is a reserved SQL word"),
-                Some(format!(
-                    "choose another name, e.g. '{name}_name' or a plural"
-                )),
+                Some(format!("choose another name, e.g. '{name}_name' or a plural")),
             );
             return false;
         }
@@ -278,20 +243,12 @@ impl Validator<'_> {
         let mut tables: IndexMap<String, String> = IndexMap::new();
         for (name, definition) in file.resources {
             let line = self.line(definition.span());
-            let resource = self.resource(
-                &name,
-                definition.into_inner(),
-                line,
-                &mut pending_references,
-            );
+            let resource = self.resource(&name, definition.into_inner(), line, &mut pending_references);
             if let Some(other) = tables.insert(resource.table.clone(), name.clone()) {
                 self.error(
                     line,
                     format!("resources.{name}"),
-                    format!(
-                        "table '{}' is already used by resource '{other}'",
-                        resource.table
-                    ),
+                    format!("table '{}' is already used by resource '{other}'", resource.table),
                     Some("give one of them another `table`".into()),
                 );
             }
@@ -364,12 +321,7 @@ impl Validator<'_> {
         let table = match &definition.table {
             Some(table) => {
                 let table_line = self.line(table.span());
-                self.identifier(
-                    table.get_ref(),
-                    "table",
-                    table_line,
-                    &format!("{path}.table"),
-                );
+                self.identifier(table.get_ref(), "table", table_line, &format!("{path}.table"));
                 table.get_ref().clone()
             }
             None => name.to_owned(),
@@ -385,9 +337,7 @@ impl Validator<'_> {
                         kind_line,
                         format!("{path}.primary_key"),
                         format!("unknown primary key kind '{other}'"),
-                        Some(
-                            "use \"integer\" (an identity column, the default) or \"uuid\"".into(),
-                        ),
+                        Some("use \"integer\" (an identity column, the default) or \"uuid\"".into()),
                     );
                     FieldType::Integer
                 }
@@ -416,33 +366,18 @@ impl Validator<'_> {
                     field_line,
                     format!("{path}.fields.id"),
                     "'id' is the primary key and is declared by oxbase",
-                    Some(
-                        "remove it; set `primary_key = \"uuid\"` on the resource for uuid keys"
-                            .into(),
-                    ),
+                    Some("remove it; set `primary_key = \"uuid\"` on the resource for uuid keys".into()),
                 );
                 continue;
             }
-            if let Some(field) = self.field(
-                name,
-                &field_name,
-                field_definition.into_inner(),
-                field_line,
-                pending,
-            ) {
+            if let Some(field) = self.field(name, &field_name, field_definition.into_inner(), field_line, pending) {
                 fields.push(field);
             }
         }
         let mut indexes = Vec::new();
         for index_definition in definition.indexes {
             let index_line = self.line(index_definition.span());
-            if let Some(index) = self.index(
-                name,
-                &table,
-                &fields,
-                index_definition.into_inner(),
-                index_line,
-            ) {
+            if let Some(index) = self.index(name, &table, &fields, index_definition.into_inner(), index_line) {
                 indexes.push(index);
             }
         }
@@ -478,9 +413,7 @@ impl Validator<'_> {
                 line,
                 &path,
                 format!("field name '{name}' is a reserved query parameter"),
-                Some(format!(
-                    "a column named '{name}' could not be filtered on; choose another name"
-                )),
+                Some(format!("a column named '{name}' could not be filtered on; choose another name")),
             );
             valid = false;
         }
@@ -501,12 +434,7 @@ impl Validator<'_> {
                     let mut seen = Vec::new();
                     for value in values {
                         if seen.contains(value) {
-                            self.error(
-                                line,
-                                &path,
-                                format!("enum value '{value}' is listed twice"),
-                                None,
-                            );
+                            self.error(line, &path, format!("enum value '{value}' is listed twice"), None);
                         }
                         if value.is_empty() {
                             self.error(line, &path, "enum values must not be empty strings", None);
@@ -531,11 +459,7 @@ impl Validator<'_> {
                     type_line,
                     &path,
                     format!("unknown type '{unknown}'"),
-                    Some(did_you_mean(
-                        unknown,
-                        FieldType::NAMES.iter().copied(),
-                        "types",
-                    )),
+                    Some(did_you_mean(unknown, FieldType::NAMES.iter().copied(), "types")),
                 );
                 return None;
             }
@@ -545,9 +469,7 @@ impl Validator<'_> {
                 line,
                 &path,
                 "`values` is only for enum fields",
-                Some(format!(
-                    "set type = \"enum\" or remove `values` from this {type_name} field"
-                )),
+                Some(format!("set type = \"enum\" or remove `values` from this {type_name} field")),
             );
             valid = false;
         }
@@ -556,16 +478,9 @@ impl Validator<'_> {
         if let (Some(low), Some(high)) = (min, max)
             && low > high
         {
-            self.error(
-                line,
-                &path,
-                format!("min ({low}) is greater than max ({high})"),
-                None,
-            );
+            self.error(line, &path, format!("min ({low}) is greater than max ({high})"), None);
         }
-        if (definition.min_length.is_some() || definition.max_length.is_some())
-            && !field_type.is_textual()
-        {
+        if (definition.min_length.is_some() || definition.max_length.is_some()) && !field_type.is_textual() {
             self.error(
                 line,
                 &path,
@@ -576,39 +491,21 @@ impl Validator<'_> {
         if let (Some(low), Some(high)) = (definition.min_length, definition.max_length)
             && low > high
         {
-            self.error(
-                line,
-                &path,
-                format!("min_length ({low}) is greater than max_length ({high})"),
-                None,
-            );
+            self.error(line, &path, format!("min_length ({low}) is greater than max_length ({high})"), None);
         }
         let pattern = match &definition.pattern {
             None => None,
             Some(pattern) => {
                 let pattern_line = self.line(pattern.span());
                 if !field_type.is_textual() {
-                    self.error(
-                        pattern_line,
-                        &path,
-                        format!("`pattern` applies to text fields, not {type_name}"),
-                        None,
-                    );
+                    self.error(pattern_line, &path, format!("`pattern` applies to text fields, not {type_name}"), None);
                 } else if let Err(error) = regex::Regex::new(pattern.get_ref()) {
-                    let first_line = error
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned();
+                    let first_line = error.to_string().lines().last().unwrap_or_default().trim().to_owned();
                     self.error(
                         pattern_line,
                         &path,
                         format!("invalid pattern '{}': {first_line}", pattern.get_ref()),
-                        Some(
-                            "patterns use Rust regex syntax (like PCRE without look-around)".into(),
-                        ),
+                        Some("patterns use Rust regex syntax (like PCRE without look-around)".into()),
                     );
                 }
                 Some(pattern.get_ref().clone())
@@ -632,12 +529,7 @@ impl Validator<'_> {
                     }
                 };
                 if field_type != FieldType::Timestamp {
-                    self.error(
-                        auto_line,
-                        &path,
-                        format!("`auto` needs a timestamp field, not {type_name}"),
-                        None,
-                    );
+                    self.error(auto_line, &path, format!("`auto` needs a timestamp field, not {type_name}"), None);
                 }
                 if definition.default.is_some() {
                     self.error(
@@ -650,19 +542,15 @@ impl Validator<'_> {
                 value
             }
         };
-        let default = definition.default.as_ref().and_then(|default| {
-            self.default_value(default, &field_type, definition.nullable, &path)
-        });
+        let default = definition
+            .default
+            .as_ref()
+            .and_then(|default| self.default_value(default, &field_type, definition.nullable, &path));
         let reference = match definition.references {
             None => {
                 if let Some(on_delete) = &definition.on_delete {
                     let on_delete_line = self.line(on_delete.span());
-                    self.error(
-                        on_delete_line,
-                        &path,
-                        "`on_delete` needs `references`",
-                        None,
-                    );
+                    self.error(on_delete_line, &path, "`on_delete` needs `references`", None);
                 }
                 if let Some(reverse) = &definition.reverse {
                     let reverse_line = self.line(reverse.span());
@@ -686,13 +574,23 @@ impl Validator<'_> {
                             "cascade" => OnDelete::Cascade,
                             "set_null" => {
                                 if !definition.nullable {
-                                    self.error(on_delete_line, &path, "on_delete = \"set_null\" needs a nullable field", Some("add `nullable = true` or use \"restrict\" or \"cascade\"".into()));
+                                    self.error(
+                                        on_delete_line,
+                                        &path,
+                                        "on_delete = \"set_null\" needs a nullable field",
+                                        Some("add `nullable = true` or use \"restrict\" or \"cascade\"".into()),
+                                    );
                                 }
                                 OnDelete::SetNull
                             }
                             "no_action" => OnDelete::NoAction,
                             other => {
-                                self.error(on_delete_line, &path, format!("unknown on_delete action '{other}'"), Some("use \"restrict\", \"cascade\", \"set_null\" or \"no_action\"".into()));
+                                self.error(
+                                    on_delete_line,
+                                    &path,
+                                    format!("unknown on_delete action '{other}'"),
+                                    Some("use \"restrict\", \"cascade\", \"set_null\" or \"no_action\"".into()),
+                                );
                                 OnDelete::Restrict
                             }
                         }
@@ -740,29 +638,19 @@ impl Validator<'_> {
             self.error(
                 line,
                 path,
-                format!(
-                    "`{key}` applies to number fields, not {}",
-                    field_type.name()
-                ),
+                format!("`{key}` applies to number fields, not {}", field_type.name()),
                 Some("use min_length/max_length for text".into()),
             );
             return None;
         }
         match value.get_ref() {
             toml::Value::Integer(number) => Some(*number as f64),
-            toml::Value::Float(number)
-                if matches!(field_type, FieldType::Float | FieldType::Decimal) =>
-            {
-                Some(*number)
-            }
+            toml::Value::Float(number) if matches!(field_type, FieldType::Float | FieldType::Decimal) => Some(*number),
             other => {
                 self.error(
                     line,
                     path,
-                    format!(
-                        "`{key}` must be a number of the field's type, found {}",
-                        other.type_str()
-                    ),
+                    format!("`{key}` must be a number of the field's type, found {}", other.type_str()),
                     None,
                 );
                 None
@@ -786,10 +674,7 @@ impl Validator<'_> {
                 self.error(
                     line,
                     path,
-                    format!(
-                        "default \"now\" needs a date or timestamp field, not {}",
-                        field_type.name()
-                    ),
+                    format!("default \"now\" needs a date or timestamp field, not {}", field_type.name()),
                     None,
                 );
                 return None;
@@ -829,11 +714,7 @@ impl Validator<'_> {
                     column_line,
                     &path,
                     format!("index on unknown column '{}'", column.get_ref()),
-                    Some(did_you_mean(
-                        column.get_ref(),
-                        fields.iter().map(|field| field.name.as_str()),
-                        "fields",
-                    )),
+                    Some(did_you_mean(column.get_ref(), fields.iter().map(|field| field.name.as_str()), "fields")),
                 );
                 valid = false;
             }
@@ -848,9 +729,7 @@ impl Validator<'_> {
                             predicate_line,
                             &path,
                             format!("bad partial-index predicate '{}': {error}", text.get_ref()),
-                            Some(
-                                "write e.g. where = \"status <> 'done' and priority >= 2\"".into(),
-                            ),
+                            Some("write e.g. where = \"status <> 'done' and priority >= 2\"".into()),
                         );
                         valid = false;
                         None
@@ -861,7 +740,11 @@ impl Validator<'_> {
                             let Some(field) = fields.iter().find(|field| field.name == column) else {
                                 problems.push((
                                     format!("partial-index predicate names unknown column '{column}'"),
-                                    Some(did_you_mean(column, fields.iter().map(|field| field.name.as_str()), "fields")),
+                                    Some(did_you_mean(
+                                        column,
+                                        fields.iter().map(|field| field.name.as_str()),
+                                        "fields",
+                                    )),
                                 ));
                                 return;
                             };
@@ -869,7 +752,9 @@ impl Validator<'_> {
                                 match check_literal(literal, &field.field_type) {
                                     Ok(canonical) => *literal = canonical,
                                     Err(message) => problems.push((
-                                        format!("partial-index predicate compares '{column}' with a wrong value: {message}"),
+                                        format!(
+                                            "partial-index predicate compares '{column}' with a wrong value: {message}"
+                                        ),
                                         None,
                                     )),
                                 }
@@ -884,11 +769,7 @@ impl Validator<'_> {
                 }
             }
         };
-        let columns: Vec<String> = definition
-            .columns
-            .iter()
-            .map(|column| column.get_ref().clone())
-            .collect();
+        let columns: Vec<String> = definition.columns.iter().map(|column| column.get_ref().clone()).collect();
         let name = match definition.name {
             Some(name) => {
                 if !self.identifier(&name, "index", line, &path) {
@@ -902,12 +783,7 @@ impl Validator<'_> {
                 if definition.unique { "key" } else { "idx" }
             )),
         };
-        valid.then_some(Index {
-            name,
-            columns,
-            unique: definition.unique,
-            predicate,
-        })
+        valid.then_some(Index { name, columns, unique: definition.unique, predicate })
     }
 
     fn resolve_references(
@@ -917,10 +793,7 @@ impl Validator<'_> {
         resource_names: &[String],
     ) {
         for reference in pending {
-            let path = format!(
-                "resources.{}.fields.{}",
-                reference.resource, reference.field_name
-            );
+            let path = format!("resources.{}.fields.{}", reference.resource, reference.field_name);
             let target_line = self.line(reference.target.span());
             let text = reference.target.get_ref();
             let (target_resource, target_field) = match text.split_once('.') {
@@ -932,11 +805,7 @@ impl Validator<'_> {
                     target_line,
                     &path,
                     format!("references unknown resource '{target_resource}'"),
-                    Some(did_you_mean(
-                        &target_resource,
-                        resource_names.iter().map(String::as_str),
-                        "resources",
-                    )),
+                    Some(did_you_mean(&target_resource, resource_names.iter().map(String::as_str), "resources")),
                 );
                 continue;
             };
@@ -944,14 +813,8 @@ impl Validator<'_> {
                 self.error(
                     target_line,
                     &path,
-                    format!(
-                        "references unknown field '{target_field}' of resource '{target_resource}'"
-                    ),
-                    Some(did_you_mean(
-                        &target_field,
-                        target.fields.iter().map(|field| field.name.as_str()),
-                        "fields",
-                    )),
+                    format!("references unknown field '{target_field}' of resource '{target_resource}'"),
+                    Some(did_you_mean(&target_field, target.fields.iter().map(|field| field.name.as_str()), "fields")),
                 );
                 continue;
             };
@@ -973,12 +836,10 @@ impl Validator<'_> {
                 }
                 None => reference.resource.clone(),
             };
-            let Some(field) = resources.get_mut(&reference.resource).and_then(|resource| {
-                resource
-                    .fields
-                    .iter_mut()
-                    .find(|field| field.name == reference.field_name)
-            }) else {
+            let Some(field) = resources
+                .get_mut(&reference.resource)
+                .and_then(|resource| resource.fields.iter_mut().find(|field| field.name == reference.field_name))
+            else {
                 continue;
             };
             let compatible = field.field_type == target_type
@@ -986,7 +847,15 @@ impl Validator<'_> {
                     && matches!(target_type, FieldType::Integer | FieldType::Bigint));
             if !compatible {
                 let field_type_name = field.field_type.name();
-                self.error(reference.line, &path, format!("is {field_type_name} but references '{target_resource}.{target_field}' of type {}", target_type.name()), Some(format!("declare it as type = \"{}\"", target_type.name())));
+                self.error(
+                    reference.line,
+                    &path,
+                    format!(
+                        "is {field_type_name} but references '{target_resource}.{target_field}' of type {}",
+                        target_type.name()
+                    ),
+                    Some(format!("declare it as type = \"{}\"", target_type.name())),
+                );
                 continue;
             }
             field.reference = Some(Reference {
@@ -1025,10 +894,7 @@ impl Validator<'_> {
                             Some("set `reverse` to another name".into()),
                         );
                     }
-                    if let Some((_, first)) = reverse_names
-                        .iter()
-                        .find(|(name, _)| *name == reference.reverse_name)
-                    {
+                    if let Some((_, first)) = reverse_names.iter().find(|(name, _)| *name == reference.reverse_name) {
                         self.error(
                             line,
                             &path,
@@ -1036,16 +902,10 @@ impl Validator<'_> {
                                 "'{}' already has a relation named '{}' (from {first})",
                                 resource.name, reference.reverse_name
                             ),
-                            Some(
-                                "set `reverse` on one of the two references to tell them apart"
-                                    .into(),
-                            ),
+                            Some("set `reverse` on one of the two references to tell them apart".into()),
                         );
                     }
-                    reverse_names.push((
-                        reference.reverse_name.clone(),
-                        format!("{}.{}", other.name, field.name),
-                    ));
+                    reverse_names.push((reference.reverse_name.clone(), format!("{}.{}", other.name, field.name)));
                 }
             }
         }
@@ -1076,10 +936,7 @@ impl Validator<'_> {
                     self.error(
                         line,
                         format!("resources.{}.indexes", resource.name),
-                        format!(
-                            "index name '{}' is used twice (also on '{first}')",
-                            index.name
-                        ),
+                        format!("index name '{}' is used twice (also on '{first}')", index.name),
                         Some("give one of them another `name`".into()),
                     );
                 }
@@ -1087,13 +944,7 @@ impl Validator<'_> {
         }
     }
 
-    fn role(
-        &mut self,
-        name: &str,
-        definition: RoleDef,
-        line: usize,
-        resources: &IndexMap<String, Resource>,
-    ) -> Role {
+    fn role(&mut self, name: &str, definition: RoleDef, line: usize, resources: &IndexMap<String, Resource>) -> Role {
         let path = format!("roles.{name}");
         self.identifier(name, "role", line, &path);
         let permissions = definition
@@ -1104,11 +955,7 @@ impl Validator<'_> {
                 self.permission(permission.into_inner(), permission_line, &path, resources)
             })
             .collect();
-        Role {
-            name: name.to_owned(),
-            description: definition.description,
-            permissions,
-        }
+        Role { name: name.to_owned(), description: definition.description, permissions }
     }
 
     fn permission(
@@ -1127,11 +974,7 @@ impl Validator<'_> {
                     line,
                     path,
                     format!("permission for unknown resource '{resource_name}'"),
-                    Some(did_you_mean(
-                        &resource_name,
-                        resources.keys().map(String::as_str),
-                        "resources",
-                    )),
+                    Some(did_you_mean(&resource_name, resources.keys().map(String::as_str), "resources")),
                 );
             }
             Some(resource_name.clone())
@@ -1143,9 +986,7 @@ impl Validator<'_> {
                 "create" => actions.push(Action::Create),
                 "update" => actions.push(Action::Update),
                 "delete" => actions.push(Action::Delete),
-                "*" => {
-                    actions.extend([Action::Read, Action::Create, Action::Update, Action::Delete])
-                }
+                "*" => actions.extend([Action::Read, Action::Create, Action::Update, Action::Delete]),
                 other => self.error(
                     line,
                     path,
@@ -1165,9 +1006,7 @@ impl Validator<'_> {
                         self.error(
                             line,
                             path,
-                            format!(
-                                "permission names unknown field '{field}' of '{resource_name}'"
-                            ),
+                            format!("permission names unknown field '{field}' of '{resource_name}'"),
                             Some(did_you_mean(
                                 &field,
                                 resource.fields.iter().map(|field| field.name.as_str()),
@@ -1180,23 +1019,10 @@ impl Validator<'_> {
                 .collect()
         });
         let filter = definition.filter.map(|filter| filter.into_inner());
-        if filter
-            .as_deref()
-            .is_some_and(|filter| filter.trim().is_empty())
-        {
-            self.error(
-                line,
-                path,
-                "an empty row filter",
-                Some("remove `filter` to grant every row".into()),
-            );
+        if filter.as_deref().is_some_and(|filter| filter.trim().is_empty()) {
+            self.error(line, path, "an empty row filter", Some("remove `filter` to grant every row".into()));
         }
-        Permission {
-            resource,
-            actions,
-            filter,
-            fields,
-        }
+        Permission { resource, actions, filter, fields }
     }
 }
 
@@ -1247,11 +1073,7 @@ fn literal_for_type(value: &toml::Value, field_type: &FieldType) -> Result<Liter
             Literal::Text(serde_json::to_string(value).map_err(|error| error.to_string())?)
         }
         other => {
-            return Err(format!(
-                "a {} cannot be a {} value",
-                other.type_str(),
-                field_type.name()
-            ));
+            return Err(format!("a {} cannot be a {} value", other.type_str(), field_type.name()));
         }
     };
     check_literal(&literal, field_type)
@@ -1262,10 +1084,7 @@ fn literal_for_type(value: &toml::Value, field_type: &FieldType) -> Result<Liter
 fn check_literal(literal: &Literal, field_type: &FieldType) -> Result<Literal, String> {
     match (literal, field_type) {
         (Literal::Null, _) => Ok(Literal::Null),
-        (
-            Literal::Integer(_),
-            FieldType::Integer | FieldType::Bigint | FieldType::Float | FieldType::Decimal,
-        )
+        (Literal::Integer(_), FieldType::Integer | FieldType::Bigint | FieldType::Float | FieldType::Decimal)
         | (Literal::Float(_), FieldType::Float | FieldType::Decimal)
         | (Literal::Boolean(_), FieldType::Boolean)
         | (Literal::Text(_), FieldType::Text | FieldType::Json) => Ok(literal.clone()),
@@ -1277,16 +1096,9 @@ fn check_literal(literal: &Literal, field_type: &FieldType) -> Result<Literal, S
             }
         }
         (Literal::Text(text), FieldType::Date) => values::canonical_date(text).map(Literal::Text),
-        (Literal::Text(text), FieldType::Timestamp) => {
-            values::canonical_timestamp(text).map(Literal::Text)
-        }
-        (Literal::Text(text), FieldType::Uuid) if values::is_uuid(text) => {
-            Ok(Literal::Text(text.to_ascii_lowercase()))
-        }
-        _ => Err(format!(
-            "{literal:?} is not a valid {} value",
-            field_type.name()
-        )),
+        (Literal::Text(text), FieldType::Timestamp) => values::canonical_timestamp(text).map(Literal::Text),
+        (Literal::Text(text), FieldType::Uuid) if values::is_uuid(text) => Ok(Literal::Text(text.to_ascii_lowercase())),
+        _ => Err(format!("{literal:?} is not a valid {} value", field_type.name())),
     }
 }
 

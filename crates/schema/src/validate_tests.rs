@@ -22,42 +22,22 @@ fn the_pearl_example_is_valid() {
     let schema = parse_schema(source, "pearl").unwrap_or_else(|errors| panic!("{errors}"));
     assert_eq!(schema.resources.len(), 11);
     let trackers = schema.resource("trackers").unwrap();
-    let index_names: Vec<&str> = trackers
-        .indexes
-        .iter()
-        .map(|index| index.name.as_str())
-        .collect();
-    assert!(
-        index_names.contains(&"trackers_reporting_effort_item_id_key"),
-        "{index_names:?}"
-    );
-    assert!(
-        index_names.contains(&"trackers_qc_programmer_id_idx"),
-        "{index_names:?}"
-    );
+    let index_names: Vec<&str> = trackers.indexes.iter().map(|index| index.name.as_str()).collect();
+    assert!(index_names.contains(&"trackers_reporting_effort_item_id_key"), "{index_names:?}");
+    assert!(index_names.contains(&"trackers_qc_programmer_id_idx"), "{index_names:?}");
     assert!(
         !index_names.contains(&"trackers_reporting_effort_id_idx"),
         "covered by the compound index: {index_names:?}"
     );
-    let relations: Vec<String> = schema
-        .relations_of(trackers)
-        .map(|relation| relation.name)
-        .collect();
-    assert!(
-        relations.contains(&"tracker_comments".to_owned()),
-        "{relations:?}"
-    );
+    let relations: Vec<String> = schema.relations_of(trackers).map(|relation| relation.name).collect();
+    assert!(relations.contains(&"tracker_comments".to_owned()), "{relations:?}");
     assert!(relations.contains(&"users".to_owned()), "{relations:?}");
 }
 
 #[test]
 fn unknown_type_names_line_and_closest_type() {
-    let message =
-        single_error("[resources.a.fields]\nx = { type = \"text\" }\ny = { type = \"integr\" }\n");
-    assert_eq!(
-        message,
-        "schema.toml:3: resources.a.fields.y: unknown type 'integr' (hint: did you mean 'integer'?)"
-    );
+    let message = single_error("[resources.a.fields]\nx = { type = \"text\" }\ny = { type = \"integr\" }\n");
+    assert_eq!(message, "schema.toml:3: resources.a.fields.y: unknown type 'integr' (hint: did you mean 'integer'?)");
 }
 
 #[test]
@@ -66,9 +46,7 @@ fn reference_to_unknown_resource_names_it() {
         "[resources.users.fields]\nname = { type = \"text\" }\n[resources.posts.fields]\nauthor_id = { type = \"integer\", references = \"usr\" }\n",
     );
     assert!(
-        message.starts_with(
-            "schema.toml:4: resources.posts.fields.author_id: references unknown resource 'usr'"
-        ),
+        message.starts_with("schema.toml:4: resources.posts.fields.author_id: references unknown resource 'usr'"),
         "{message}"
     );
     assert!(message.contains("did you mean 'users'?"), "{message}");
@@ -77,46 +55,28 @@ fn reference_to_unknown_resource_names_it() {
 #[test]
 fn reference_to_unknown_or_non_unique_field() {
     let base = "[resources.users.fields]\nname = { type = \"text\" }\nemail = { type = \"text\", unique = true }\n[resources.posts.fields]\n";
-    let message = single_error(&format!(
-        "{base}author = {{ type = \"text\", references = \"users.mail\" }}\n"
-    ));
+    let message = single_error(&format!("{base}author = {{ type = \"text\", references = \"users.mail\" }}\n"));
     assert!(
-        message.contains(
-            "references unknown field 'mail' of resource 'users' (hint: did you mean 'email'?)"
-        ),
+        message.contains("references unknown field 'mail' of resource 'users' (hint: did you mean 'email'?)"),
         "{message}"
     );
-    let message = single_error(&format!(
-        "{base}author = {{ type = \"text\", references = \"users.name\" }}\n"
-    ));
+    let message = single_error(&format!("{base}author = {{ type = \"text\", references = \"users.name\" }}\n"));
     assert!(message.contains("which is not unique"), "{message}");
-    let message = single_error(&format!(
-        "{base}author = {{ type = \"text\", references = \"users\" }}\n"
-    ));
-    assert!(
-        message.contains("is text but references 'users.id' of type integer"),
-        "{message}"
-    );
+    let message = single_error(&format!("{base}author = {{ type = \"text\", references = \"users\" }}\n"));
+    assert!(message.contains("is text but references 'users.id' of type integer"), "{message}");
 }
 
 #[test]
 fn duplicate_names_are_refused() {
-    let message =
-        single_error("[resources.a.fields]\nx = { type = \"text\" }\nx = { type = \"text\" }\n");
+    let message = single_error("[resources.a.fields]\nx = { type = \"text\" }\nx = { type = \"text\" }\n");
     assert!(message.starts_with("schema.toml:3:"), "{message}");
     assert!(message.contains("duplicate key"), "{message}");
     let message = single_error("[resources.a]\ntable = \"t\"\n[resources.b]\ntable = \"t\"\n");
-    assert!(
-        message.contains("table 't' is already used by resource 'a'"),
-        "{message}"
-    );
+    assert!(message.contains("table 't' is already used by resource 'a'"), "{message}");
     let message = single_error(
         "[resources.a.fields]\nx = { type = \"text\" }\n[[resources.a.indexes]]\nname = \"same\"\ncolumns = [\"x\"]\n[[resources.a.indexes]]\nname = \"same\"\ncolumns = [\"id\", \"x\"]\n",
     );
-    assert!(
-        message.contains("index name 'same' is used twice"),
-        "{message}"
-    );
+    assert!(message.contains("index name 'same' is used twice"), "{message}");
 }
 
 #[test]
@@ -134,36 +94,26 @@ fn index_on_unknown_column() {
 fn bad_partial_index_predicates() {
     let base = "[resources.a.fields]\nstatus = { type = \"enum\", values = [\"open\", \"done\"] }\n[[resources.a.indexes]]\ncolumns = [\"status\"]\n";
     let message = single_error(&format!("{base}where = \"status = \"\n"));
-    assert!(message.starts_with("schema.toml:5: resources.a.indexes: bad partial-index predicate 'status = ': expected a value"), "{message}");
+    assert!(
+        message.starts_with(
+            "schema.toml:5: resources.a.indexes: bad partial-index predicate 'status = ': expected a value"
+        ),
+        "{message}"
+    );
     let message = single_error(&format!("{base}where = \"state <> 'done'\"\n"));
-    assert!(
-        message.contains("names unknown column 'state'"),
-        "{message}"
-    );
+    assert!(message.contains("names unknown column 'state'"), "{message}");
     let message = single_error(&format!("{base}where = \"status <> 'closed'\"\n"));
-    assert!(
-        message.contains("'closed' is not one of open, done"),
-        "{message}"
-    );
+    assert!(message.contains("'closed' is not one of open, done"), "{message}");
 }
 
 #[test]
 fn reserved_and_invalid_identifiers() {
     let message = single_error("[resources.a.fields]\nselect = { type = \"text\" }\n");
-    assert!(
-        message.contains("field name 'select' is a reserved query parameter"),
-        "{message}"
-    );
+    assert!(message.contains("field name 'select' is a reserved query parameter"), "{message}");
     let message = single_error("[resources.a.fields]\nUserName = { type = \"text\" }\n");
-    assert!(
-        message.contains("invalid field name 'UserName'"),
-        "{message}"
-    );
+    assert!(message.contains("invalid field name 'UserName'"), "{message}");
     let message = single_error("[resources.table.fields]\nx = { type = \"text\" }\n");
-    assert!(
-        message.contains("resource name 'table' is a reserved SQL word"),
-        "{message}"
-    );
+    assert!(message.contains("resource name 'table' is a reserved SQL word"), "{message}");
     let message = single_error("[resources._oxbase_meta.fields]\nx = { type = \"text\" }\n");
     assert!(message.contains("is reserved"), "{message}");
     let message = single_error("[resources.rpc.fields]\nx = { type = \"text\" }\n");
@@ -184,21 +134,13 @@ fn unknown_keys_are_errors() {
 #[test]
 fn constraint_mistakes() {
     let message = single_error("[resources.a.fields]\nx = { type = \"text\", min = 3 }\n");
-    assert!(
-        message.contains("`min` applies to number fields, not text"),
-        "{message}"
-    );
-    let message =
-        single_error("[resources.a.fields]\nx = { type = \"integer\", default = \"many\" }\n");
+    assert!(message.contains("`min` applies to number fields, not text"), "{message}");
+    let message = single_error("[resources.a.fields]\nx = { type = \"integer\", default = \"many\" }\n");
     assert!(message.contains("invalid default"), "{message}");
-    let message =
-        single_error("[resources.a.fields]\nx = { type = \"text\", pattern = \"([a-z\" }\n");
+    let message = single_error("[resources.a.fields]\nx = { type = \"text\", pattern = \"([a-z\" }\n");
     assert!(message.contains("invalid pattern"), "{message}");
     let message = single_error("[resources.a.fields]\nx = { type = \"enum\" }\n");
-    assert!(
-        message.contains("needs a non-empty `values` list"),
-        "{message}"
-    );
+    assert!(message.contains("needs a non-empty `values` list"), "{message}");
     let message = single_error(
         "[resources.b.fields]\ny = { type = \"text\" }\n[resources.a.fields]\nx = { type = \"integer\", references = \"b\", on_delete = \"set_null\" }\n",
     );
@@ -218,10 +160,7 @@ fn ambiguous_reverse_relations_are_refused() {
     let message = single_error(
         "[resources.users.fields]\nname = { type = \"text\" }\n[resources.posts.fields]\nauthor_id = { type = \"integer\", references = \"users\" }\neditor_id = { type = \"integer\", references = \"users\" }\n",
     );
-    assert!(
-        message.contains("'users' already has a relation named 'posts'"),
-        "{message}"
-    );
+    assert!(message.contains("'users' already has a relation named 'posts'"), "{message}");
     assert!(message.contains("set `reverse`"), "{message}");
 }
 
@@ -232,18 +171,8 @@ fn unique_fields_keep_their_own_unique_index() {
         "schema.toml",
     )
     .unwrap();
-    let names: Vec<&str> = schema
-        .resource("a")
-        .unwrap()
-        .indexes
-        .iter()
-        .map(|index| index.name.as_str())
-        .collect();
-    assert_eq!(
-        names,
-        ["a_code_kind_key", "a_code_key"],
-        "a compound unique index does not make `code` alone unique"
-    );
+    let names: Vec<&str> = schema.resource("a").unwrap().indexes.iter().map(|index| index.name.as_str()).collect();
+    assert_eq!(names, ["a_code_kind_key", "a_code_key"], "a compound unique index does not make `code` alone unique");
 }
 
 #[test]
@@ -273,16 +202,10 @@ fn timestamp_and_date_literals_are_canonical() {
     let resource = schema.resource("a").unwrap();
     assert_eq!(
         resource.field("at").unwrap().default,
-        Some(DefaultValue::Literal(Literal::Text(
-            "2025-01-02T02:04:05.000000Z".into()
-        )))
+        Some(DefaultValue::Literal(Literal::Text("2025-01-02T02:04:05.000000Z".into())))
     );
     let predicate = resource.indexes[0].predicate.as_ref().unwrap();
-    assert_eq!(
-        predicate.to_sql(crate::dialect::Dialect::Sqlite),
-        "\"at\" > '2025-01-01T00:00:00.000000Z'"
-    );
-    let message =
-        single_error("[resources.a.fields]\nday = { type = \"date\", default = \"2023-02-30\" }\n");
+    assert_eq!(predicate.to_sql(crate::dialect::Dialect::Sqlite), "\"at\" > '2025-01-01T00:00:00.000000Z'");
+    let message = single_error("[resources.a.fields]\nday = { type = \"date\", default = \"2023-02-30\" }\n");
     assert!(message.contains("'2023-02-30' is not a date"), "{message}");
 }

@@ -21,29 +21,23 @@ pub fn canonical_timestamp(text: &str) -> Result<String, String> {
     let normalised = text.replacen(' ', "T", 1);
     OffsetDateTime::parse(&normalised, &Rfc3339)
         .map(format_timestamp)
-        .map_err(|_| {
-            format!("'{text}' is not a timestamp (expected RFC 3339, e.g. 2025-03-04T10:20:30Z)")
-        })
+        .map_err(|_| format!("'{text}' is not a timestamp (expected RFC 3339, e.g. 2025-03-04T10:20:30Z)"))
 }
 
 /// An instant in the canonical form.
 pub fn format_timestamp(instant: OffsetDateTime) -> String {
     let utc = instant.to_offset(UtcOffset::UTC);
-    let format =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
     utc.format(&format).expect("a UTC instant formats")
 }
 
 /// Whether `text` is a uuid in the 8-4-4-4-12 hexadecimal form.
 pub fn is_uuid(text: &str) -> bool {
     text.len() == 36
-        && text
-            .chars()
-            .enumerate()
-            .all(|(index, character)| match index {
-                8 | 13 | 18 | 23 => character == '-',
-                _ => character.is_ascii_hexdigit(),
-            })
+        && text.chars().enumerate().all(|(index, character)| match index {
+            8 | 13 | 18 | 23 => character == '-',
+            _ => character.is_ascii_hexdigit(),
+        })
 }
 
 /// The longest identifier PostgreSQL keeps; longer ones are silently truncated there.
@@ -75,18 +69,9 @@ mod tests {
 
     #[test]
     fn canonical_forms() {
-        assert_eq!(
-            canonical_timestamp("2025-03-04T10:20:30Z").unwrap(),
-            "2025-03-04T10:20:30.000000Z"
-        );
-        assert_eq!(
-            canonical_timestamp("2025-03-04T12:20:30.5+02:00").unwrap(),
-            "2025-03-04T10:20:30.500000Z"
-        );
-        assert_eq!(
-            canonical_timestamp("2025-03-04 10:20:30Z").unwrap(),
-            "2025-03-04T10:20:30.000000Z"
-        );
+        assert_eq!(canonical_timestamp("2025-03-04T10:20:30Z").unwrap(), "2025-03-04T10:20:30.000000Z");
+        assert_eq!(canonical_timestamp("2025-03-04T12:20:30.5+02:00").unwrap(), "2025-03-04T10:20:30.500000Z");
+        assert_eq!(canonical_timestamp("2025-03-04 10:20:30Z").unwrap(), "2025-03-04T10:20:30.000000Z");
         assert!(canonical_timestamp("2025-13-04T10:20:30Z").is_err());
         assert_eq!(canonical_date("2024-02-29").unwrap(), "2024-02-29");
         assert!(canonical_date("2023-02-29").is_err());
@@ -96,18 +81,13 @@ mod tests {
 
     #[test]
     fn long_names_are_shortened_stably() {
-        let long =
-            "reporting_effort_items_reporting_effort_id_item_type_item_subtype_item_code_key"
-                .to_owned();
+        let long = "reporting_effort_items_reporting_effort_id_item_type_item_subtype_item_code_key".to_owned();
         let short = database_name(long.clone());
         assert_eq!(short.len(), MAX_DATABASE_NAME_LENGTH);
         assert_eq!(short, database_name(long));
         assert_ne!(
             short,
-            database_name(
-                "reporting_effort_items_reporting_effort_id_item_type_item_subtype_item_code_idx"
-                    .to_owned()
-            )
+            database_name("reporting_effort_items_reporting_effort_id_item_type_item_subtype_item_code_idx".to_owned())
         );
         assert_eq!(database_name("short".to_owned()), "short");
     }

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use oxbase_query::parse::PageLimits;
+use oxbase_query::cursor::CursorKey;
+use oxbase_query::plan::Limits;
 use oxbase_schema::Schema;
 use tokio::net::TcpListener;
 
@@ -21,6 +22,8 @@ pub struct App {
     pub store: Store,
     /// The settings the server was started with.
     pub config: ServerConfig,
+    /// Signs and checks keyset cursors.
+    pub cursor_key: CursorKey,
 }
 
 /// Handle to the shared [`App`] that handlers receive.
@@ -32,18 +35,18 @@ impl App {
     pub async fn open(config: ServerConfig, schema: Schema) -> Result<App, StoreError> {
         let schema = Arc::new(schema);
         let store = Store::open(&config, schema.clone()).await?;
-        Ok(App {
-            schema,
-            store,
-            config,
-        })
+        let cursor_key = CursorKey::new(config.cursor_secret.clone());
+        Ok(App { schema, store, config, cursor_key })
     }
 
-    /// Page-size limits for the query parser.
-    pub fn page_limits(&self) -> PageLimits {
-        PageLimits {
+    /// The limits every read plan is held to.
+    pub fn limits(&self) -> Limits {
+        Limits {
             default_page_size: self.config.default_page_size,
             max_page_size: self.config.max_page_size,
+            max_embed_depth: self.config.max_embed_depth,
+            max_filter_terms: self.config.max_filter_terms,
+            max_in_list: self.config.max_in_list,
         }
     }
 }
@@ -57,10 +60,7 @@ pub fn build_app(app: Arc<App>) -> Router {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot listen on {address}: {source}")]
-    Bind {
-        address: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { address: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the server stopped: {0}")]
@@ -69,9 +69,7 @@ pub enum ServeError {
 
 /// Binds the listener (so the caller learns the port before serving).
 pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| ServeError::Bind { address, source })
+    TcpListener::bind(address).await.map_err(|source| ServeError::Bind { address, source })
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish.
@@ -80,8 +78,6 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    axum::serve(listener, build_app(app))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(listener, build_app(app)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

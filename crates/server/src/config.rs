@@ -24,6 +24,17 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: u64,
+    /// Deepest embedding nesting a read may ask for.
+    pub max_embed_depth: usize,
+    /// Most comparisons the filters of one request may hold.
+    pub max_filter_terms: usize,
+    /// Most values in one `in.(…)` list.
+    pub max_in_list: usize,
+    /// Longest accepted request URL (path and query), in bytes.
+    pub max_url_length: usize,
+    /// Secret that signs keyset cursors; instances behind one load balancer need the same
+    /// one. Random per process when not configured (cursors then end with the process).
+    pub cursor_secret: Vec<u8>,
 }
 
 impl ServerConfig {
@@ -38,8 +49,20 @@ impl ServerConfig {
             busy_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 10 * 1024 * 1024,
+            max_embed_depth: 4,
+            max_filter_terms: 50,
+            max_in_list: 1000,
+            max_url_length: 8192,
+            cursor_secret: random_secret(),
         }
     }
+}
+
+/// 32 random bytes.
+pub fn random_secret() -> Vec<u8> {
+    let mut secret = uuid::Uuid::new_v4().as_bytes().to_vec();
+    secret.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    secret
 }
 
 /// Where the data lives.
@@ -63,25 +86,18 @@ impl DatabaseUrl {
     /// Parses `sqlite://relative/path.db`, `sqlite:///absolute/path.db` or
     /// `postgres://user@host:port/db` (also `postgresql://`).
     pub fn parse(url: &str) -> Result<DatabaseUrl, DatabaseUrlError> {
-        let error = |reason: &str| DatabaseUrlError {
-            url: url.to_owned(),
-            reason: reason.to_owned(),
-        };
+        let error = |reason: &str| DatabaseUrlError { url: url.to_owned(), reason: reason.to_owned() };
         if let Some(path) = url.strip_prefix("sqlite://") {
             let path = path.split('?').next().unwrap_or_default();
             if path.is_empty() {
-                return Err(error(
-                    "no file path; write sqlite://data/app.db or sqlite:///var/lib/app.db",
-                ));
+                return Err(error("no file path; write sqlite://data/app.db or sqlite:///var/lib/app.db"));
             }
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(DatabaseUrl::Postgres(url.to_owned()));
         }
-        Err(error(
-            "expected a URL starting with sqlite:// or postgres://",
-        ))
+        Err(error("expected a URL starting with sqlite:// or postgres://"))
     }
 }
 
@@ -95,8 +111,7 @@ impl std::fmt::Display for DatabaseUrl {
                 write!(
                     formatter,
                     "postgres://…@{}",
-                    host.trim_start_matches("postgres://")
-                        .trim_start_matches("postgresql://")
+                    host.trim_start_matches("postgres://").trim_start_matches("postgresql://")
                 )
             }
         }
@@ -109,28 +124,12 @@ mod tests {
 
     #[test]
     fn parses_database_urls() {
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://data/app.db").unwrap(),
-            DatabaseUrl::Sqlite("data/app.db".into())
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///tmp/app.db").unwrap(),
-            DatabaseUrl::Sqlite("/tmp/app.db".into())
-        );
-        assert!(matches!(
-            DatabaseUrl::parse("postgres://u@h:5432/db").unwrap(),
-            DatabaseUrl::Postgres(_)
-        ));
-        assert!(
-            DatabaseUrl::parse("mysql://x")
-                .unwrap_err()
-                .reason
-                .contains("sqlite:// or postgres://")
-        );
+        assert_eq!(DatabaseUrl::parse("sqlite://data/app.db").unwrap(), DatabaseUrl::Sqlite("data/app.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/app.db").unwrap(), DatabaseUrl::Sqlite("/tmp/app.db".into()));
+        assert!(matches!(DatabaseUrl::parse("postgres://u@h:5432/db").unwrap(), DatabaseUrl::Postgres(_)));
+        assert!(DatabaseUrl::parse("mysql://x").unwrap_err().reason.contains("sqlite:// or postgres://"));
         assert!(DatabaseUrl::parse("sqlite://").is_err());
-        let shown = DatabaseUrl::parse("postgres://user:secret@db:5432/app")
-            .unwrap()
-            .to_string();
+        let shown = DatabaseUrl::parse("postgres://user:secret@db:5432/app").unwrap().to_string();
         assert!(!shown.contains("secret"), "{shown}");
     }
 }

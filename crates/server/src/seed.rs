@@ -28,9 +28,7 @@ pub enum SeedError {
     UnknownExample(String),
     #[error("the example's schema is invalid: {0}")]
     Schema(String),
-    #[error(
-        "resource '{resource}' already has rows; seed into a fresh database (or delete its file)"
-    )]
+    #[error("resource '{resource}' already has rows; seed into a fresh database (or delete its file)")]
     AlreadySeeded { resource: String },
     #[error(transparent)]
     Migrate(#[from] MigrateError),
@@ -40,18 +38,14 @@ pub enum SeedError {
 
 /// The validated schema of a shipped example.
 pub fn example_schema(example: &str) -> Result<Schema, SeedError> {
-    let source = oxbase_examples::schema_source(example)
-        .ok_or_else(|| SeedError::UnknownExample(example.to_owned()))?;
+    let source =
+        oxbase_examples::schema_source(example).ok_or_else(|| SeedError::UnknownExample(example.to_owned()))?;
     oxbase_schema::parse_schema(source, &format!("examples/{example}/schema.toml"))
         .map_err(|errors| SeedError::Schema(errors.to_string()))
 }
 
 /// Migrates `url` to the example's schema and loads its data at `scale`.
-pub fn seed_example(
-    url: &DatabaseUrl,
-    example: &str,
-    scale: Scale,
-) -> Result<SeedReport, SeedError> {
+pub fn seed_example(url: &DatabaseUrl, example: &str, scale: Scale) -> Result<SeedReport, SeedError> {
     let schema = example_schema(example)?;
     migrate(url, &schema, MigrateOptions::default())?;
     let DatabaseUrl::Sqlite(path) = url else {
@@ -60,27 +54,17 @@ pub fn seed_example(
     let mut connection = open_connection(path, Duration::from_secs(5))?;
     for resource in schema.resources.values() {
         let sql = format!("SELECT EXISTS (SELECT 1 FROM \"{}\")", resource.table);
-        let has_rows: bool = connection
-            .query_row(&sql, [], |row| row.get(0))
-            .map_err(internal)?;
+        let has_rows: bool = connection.query_row(&sql, [], |row| row.get(0)).map_err(internal)?;
         if has_rows {
-            return Err(SeedError::AlreadySeeded {
-                resource: resource.name.clone(),
-            });
+            return Err(SeedError::AlreadySeeded { resource: resource.name.clone() });
         }
     }
     let started = Instant::now();
     let transaction = connection.transaction().map_err(internal)?;
     let rows = {
-        let mut sink = SqliteRowSink {
-            transaction: &transaction,
-            schema: &schema,
-        };
+        let mut sink = SqliteRowSink { transaction: &transaction, schema: &schema };
         pearl::generate(scale, &mut sink)?.rows
     };
     transaction.commit().map_err(internal)?;
-    Ok(SeedReport {
-        rows,
-        elapsed: started.elapsed(),
-    })
+    Ok(SeedReport { rows, elapsed: started.elapsed() })
 }

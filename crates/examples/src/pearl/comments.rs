@@ -10,13 +10,11 @@
 use fastrand::Rng;
 use oxbase_schema::model::Literal;
 
-use super::clock::{
-    self, MICROSECONDS_PER_DAY, MICROSECONDS_PER_HOUR, MICROSECONDS_PER_MINUTE, START_OF_2025,
-};
+use super::clock::{self, MICROSECONDS_PER_DAY, MICROSECONDS_PER_HOUR, MICROSECONDS_PER_MINUTE, START_OF_2025};
 use super::vocabulary::{COMMENT_SENTENCES, REPLY_SENTENCES};
 use super::{
-    SeedSummary, Sizes, Table, chance, distinct_ids, integer, optional_integer, optional_text,
-    random_stream, stream_seed, text,
+    SeedSummary, Sizes, Table, chance, distinct_ids, integer, optional_integer, optional_text, random_stream,
+    stream_seed, text,
 };
 use crate::RowSink;
 
@@ -64,26 +62,20 @@ pub(super) fn plan_thread(tracker_id: u64, comment_count: u32, thread: &mut Vec<
     let mut top_level_positions = Vec::new();
     for position in 0..comment_count {
         let is_reply = !top_level_positions.is_empty() && chance(&mut rng, REPLY_PERCENT);
-        let parent_position = is_reply
-            .then(|| top_level_positions[rng.u32(0..top_level_positions.len() as u32) as usize]);
+        let parent_position =
+            is_reply.then(|| top_level_positions[rng.u32(0..top_level_positions.len() as u32) as usize]);
         if parent_position.is_none() {
             top_level_positions.push(position);
         }
         // Reviewers resolve the thread's opening comment; replies are rarely marked.
         let is_resolved = chance(&mut rng, if is_reply { 20 } else { 55 });
-        thread.push(PlannedComment {
-            parent_position,
-            is_resolved,
-        });
+        thread.push(PlannedComment { parent_position, is_resolved });
     }
 }
 
 /// The tracker's `unresolved_comment_count`: top-level comments not resolved.
 pub(super) fn unresolved_count(thread: &[PlannedComment]) -> u32 {
-    thread
-        .iter()
-        .filter(|comment| comment.parent_position.is_none() && !comment.is_resolved)
-        .count() as u32
+    thread.iter().filter(|comment| comment.parent_position.is_none() && !comment.is_resolved).count() as u32
 }
 
 pub(super) fn emit_comments<S: RowSink>(
@@ -100,49 +92,24 @@ pub(super) fn emit_comments<S: RowSink>(
     for (tracker_id, &comment_count) in (1..).zip(comments_per_tracker) {
         plan_thread(tracker_id, comment_count, &mut thread);
         let first_id = next_id;
-        let mut created_at = clock::random_instant(
-            &mut rng,
-            START_OF_2025,
-            START_OF_2025 + 300 * MICROSECONDS_PER_DAY,
-        );
+        let mut created_at = clock::random_instant(&mut rng, START_OF_2025, START_OF_2025 + 300 * MICROSECONDS_PER_DAY);
         for planned in &thread {
             // Each comment comes after the one before it, so replies follow their parents.
             created_at += rng.i64(10 * MICROSECONDS_PER_MINUTE..3 * MICROSECONDS_PER_DAY);
-            let sentences = if planned.parent_position.is_some() {
-                REPLY_SENTENCES
-            } else {
-                COMMENT_SENTENCES
-            };
+            let sentences = if planned.parent_position.is_some() { REPLY_SENTENCES } else { COMMENT_SENTENCES };
             let sentence_count = rng.u32(1..=3) as usize;
-            distinct_ids(
-                &mut rng,
-                sentences.len() as u64,
-                sentence_count,
-                &mut sentence_ids,
-            );
-            let body: Vec<&str> = sentence_ids
-                .iter()
-                .map(|&id| sentences[id as usize - 1])
-                .collect();
-            let comment_type = if chance(&mut rng, 30) {
-                "biostat"
-            } else {
-                "programming"
-            };
+            distinct_ids(&mut rng, sentences.len() as u64, sentence_count, &mut sentence_ids);
+            let body: Vec<&str> = sentence_ids.iter().map(|&id| sentences[id as usize - 1]).collect();
+            let comment_type = if chance(&mut rng, 30) { "biostat" } else { "programming" };
             let resolved_at = planned.is_resolved.then(|| {
-                let resolved =
-                    created_at + rng.i64(MICROSECONDS_PER_HOUR..10 * MICROSECONDS_PER_DAY);
+                let resolved = created_at + rng.i64(MICROSECONDS_PER_HOUR..10 * MICROSECONDS_PER_DAY);
                 clock::timestamp_text(resolved)
             });
             table.push(vec![
                 integer(next_id),
                 integer(tracker_id),
                 integer(rng.u64(1..=sizes.users)),
-                optional_integer(
-                    planned
-                        .parent_position
-                        .map(|position| first_id + u64::from(position)),
-                ),
+                optional_integer(planned.parent_position.map(|position| first_id + u64::from(position))),
                 text(body.join(" ")),
                 text(comment_type),
                 Literal::Boolean(planned.is_resolved),

@@ -3,31 +3,14 @@
 
 use oxbase_schema::model::Literal;
 
-use super::vocabulary::{
-    self, ACRONYMS, ADAM_DATASETS, FOOTNOTES, ICH_CATEGORIES, POPULATIONS, SDTM_DOMAINS, TOPICS,
-};
-use super::{
-    SeedSummary, Sizes, Table, chance, distinct_ids, integer, optional_text, random_stream, text,
-    weighted,
-};
+use super::vocabulary::{self, ACRONYMS, ADAM_DATASETS, FOOTNOTES, ICH_CATEGORIES, POPULATIONS, SDTM_DOMAINS, TOPICS};
+use super::{SeedSummary, Sizes, Table, chance, distinct_ids, integer, optional_text, random_stream, text, weighted};
 use crate::RowSink;
 
-const ITEM_COLUMNS: &[&str] = &[
-    "id",
-    "reporting_effort_id",
-    "item_type",
-    "item_subtype",
-    "item_code",
-    "title",
-    "is_active",
-];
+const ITEM_COLUMNS: &[&str] =
+    &["id", "reporting_effort_id", "item_type", "item_subtype", "item_code", "title", "is_active"];
 const TEXT_ELEMENT_COLUMNS: &[&str] = &["id", "type", "label"];
-const FOOTNOTE_COLUMNS: &[&str] = &[
-    "id",
-    "reporting_effort_item_id",
-    "text_element_id",
-    "sequence_number",
-];
+const FOOTNOTE_COLUMNS: &[&str] = &["id", "reporting_effort_item_id", "text_element_id", "sequence_number"];
 
 /// Which reporting effort each item belongs to. Items are numbered effort by effort:
 /// effort 1, the big one, first, then the rest sharing the remainder evenly.
@@ -60,18 +43,15 @@ impl EffortLayout {
     /// Every item, in id order.
     pub(super) fn items(&self) -> impl Iterator<Item = PlacedItem> + '_ {
         let mut first_item_id = 1;
-        self.items_per_effort
-            .iter()
-            .enumerate()
-            .flat_map(move |(index, &item_count)| {
-                let first = first_item_id;
-                first_item_id += item_count;
-                (1..=item_count).map(move |position_in_effort| PlacedItem {
-                    item_id: first + position_in_effort - 1,
-                    reporting_effort_id: index as u64 + 1,
-                    position_in_effort,
-                })
+        self.items_per_effort.iter().enumerate().flat_map(move |(index, &item_count)| {
+            let first = first_item_id;
+            first_item_id += item_count;
+            (1..=item_count).map(move |position_in_effort| PlacedItem {
+                item_id: first + position_in_effort - 1,
+                reporting_effort_id: index as u64 + 1,
+                position_in_effort,
             })
+        })
     }
 }
 
@@ -83,16 +63,7 @@ pub(super) fn emit_items<S: RowSink>(
     let mut rng = random_stream("reporting_effort_items");
     let mut table = Table::new(sink, "reporting_effort_items", ITEM_COLUMNS);
     for item in layout.items() {
-        let subtype = weighted(
-            &mut rng,
-            &[
-                ("Table", 40),
-                ("Listing", 20),
-                ("Figure", 20),
-                ("SDTM", 8),
-                ("ADaM", 12),
-            ],
-        );
+        let subtype = weighted(&mut rng, &[("Table", 40), ("Listing", 20), ("Figure", 20), ("SDTM", 8), ("ADaM", 12)]);
         let population = vocabulary::pick(&mut rng, POPULATIONS);
         let topic = vocabulary::pick(&mut rng, TOPICS);
         let section = rng.u32(1..=4);
@@ -100,33 +71,13 @@ pub(super) fn emit_items<S: RowSink>(
         // (effort, type, subtype, code) key.
         let position = item.position_in_effort;
         let (item_type, code, title) = match subtype {
-            "Table" => (
-                "TLF",
-                format!("14.{section}.{position}"),
-                format!("Summary of {topic} ({population})"),
-            ),
-            "Listing" => (
-                "TLF",
-                format!("16.2.{section}.{position}"),
-                format!("Listing of {topic} ({population})"),
-            ),
-            "Figure" => (
-                "TLF",
-                format!("14.{section}.{position}"),
-                format!("Plot of {topic} ({population})"),
-            ),
+            "Table" => ("TLF", format!("14.{section}.{position}"), format!("Summary of {topic} ({population})")),
+            "Listing" => ("TLF", format!("16.2.{section}.{position}"), format!("Listing of {topic} ({population})")),
+            "Figure" => ("TLF", format!("14.{section}.{position}"), format!("Plot of {topic} ({population})")),
             _ => {
-                let datasets = if subtype == "SDTM" {
-                    SDTM_DOMAINS
-                } else {
-                    ADAM_DATASETS
-                };
+                let datasets = if subtype == "SDTM" { SDTM_DOMAINS } else { ADAM_DATASETS };
                 let dataset = vocabulary::pick(&mut rng, datasets);
-                (
-                    "Dataset",
-                    format!("{dataset}_{position}"),
-                    format!("{dataset} {subtype} dataset"),
-                )
+                ("Dataset", format!("{dataset}_{position}"), format!("{dataset} {subtype} dataset"))
             }
         };
         let title = (!chance(&mut rng, 5)).then_some(title);
@@ -153,13 +104,7 @@ pub(super) fn emit_text_elements<S: RowSink>(
     for id in 1..=sizes.text_elements {
         let element_type = weighted(
             &mut rng,
-            &[
-                ("title", 15),
-                ("footnote", 50),
-                ("population_set", 15),
-                ("acronyms_set", 10),
-                ("ich_category", 10),
-            ],
+            &[("title", 15), ("footnote", 50), ("population_set", 15), ("acronyms_set", 10), ("ich_category", 10)],
         );
         let label = match element_type {
             "title" => format!("Summary of {}", vocabulary::pick(&mut rng, TOPICS)),
@@ -169,10 +114,7 @@ pub(super) fn emit_text_elements<S: RowSink>(
                 let mut chosen = Vec::new();
                 let acronym_count = rng.u32(3..=6) as usize;
                 distinct_ids(&mut rng, ACRONYMS.len() as u64, acronym_count, &mut chosen);
-                let definitions: Vec<&str> = chosen
-                    .iter()
-                    .map(|&index| ACRONYMS[index as usize - 1])
-                    .collect();
+                let definitions: Vec<&str> = chosen.iter().map(|&index| ACRONYMS[index as usize - 1]).collect();
                 definitions.join("; ")
             }
             _ => vocabulary::pick(&mut rng, ICH_CATEGORIES).to_owned(),
@@ -194,22 +136,12 @@ pub(super) fn emit_item_footnotes<S: RowSink>(
     let mut id = 0;
     for item_id in 1..=sizes.items {
         let footnote_count = weighted(&mut rng, &[(0, 10), (1, 20), (2, 40), (3, 20), (4, 10)]);
-        distinct_ids(
-            &mut rng,
-            sizes.text_elements,
-            footnote_count,
-            &mut text_element_ids,
-        );
+        distinct_ids(&mut rng, sizes.text_elements, footnote_count, &mut text_element_ids);
         // Sorted ids would put every item's footnotes in id order; shuffle for realism.
         rng.shuffle(&mut text_element_ids);
         for (sequence_number, &text_element_id) in (1..).zip(&text_element_ids) {
             id += 1;
-            table.push(vec![
-                integer(id),
-                integer(item_id),
-                integer(text_element_id),
-                integer(sequence_number),
-            ])?;
+            table.push(vec![integer(id), integer(item_id), integer(text_element_id), integer(sequence_number)])?;
         }
     }
     table.finish(summary)

@@ -51,13 +51,7 @@ pub fn generate<S: RowSink>(scale: Scale, sink: &mut S) -> Result<SeedSummary, S
     organisation::emit_database_releases(&sizes, sink, &mut summary)?;
     organisation::emit_reporting_efforts(&sizes, &study_labels, sink, &mut summary)?;
     items::emit_items(&layout, sink, &mut summary)?;
-    trackers::emit_trackers(
-        &layout,
-        &programmers,
-        &comments_per_tracker,
-        sink,
-        &mut summary,
-    )?;
+    trackers::emit_trackers(&layout, &programmers, &comments_per_tracker, sink, &mut summary)?;
     comments::emit_comments(&sizes, &comments_per_tracker, sink, &mut summary)?;
     items::emit_text_elements(&sizes, sink, &mut summary)?;
     items::emit_item_footnotes(&sizes, sink, &mut summary)?;
@@ -135,13 +129,7 @@ struct Table<'sink, S: RowSink> {
 
 impl<'sink, S: RowSink> Table<'sink, S> {
     fn new(sink: &'sink mut S, resource: &'static str, columns: &'static [&'static str]) -> Self {
-        Table {
-            sink,
-            resource,
-            columns,
-            batch: Vec::with_capacity(BATCH_ROWS),
-            rows_written: 0,
-        }
+        Table { sink, resource, columns, batch: Vec::with_capacity(BATCH_ROWS), rows_written: 0 }
     }
 
     fn push(&mut self, row: Vec<Literal>) -> Result<(), S::Error> {
@@ -227,10 +215,7 @@ fn optional_text(value: Option<String>) -> Literal {
 
 /// Fills `chosen` with `count` distinct ids from `1..=upper`, in ascending order.
 fn distinct_ids(rng: &mut Rng, upper: u64, count: usize, chosen: &mut Vec<u64>) {
-    debug_assert!(
-        count as u64 <= upper,
-        "cannot pick {count} distinct ids from {upper}"
-    );
+    debug_assert!(count as u64 <= upper, "cannot pick {count} distinct ids from {upper}");
     chosen.clear();
     while chosen.len() < count {
         let id = rng.u64(1..=upper);

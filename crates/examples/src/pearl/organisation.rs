@@ -2,24 +2,14 @@
 //! hangs from.
 
 use super::clock::{self, START_OF_2023, START_OF_2024, START_OF_2025, START_OF_2026};
-use super::vocabulary::{
-    self, EFFORT_KINDS, FIRST_NAMES, LAST_NAMES, RELEASE_KINDS, STUDY_PREFIXES,
-};
-use super::{
-    SeedSummary, Sizes, Table, chance, integer, optional_text, random_stream, text, weighted,
-};
+use super::vocabulary::{self, EFFORT_KINDS, FIRST_NAMES, LAST_NAMES, RELEASE_KINDS, STUDY_PREFIXES};
+use super::{SeedSummary, Sizes, Table, chance, integer, optional_text, random_stream, text, weighted};
 use crate::RowSink;
 
 const USER_COLUMNS: &[&str] = &["id", "username", "email", "role", "created_at"];
 const STUDY_COLUMNS: &[&str] = &["id", "study_label", "created_at"];
 const RELEASE_COLUMNS: &[&str] = &["id", "study_id", "database_release_label", "release_date"];
-const EFFORT_COLUMNS: &[&str] = &[
-    "id",
-    "study_id",
-    "database_release_id",
-    "name",
-    "created_at",
-];
+const EFFORT_COLUMNS: &[&str] = &["id", "study_id", "database_release_id", "name", "created_at"];
 
 /// Users 2 to 11 are always editors, so every scale has people to assign trackers to.
 const FIRST_GENERATED_USER: u64 = 12;
@@ -48,8 +38,7 @@ pub(super) fn emit_users<S: RowSink>(
         if role == "editor" {
             editors.push(id);
         }
-        let created_at =
-            clock::spread_instant(&mut rng, START_OF_2023, START_OF_2024, id - 1, sizes.users);
+        let created_at = clock::spread_instant(&mut rng, START_OF_2023, START_OF_2024, id - 1, sizes.users);
         table.push(vec![
             integer(id),
             text(username.as_str()),
@@ -73,23 +62,9 @@ pub(super) fn emit_studies<S: RowSink>(
     let mut labels = Vec::with_capacity(sizes.studies as usize);
     for id in 1..=sizes.studies {
         // The number alone keeps labels unique; the prefix only makes them look real.
-        let label = format!(
-            "{}-{}",
-            vocabulary::pick(&mut rng, STUDY_PREFIXES),
-            1000 + id
-        );
-        let created_at = clock::spread_instant(
-            &mut rng,
-            START_OF_2023,
-            START_OF_2024,
-            id - 1,
-            sizes.studies,
-        );
-        table.push(vec![
-            integer(id),
-            text(label.as_str()),
-            text(clock::timestamp_text(created_at)),
-        ])?;
+        let label = format!("{}-{}", vocabulary::pick(&mut rng, STUDY_PREFIXES), 1000 + id);
+        let created_at = clock::spread_instant(&mut rng, START_OF_2023, START_OF_2024, id - 1, sizes.studies);
+        table.push(vec![integer(id), text(label.as_str()), text(clock::timestamp_text(created_at))])?;
         labels.push(label);
     }
     table.finish(summary)?;
@@ -119,12 +94,7 @@ pub(super) fn emit_database_releases<S: RowSink>(
             let from = START_OF_2024 + half_year * (position_in_study as i64 % 4);
             clock::date_text(clock::random_instant(&mut rng, from, from + half_year))
         });
-        table.push(vec![
-            integer(id),
-            integer(study_id),
-            text(label),
-            optional_text(release_date),
-        ])?;
+        table.push(vec![integer(id), integer(study_id), text(label), optional_text(release_date)])?;
     }
     table.finish(summary)
 }
@@ -144,13 +114,7 @@ pub(super) fn emit_reporting_efforts<S: RowSink>(
         let database_release_id = (study_id - 1) * per_study + 1 + rng.u64(0..per_study);
         let kind = vocabulary::pick(&mut rng, EFFORT_KINDS);
         let name = format!("{} {kind}", study_labels[(study_id - 1) as usize]);
-        let created_at = clock::spread_instant(
-            &mut rng,
-            START_OF_2024,
-            START_OF_2025,
-            id - 1,
-            sizes.reporting_efforts,
-        );
+        let created_at = clock::spread_instant(&mut rng, START_OF_2024, START_OF_2025, id - 1, sizes.reporting_efforts);
         table.push(vec![
             integer(id),
             integer(study_id),

@@ -7,8 +7,8 @@ use super::comments::{plan_thread, unresolved_count};
 use super::items::EffortLayout;
 use super::vocabulary::TAGS;
 use super::{
-    SeedSummary, Sizes, Table, chance, distinct_ids, integer, optional_integer, optional_text,
-    random_stream, text, weighted,
+    SeedSummary, Sizes, Table, chance, distinct_ids, integer, optional_integer, optional_text, random_stream, text,
+    weighted,
 };
 use crate::RowSink;
 
@@ -42,45 +42,26 @@ pub(super) fn emit_trackers<S: RowSink>(
     let mut thread = Vec::new();
     for (item, &comment_count) in layout.items().zip(comments_per_tracker) {
         let tracker_id = item.item_id;
-        let production_programmer =
-            (!chance(&mut rng, 10)).then(|| pick_programmer(&mut rng, programmers, None));
-        let qc_programmer = (!chance(&mut rng, 15))
-            .then(|| pick_programmer(&mut rng, programmers, production_programmer));
-        let production_status = weighted(
-            &mut rng,
-            &[
-                ("not_started", 30),
-                ("in_progress", 35),
-                ("completed", 25),
-                ("on_hold", 10),
-            ],
-        );
+        let production_programmer = (!chance(&mut rng, 10)).then(|| pick_programmer(&mut rng, programmers, None));
+        let qc_programmer =
+            (!chance(&mut rng, 15)).then(|| pick_programmer(&mut rng, programmers, production_programmer));
+        let production_status =
+            weighted(&mut rng, &[("not_started", 30), ("in_progress", 35), ("completed", 25), ("on_hold", 10)]);
         // QC follows production: it completes only what production has completed.
         let qc_status = match production_status {
-            "completed" => weighted(
-                &mut rng,
-                &[
-                    ("not_started", 5),
-                    ("in_progress", 25),
-                    ("completed", 60),
-                    ("failed", 10),
-                ],
-            ),
+            "completed" => {
+                weighted(&mut rng, &[("not_started", 5), ("in_progress", 25), ("completed", 60), ("failed", 10)])
+            }
             "in_progress" => weighted(&mut rng, &[("not_started", 70), ("in_progress", 30)]),
             _ => weighted(&mut rng, &[("not_started", 90), ("failed", 10)]),
         };
         let priority = weighted(&mut rng, &[(1, 10), (2, 20), (3, 40), (4, 20), (5, 10)]);
-        let due_date = (!chance(&mut rng, 10)).then(|| {
-            clock::date_text(clock::random_instant(
-                &mut rng,
-                START_OF_2025,
-                START_OF_2028,
-            ))
-        });
+        let due_date = (!chance(&mut rng, 10))
+            .then(|| clock::date_text(clock::random_instant(&mut rng, START_OF_2025, START_OF_2028)));
         let updated_at = clock::random_instant(&mut rng, START_OF_2025, START_OF_2026);
         // Completing QC is an update, so it happens no later than the last one.
-        let qc_completion_date = (qc_status == "completed")
-            .then(|| clock::date_text(updated_at - rng.i64(0..30 * MICROSECONDS_PER_DAY)));
+        let qc_completion_date =
+            (qc_status == "completed").then(|| clock::date_text(updated_at - rng.i64(0..30 * MICROSECONDS_PER_DAY)));
         plan_thread(tracker_id, comment_count, &mut thread);
         table.push(vec![
             integer(tracker_id),
@@ -110,11 +91,7 @@ fn pick_programmer(rng: &mut Rng, programmers: &[u64], other: Option<u64>) -> u6
     }
 }
 
-pub(super) fn emit_tags<S: RowSink>(
-    sizes: &Sizes,
-    sink: &mut S,
-    summary: &mut SeedSummary,
-) -> Result<(), S::Error> {
+pub(super) fn emit_tags<S: RowSink>(sizes: &Sizes, sink: &mut S, summary: &mut SeedSummary) -> Result<(), S::Error> {
     let mut rng = random_stream("tracker_tags");
     let mut table = Table::new(sink, "tracker_tags", TAG_COLUMNS);
     for id in 1..=sizes.tags {
@@ -122,19 +99,10 @@ pub(super) fn emit_tags<S: RowSink>(
         let (base_name, description) = TAGS[index % TAGS.len()];
         // Beyond the named tags, later rounds repeat them numbered, keeping names unique.
         let round = index / TAGS.len();
-        let name = if round == 0 {
-            base_name.to_owned()
-        } else {
-            format!("{base_name}-{}", round + 1)
-        };
+        let name = if round == 0 { base_name.to_owned() } else { format!("{base_name}-{}", round + 1) };
         let color = format!("#{:06x}", rng.u32(0..0x0100_0000));
         let description = (!chance(&mut rng, 20)).then(|| description.to_owned());
-        table.push(vec![
-            integer(id),
-            text(name),
-            text(color),
-            optional_text(description),
-        ])?;
+        table.push(vec![integer(id), text(name), text(color), optional_text(description)])?;
     }
     table.finish(summary)
 }

@@ -9,38 +9,24 @@ pub(super) fn pick(rng: &mut Rng, list: &[&'static str]) -> &'static str {
 }
 
 pub(super) const FIRST_NAMES: &[&str] = &[
-    "anna", "ben", "chen", "diego", "elena", "farah", "gustav", "hana", "ivan", "julia", "kofi",
-    "lena", "marco", "nadia", "omar", "priya", "quentin", "rosa", "sven", "tariq", "ursula",
-    "victor", "wei", "ximena", "yusuf", "zoe",
+    "anna", "ben", "chen", "diego", "elena", "farah", "gustav", "hana", "ivan", "julia", "kofi", "lena", "marco",
+    "nadia", "omar", "priya", "quentin", "rosa", "sven", "tariq", "ursula", "victor", "wei", "ximena", "yusuf", "zoe",
 ];
 
 pub(super) const LAST_NAMES: &[&str] = &[
-    "andersen", "brown", "costa", "dubois", "eriksson", "fischer", "garcia", "haddad", "ito",
-    "jensen", "kowalski", "larsen", "meyer", "nakamura", "okafor", "patel", "quinn", "rossi",
-    "schmidt", "tanaka", "uddin", "varga", "wagner", "xu", "yilmaz", "zhang",
+    "andersen", "brown", "costa", "dubois", "eriksson", "fischer", "garcia", "haddad", "ito", "jensen", "kowalski",
+    "larsen", "meyer", "nakamura", "okafor", "patel", "quinn", "rossi", "schmidt", "tanaka", "uddin", "varga",
+    "wagner", "xu", "yilmaz", "zhang",
 ];
 
 /// Therapeutic-area prefixes of study labels.
-pub(super) const STUDY_PREFIXES: &[&str] =
-    &["ONC", "CAR", "NEU", "IMM", "RES", "MET", "INF", "DER"];
+pub(super) const STUDY_PREFIXES: &[&str] = &["ONC", "CAR", "NEU", "IMM", "RES", "MET", "INF", "DER"];
 
-pub(super) const RELEASE_KINDS: &[&str] = &[
-    "Interim 1 database lock",
-    "Final database lock",
-    "Interim 2 database lock",
-    "Safety update snapshot",
-];
+pub(super) const RELEASE_KINDS: &[&str] =
+    &["Interim 1 database lock", "Final database lock", "Interim 2 database lock", "Safety update snapshot"];
 
-pub(super) const EFFORT_KINDS: &[&str] = &[
-    "CSR",
-    "Interim Analysis",
-    "DSUR",
-    "Safety Update",
-    "DMC Review",
-    "Topline Results",
-    "ISS",
-    "ISE",
-];
+pub(super) const EFFORT_KINDS: &[&str] =
+    &["CSR", "Interim Analysis", "DSUR", "Safety Update", "DMC Review", "Topline Results", "ISS", "ISE"];
 
 pub(super) const TOPICS: &[&str] = &[
     "Demographic and Baseline Characteristics",
@@ -74,8 +60,7 @@ pub(super) const POPULATIONS: &[&str] = &[
 
 pub(super) const SDTM_DOMAINS: &[&str] = &["DM", "AE", "CM", "EX", "LB", "VS", "MH", "DS"];
 
-pub(super) const ADAM_DATASETS: &[&str] =
-    &["ADSL", "ADAE", "ADLB", "ADVS", "ADTTE", "ADEX", "ADCM"];
+pub(super) const ADAM_DATASETS: &[&str] = &["ADSL", "ADAE", "ADLB", "ADVS", "ADTTE", "ADEX", "ADCM"];
 
 pub(super) const FOOTNOTES: &[&str] = &[
     "Percentages are based on the number of subjects in the population.",
@@ -145,10 +130,7 @@ pub(super) const TAGS: &[(&str, &str)] = &[
     ("interim", "Part of an interim delivery."),
     ("final", "Part of the final delivery."),
     ("rerun", "Must be rerun on refreshed data."),
-    (
-        "spec-change",
-        "The specification changed after programming started.",
-    ),
+    ("spec-change", "The specification changed after programming started."),
     ("sap-update", "Affected by a SAP amendment."),
     ("regulatory", "Requested by a health authority."),
     ("dmc", "For the data monitoring committee."),

@@ -26,11 +26,7 @@ fn write(path: &Path, contents: &str) {
 fn check_accepts_the_pearl_example() {
     let output = oxbase(&["check", "--schema", pearl_schema_path().to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(
-        text(&output.stdout).contains("ok (11 resources"),
-        "{}",
-        text(&output.stdout)
-    );
+    assert!(text(&output.stdout).contains("ok (11 resources"), "{}", text(&output.stdout));
 }
 
 #[test]
@@ -44,7 +40,10 @@ fn check_names_a_reference_to_a_missing_resource() {
     let output = oxbase(&["check", "--schema", schema.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let errors = text(&output.stderr);
-    assert!(errors.contains("shop.toml:5: resources.orders.fields.customer_id: references unknown resource 'customer'"), "{errors}");
+    assert!(
+        errors.contains("shop.toml:5: resources.orders.fields.customer_id: references unknown resource 'customer'"),
+        "{errors}"
+    );
     assert!(errors.contains("did you mean 'customers'?"), "{errors}");
     assert!(errors.contains("1 problem found"), "{errors}");
 }
@@ -53,27 +52,16 @@ fn check_names_a_reference_to_a_missing_resource() {
 fn check_reports_a_missing_file() {
     let output = oxbase(&["check", "--schema", "/nonexistent/schema.toml"]);
     assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("cannot read the schema file"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert!(text(&output.stderr).contains("cannot read the schema file"), "{}", text(&output.stderr));
 }
 
 const SHOP: &str = "[resources.customers.fields]\nname = { type = \"text\", unique = true }\nnote = { type = \"text\", nullable = true }\n\n[resources.orders.fields]\ncustomer_id = { type = \"integer\", references = \"customers\", on_delete = \"cascade\" }\ntotal = { type = \"float\", min = 0 }\n";
 
 fn table_columns(database: &Path, table: &str) -> Vec<String> {
     let connection = rusqlite::Connection::open(database).unwrap();
-    let mut statement = connection
-        .prepare(&format!(
-            "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
-        ))
-        .unwrap();
-    statement
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    let mut statement =
+        connection.prepare(&format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")).unwrap();
+    statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
 #[test]
@@ -83,53 +71,30 @@ fn migrate_creates_is_idempotent_and_records_history() {
     write(&schema, SHOP);
     let database = directory.path().join("data/shop.db");
     let url = format!("sqlite://{}", database.display());
-    let arguments = [
-        "migrate",
-        "--schema",
-        schema.to_str().unwrap(),
-        "--database",
-        &url,
-    ];
+    let arguments = ["migrate", "--schema", schema.to_str().unwrap(), "--database", &url];
 
     let output = oxbase(&arguments);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(
-        text(&output.stdout).contains("create table orders"),
-        "{}",
-        text(&output.stdout)
-    );
-    assert_eq!(
-        table_columns(&database, "orders"),
-        ["id", "customer_id", "total"]
-    );
+    assert!(text(&output.stdout).contains("create table orders"), "{}", text(&output.stdout));
+    assert_eq!(table_columns(&database, "orders"), ["id", "customer_id", "total"]);
 
     let output = oxbase(&arguments);
     assert!(output.status.success());
-    assert!(
-        text(&output.stdout).contains("up to date"),
-        "{}",
-        text(&output.stdout)
-    );
+    assert!(text(&output.stdout).contains("up to date"), "{}", text(&output.stdout));
 
     let connection = rusqlite::Connection::open(&database).unwrap();
-    let history: i64 = connection
-        .query_row("SELECT count(*) FROM _oxbase_migrations", [], |row| {
-            row.get(0)
-        })
-        .unwrap();
+    let history: i64 = connection.query_row("SELECT count(*) FROM _oxbase_migrations", [], |row| row.get(0)).unwrap();
     assert_eq!(history, 1, "an up-to-date run records nothing");
     let indexes: Vec<String> = connection
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders' AND name NOT LIKE 'sqlite_%'")
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders' AND name NOT LIKE 'sqlite_%'",
+        )
         .unwrap()
         .query_map([], |row| row.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(
-        indexes,
-        ["orders_customer_id_idx"],
-        "foreign keys get an index"
-    );
+    assert_eq!(indexes, ["orders_customer_id_idx"], "foreign keys get an index");
     let refused = connection.execute("INSERT INTO orders (customer_id, total) VALUES (1, -1)", []);
     assert!(refused.is_err(), "constraints are in the database too");
 }
@@ -141,27 +106,11 @@ fn migrate_applies_additive_changes_and_refuses_destructive_ones() {
     write(&schema, SHOP);
     let database = directory.path().join("shop.db");
     let url = format!("sqlite://{}", database.display());
-    let arguments = [
-        "migrate",
-        "--schema",
-        schema.to_str().unwrap(),
-        "--database",
-        &url,
-    ];
+    let arguments = ["migrate", "--schema", schema.to_str().unwrap(), "--database", &url];
     assert!(oxbase(&arguments).status.success());
     let connection = rusqlite::Connection::open(&database).unwrap();
-    connection
-        .execute(
-            "INSERT INTO customers (name, note) VALUES ('ada', 'first')",
-            [],
-        )
-        .unwrap();
-    connection
-        .execute(
-            "INSERT INTO orders (customer_id, total) VALUES (1, 9.5)",
-            [],
-        )
-        .unwrap();
+    connection.execute("INSERT INTO customers (name, note) VALUES ('ada', 'first')", []).unwrap();
+    connection.execute("INSERT INTO orders (customer_id, total) VALUES (1, 9.5)", []).unwrap();
 
     // Additive: a new resource, a new nullable field, a new defaulted field, a new index.
     let additive = format!(
@@ -179,11 +128,7 @@ fn migrate_applies_additive_changes_and_refuses_destructive_ones() {
     ] {
         assert!(report.contains(step), "missing {step:?} in:\n{report}");
     }
-    let status: String = connection
-        .query_row("SELECT status FROM orders WHERE id = 1", [], |row| {
-            row.get(0)
-        })
-        .unwrap();
+    let status: String = connection.query_row("SELECT status FROM orders WHERE id = 1", [], |row| row.get(0)).unwrap();
     assert_eq!(status, "open", "existing rows get the default");
 
     // Destructive: dropping a field is refused and changes nothing.
@@ -193,10 +138,7 @@ fn migrate_applies_additive_changes_and_refuses_destructive_ones() {
     assert_eq!(output.status.code(), Some(1));
     let errors = text(&output.stderr);
     assert!(errors.contains("refusing destructive changes"), "{errors}");
-    assert!(
-        errors.contains("column 'customers.note' and its values would be deleted"),
-        "{errors}"
-    );
+    assert!(errors.contains("column 'customers.note' and its values would be deleted"), "{errors}");
     assert!(table_columns(&database, "customers").contains(&"note".to_owned()));
 
     // --dry-run prints the rebuild and changes nothing either.
@@ -204,11 +146,7 @@ fn migrate_applies_additive_changes_and_refuses_destructive_ones() {
     dry_run.extend(["--dry-run", "--allow-destructive"]);
     let output = oxbase(&dry_run);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(
-        text(&output.stdout).contains("INSERT INTO \"_oxbase_new_customers\""),
-        "{}",
-        text(&output.stdout)
-    );
+    assert!(text(&output.stdout).contains("INSERT INTO \"_oxbase_new_customers\""), "{}", text(&output.stdout));
     assert!(table_columns(&database, "customers").contains(&"note".to_owned()));
 
     // --allow-destructive applies it, keeping the other columns' data and the references.
@@ -217,15 +155,9 @@ fn migrate_applies_additive_changes_and_refuses_destructive_ones() {
     let output = oxbase(&allowed);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(table_columns(&database, "customers"), ["id", "name"]);
-    let name: String = connection
-        .query_row("SELECT name FROM customers WHERE id = 1", [], |row| {
-            row.get(0)
-        })
-        .unwrap();
+    let name: String = connection.query_row("SELECT name FROM customers WHERE id = 1", [], |row| row.get(0)).unwrap();
     assert_eq!(name, "ada");
-    let orders: i64 = connection
-        .query_row("SELECT count(*) FROM orders", [], |row| row.get(0))
-        .unwrap();
+    let orders: i64 = connection.query_row("SELECT count(*) FROM orders", [], |row| row.get(0)).unwrap();
     assert_eq!(orders, 1, "the rebuild did not cascade into orders");
 }
 
@@ -235,25 +167,12 @@ fn migrate_refuses_a_new_required_field_without_default() {
     let schema = directory.path().join("shop.toml");
     write(&schema, SHOP);
     let url = format!("sqlite://{}", directory.path().join("shop.db").display());
-    let arguments = [
-        "migrate",
-        "--schema",
-        schema.to_str().unwrap(),
-        "--database",
-        &url,
-    ];
+    let arguments = ["migrate", "--schema", schema.to_str().unwrap(), "--database", &url];
     assert!(oxbase(&arguments).status.success());
-    write(
-        &schema,
-        &format!("{SHOP}currency = {{ type = \"text\" }}\n"),
-    );
+    write(&schema, &format!("{SHOP}currency = {{ type = \"text\" }}\n"));
     let output = oxbase(&arguments);
     assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("'orders.currency' has no default"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert!(text(&output.stderr).contains("'orders.currency' has no default"), "{}", text(&output.stderr));
 }
 
 #[test]
@@ -263,18 +182,8 @@ fn migrate_without_a_database_says_how_to_give_one() {
     write(&schema, SHOP);
     let output = oxbase(&["migrate", "--schema", schema.to_str().unwrap()]);
     assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("pass --database URL"),
-        "{}",
-        text(&output.stderr)
-    );
-    let output = oxbase(&[
-        "migrate",
-        "--schema",
-        schema.to_str().unwrap(),
-        "--database",
-        "mysql://x",
-    ]);
+    assert!(text(&output.stderr).contains("pass --database URL"), "{}", text(&output.stderr));
+    let output = oxbase(&["migrate", "--schema", schema.to_str().unwrap(), "--database", "mysql://x"]);
     assert!(
         text(&output.stderr).contains("expected a URL starting with sqlite:// or postgres://"),
         "{}",
@@ -294,9 +203,7 @@ fn dump(database: &Path) -> String {
         .collect();
     let mut out = String::new();
     for table in tables {
-        let mut statement = connection
-            .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY id"))
-            .unwrap();
+        let mut statement = connection.prepare(&format!("SELECT * FROM \"{table}\" ORDER BY id")).unwrap();
         let columns = statement.column_count();
         let mut rows = statement.query([]).unwrap();
         while let Some(row) = rows.next().unwrap() {
@@ -327,31 +234,12 @@ fn seed_is_deterministic_and_refuses_a_seeded_database() {
             &format!("sqlite://{}", database.display()),
         ]);
         assert!(output.status.success(), "{}", text(&output.stderr));
-        assert!(
-            text(&output.stdout).contains("trackers"),
-            "{}",
-            text(&output.stdout)
-        );
+        assert!(text(&output.stdout).contains("trackers"), "{}", text(&output.stdout));
     }
     let dump_first = dump(&first);
-    assert!(
-        dump_first
-            .lines()
-            .filter(|line| line.starts_with("trackers|"))
-            .count()
-            >= 1000
-    );
-    assert!(
-        dump_first
-            .lines()
-            .filter(|line| line.starts_with("tracker_comments|"))
-            .count()
-            >= 3000
-    );
-    assert!(
-        dump_first == dump(&second),
-        "two seeds of the same scale are identical"
-    );
+    assert!(dump_first.lines().filter(|line| line.starts_with("trackers|")).count() >= 1000);
+    assert!(dump_first.lines().filter(|line| line.starts_with("tracker_comments|")).count() >= 3000);
+    assert!(dump_first == dump(&second), "two seeds of the same scale are identical");
 
     let output = oxbase(&[
         "seed",
@@ -363,46 +251,18 @@ fn seed_is_deterministic_and_refuses_a_seeded_database() {
         &format!("sqlite://{}", first.display()),
     ]);
     assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("already has rows"),
-        "{}",
-        text(&output.stderr)
-    );
-    let output = oxbase(&[
-        "seed",
-        "--example",
-        "nope",
-        "--database",
-        &format!("sqlite://{}", first.display()),
-    ]);
-    assert!(
-        text(&output.stderr).contains("unknown example 'nope'"),
-        "{}",
-        text(&output.stderr)
-    );
-    let output = oxbase(&[
-        "seed",
-        "--scale",
-        "huge",
-        "--database",
-        &format!("sqlite://{}", first.display()),
-    ]);
-    assert!(
-        text(&output.stderr).contains("unknown scale 'huge'"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert!(text(&output.stderr).contains("already has rows"), "{}", text(&output.stderr));
+    let output = oxbase(&["seed", "--example", "nope", "--database", &format!("sqlite://{}", first.display())]);
+    assert!(text(&output.stderr).contains("unknown example 'nope'"), "{}", text(&output.stderr));
+    let output = oxbase(&["seed", "--scale", "huge", "--database", &format!("sqlite://{}", first.display())]);
+    assert!(text(&output.stderr).contains("unknown scale 'huge'"), "{}", text(&output.stderr));
 }
 
 #[test]
 fn seeded_data_keeps_the_unresolved_comment_count_rule() {
     let directory = tempfile::tempdir().unwrap();
     let database = directory.path().join("pearl.db");
-    let output = oxbase(&[
-        "seed",
-        "--database",
-        &format!("sqlite://{}", database.display()),
-    ]);
+    let output = oxbase(&["seed", "--database", &format!("sqlite://{}", database.display())]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let connection = rusqlite::Connection::open(&database).unwrap();
     let mismatches: i64 = connection
@@ -413,10 +273,7 @@ fn seeded_data_keeps_the_unresolved_comment_count_rule() {
         )
         .unwrap();
     assert_eq!(mismatches, 0);
-    let violations: i64 = connection
-        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| {
-            row.get(0)
-        })
-        .unwrap();
+    let violations: i64 =
+        connection.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| row.get(0)).unwrap();
     assert_eq!(violations, 0);
 }

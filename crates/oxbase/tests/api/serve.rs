@@ -18,11 +18,7 @@ impl ServerProcess {
     // The child is owned by the returned ServerProcess, whose Drop kills and waits for it.
     #[allow(clippy::zombie_processes)]
     fn start(command: &mut Command) -> ServerProcess {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting oxbase");
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starting oxbase");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         loop {
@@ -30,12 +26,7 @@ impl ServerProcess {
             let read = stdout.read_line(&mut line).unwrap();
             if read == 0 {
                 let mut errors = String::new();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut errors)
-                    .unwrap();
+                child.stderr.take().unwrap().read_to_string(&mut errors).unwrap();
                 let _ = child.wait();
                 panic!("oxbase exited before listening: {errors}");
             }
@@ -49,19 +40,12 @@ impl ServerProcess {
 
     fn get(&self, path: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.address).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
         read_response(&mut stream)
     }
 
     fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
     }
 
@@ -71,10 +55,7 @@ impl ServerProcess {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(
-                started.elapsed() < limit,
-                "oxbase did not exit within {limit:?}"
-            );
+            assert!(started.elapsed() < limit, "oxbase did not exit within {limit:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -90,30 +71,15 @@ impl Drop for ServerProcess {
 fn read_response(stream: &mut TcpStream) -> (u16, String) {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
+    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
     (status, body)
 }
 
 fn seeded_database(directory: &std::path::Path) -> String {
     let url = format!("sqlite://{}", directory.join("pearl.db").display());
-    let output = Command::new(oxbase_binary())
-        .args(["seed", "--database", &url])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new(oxbase_binary()).args(["seed", "--database", &url]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     url
 }
 
@@ -123,13 +89,7 @@ fn serves_the_pearl_example_and_stops_gracefully_on_sigterm() {
     let url = seeded_database(directory.path());
     let mut server = ServerProcess::start(
         Command::new(oxbase_binary())
-            .args([
-                "serve",
-                "--schema",
-                pearl_schema_path().to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
+            .args(["serve", "--schema", pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .env("OXBASE_DATABASE", &url),
     );
     let (status, body) = server.get("/api/v1/trackers?limit=2");
@@ -142,11 +102,7 @@ fn serves_the_pearl_example_and_stops_gracefully_on_sigterm() {
 
     // A request in flight when SIGTERM arrives is still answered.
     let mut in_flight = TcpStream::connect(&server.address).unwrap();
-    write!(
-        in_flight,
-        "GET /api/v1/users?limit=3 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
-    )
-    .unwrap();
+    write!(in_flight, "GET /api/v1/users?limit=3 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n").unwrap();
     std::thread::sleep(Duration::from_millis(100));
     server.terminate();
     std::thread::sleep(Duration::from_millis(200));
@@ -156,10 +112,7 @@ fn serves_the_pearl_example_and_stops_gracefully_on_sigterm() {
 
     let exit = server.wait_for_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "a graceful stop exits 0");
-    assert!(
-        TcpStream::connect(&server.address).is_err(),
-        "no longer listening"
-    );
+    assert!(TcpStream::connect(&server.address).is_err(), "no longer listening");
 }
 
 #[test]
@@ -180,10 +133,7 @@ fn refuses_an_unmigrated_database() {
         .unwrap();
     assert!(!output.status.success());
     let errors = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        errors.contains("is not migrated to this schema"),
-        "{errors}"
-    );
+    assert!(errors.contains("is not migrated to this schema"), "{errors}");
     assert!(errors.contains("oxbase migrate --schema"), "{errors}");
 }
 
@@ -202,10 +152,7 @@ fn postgres_urls_get_a_clear_error_for_now() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains("PostgreSQL is not served by this build yet")
-    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PostgreSQL is not served by this build yet"));
 }
 
 #[test]

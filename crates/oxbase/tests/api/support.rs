@@ -41,11 +41,7 @@ impl TestApp {
         adjust(&mut config);
         let listener = bind(config.listen).await.expect("binding a free port");
         let address = listener.local_addr().unwrap();
-        let app = Arc::new(
-            App::open(config, example_schema("pearl").unwrap())
-                .await
-                .expect("opening the app"),
-        );
+        let app = Arc::new(App::open(config, example_schema("pearl").unwrap()).await.expect("opening the app"));
         let (sender, receiver) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, app, async {
             let _ = receiver.await;
@@ -66,11 +62,7 @@ impl TestApp {
 
     /// GET a path.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("the server answers")
+        self.client.get(self.url(path)).send().await.expect("the server answers")
     }
 
     /// GET a path and parse the JSON body, asserting the status.
@@ -95,35 +87,13 @@ impl Drop for TestApp {
 }
 
 /// Asserts an oxbase error body: status, code, and that the message mentions `needle`.
-pub async fn assert_error(
-    response: reqwest::Response,
-    status: u16,
-    code: &str,
-    needle: &str,
-) -> serde_json::Value {
-    assert_eq!(
-        response.status().as_u16(),
-        status,
-        "status of {}",
-        response.url()
-    );
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json"),
-        "errors are JSON"
-    );
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str, needle: &str) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "errors are JSON");
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
-    assert!(
-        body["message"].as_str().unwrap().contains(needle),
-        "message should mention {needle:?}: {body}"
-    );
-    assert!(
-        body.get("details").is_some() && body.get("hint").is_some(),
-        "{body}"
-    );
+    assert!(body["message"].as_str().unwrap().contains(needle), "message should mention {needle:?}: {body}");
+    assert!(body.get("details").is_some() && body.get("hint").is_some(), "{body}");
     body
 }
 

@@ -10,6 +10,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oxbase_query::QueryError;
+use oxbase_query::error::QueryErrorKind;
 use serde_json::{Value, json};
 
 use crate::store::StoreError;
@@ -60,30 +61,24 @@ impl ApiError {
 
     /// 404 for a path no route serves.
     pub fn route_not_found(path: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "route_not_found",
-            format!("no route for '{path}'"),
-        )
-        .with_details(json!({ "path": path }))
-        .with_hint("resources are served at /api/v1/{resource}")
+        ApiError::new(StatusCode::NOT_FOUND, "route_not_found", format!("no route for '{path}'"))
+            .with_details(json!({ "path": path }))
+            .with_hint("resources are served at /api/v1/{resource}")
     }
 }
 
 impl From<QueryError> for ApiError {
     fn from(error: QueryError) -> ApiError {
-        let status = match error {
-            QueryError::UnknownResource { .. } => StatusCode::NOT_FOUND,
-            QueryError::UnsupportedParameter { .. }
-            | QueryError::InvalidValue { .. }
-            | QueryError::InvalidId { .. } => StatusCode::BAD_REQUEST,
+        let status = match error.kind {
+            QueryErrorKind::UnknownResource => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_REQUEST,
         };
         ApiError {
             status,
             code: error.code(),
-            message: error.to_string(),
             details: error.details(),
-            hint: error.hint().map(str::to_owned),
+            hint: error.hint.clone(),
+            message: error.message,
             internal: None,
             retry_after: None,
         }
@@ -102,11 +97,9 @@ impl From<StoreError> for ApiError {
                     "the database is unavailable; retry shortly",
                 )
             },
-            StoreError::Unsupported(message) => ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not_supported",
-                message.clone(),
-            ),
+            StoreError::Unsupported(message) => {
+                ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_supported", message.clone())
+            }
             StoreError::Internal(_) => ApiError {
                 internal: Some(error.to_string()),
                 ..ApiError::new(
@@ -129,9 +122,7 @@ impl IntoResponse for ApiError {
         });
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Some(internal) = self.internal {
             response.extensions_mut().insert(LoggedError(internal));

@@ -17,11 +17,7 @@ pub async fn live() -> Json<serde_json::Value> {
 /// The process can serve requests: the database answers.
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.0.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
-        )
-            .into_response(),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))).into_response(),
         Err(error) => {
             let mut api_error = ApiError::from(error);
             api_error.message = "not ready: the database does not answer".to_owned();

@@ -21,13 +21,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(axum::middleware::from_fn(move |request, next| {
-            middleware::enforce_timeout(timeout, request, next)
-        }))
+        .layer(axum::middleware::from_fn(move |request, next| middleware::enforce_timeout(timeout, request, next)))
         .layer(axum::middleware::from_fn(middleware::log_request))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            middleware::panic_response,
-        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
@@ -40,11 +36,7 @@ async fn method_not_allowed(request: axum::extract::Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!(
-            "{} is not allowed on '{}'",
-            request.method(),
-            request.uri().path()
-        ),
+        format!("{} is not allowed on '{}'", request.method(), request.uri().path()),
     )
     .with_hint("this release serves GET on resources")
 }

@@ -44,9 +44,6 @@ mod tests {
         write_raw_or_string(&mut out, "{\"x\":1}");
         out.push(b',');
         write_raw_or_string(&mut out, "not json");
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "\"a\\\"b\\n\",null,{\"x\":1},\"not json\""
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), "\"a\\\"b\\n\",null,{\"x\":1},\"not json\"");
     }
 }

@@ -20,15 +20,9 @@ pub enum MigrateOutcome {
     /// The database already matches the schema.
     UpToDate,
     /// Dry run: the statements that would run, in order.
-    Planned {
-        steps: Vec<String>,
-        statements: Vec<String>,
-    },
+    Planned { steps: Vec<String>, statements: Vec<String> },
     /// The statements ran and the history row was written.
-    Applied {
-        steps: Vec<String>,
-        statements: usize,
-    },
+    Applied { steps: Vec<String>, statements: usize },
 }
 
 /// Why `migrate` changed nothing.
@@ -51,19 +45,11 @@ pub enum MigrateError {
 }
 
 fn bullet_list(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|item| format!("  - {item}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    items.iter().map(|item| format!("  - {item}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Migrates the database at `url` to `schema`.
-pub fn migrate(
-    url: &DatabaseUrl,
-    schema: &Schema,
-    options: MigrateOptions,
-) -> Result<MigrateOutcome, MigrateError> {
+pub fn migrate(url: &DatabaseUrl, schema: &Schema, options: MigrateOptions) -> Result<MigrateOutcome, MigrateError> {
     match url {
         DatabaseUrl::Sqlite(path) => {
             let mut connection = sqlite::open_connection(path, std::time::Duration::from_secs(5))?;

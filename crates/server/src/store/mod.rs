@@ -11,8 +11,9 @@ pub mod sqlite;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxbase_query::read::ReadPlan;
+use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
+use oxbase_schema::model::Literal;
 
 use crate::config::{DatabaseUrl, ServerConfig};
 
@@ -33,6 +34,10 @@ pub struct ReadOutput {
     pub statements: u32,
     /// Time spent in the database, including encoding the rows as they were read.
     pub database_time: Duration,
+    /// Every matching row, when the plan asked for a count.
+    pub total: Option<u64>,
+    /// The last root row's order-term values, for the next page's cursor.
+    pub last_order_values: Option<Vec<Literal>>,
 }
 
 /// What went wrong in storage.
@@ -54,9 +59,7 @@ impl Store {
     pub async fn open(config: &ServerConfig, schema: Arc<Schema>) -> Result<Store, StoreError> {
         match &config.database {
             DatabaseUrl::Sqlite(path) => {
-                let store =
-                    sqlite::SqliteStore::open(path, schema, config.readers, config.busy_timeout)
-                        .await?;
+                let store = sqlite::SqliteStore::open(path, schema, config.readers, config.busy_timeout).await?;
                 Ok(Store::Sqlite(store))
             }
             DatabaseUrl::Postgres(_) => Err(unsupported_postgres()),
@@ -80,7 +83,5 @@ impl Store {
 
 /// The error for PostgreSQL URLs until the PostgreSQL backend ships.
 pub fn unsupported_postgres() -> StoreError {
-    StoreError::Unsupported(
-        "PostgreSQL is not served by this build yet; use an sqlite:// database URL".to_owned(),
-    )
+    StoreError::Unsupported("PostgreSQL is not served by this build yet; use an sqlite:// database URL".to_owned())
 }

@@ -37,12 +37,7 @@ struct CollectingSink {
 impl RowSink for CollectingSink {
     type Error = Infallible;
 
-    fn rows(
-        &mut self,
-        resource: &str,
-        columns: &[&str],
-        rows: &[Vec<Literal>],
-    ) -> Result<(), Infallible> {
+    fn rows(&mut self, resource: &str, columns: &[&str], rows: &[Vec<Literal>]) -> Result<(), Infallible> {
         self.batches.push(Batch {
             resource: resource.to_owned(),
             columns: columns.iter().map(|column| (*column).to_owned()).collect(),
@@ -63,27 +58,16 @@ struct CountingSink {
 impl RowSink for CountingSink {
     type Error = Infallible;
 
-    fn rows(
-        &mut self,
-        resource: &str,
-        columns: &[&str],
-        rows: &[Vec<Literal>],
-    ) -> Result<(), Infallible> {
+    fn rows(&mut self, resource: &str, columns: &[&str], rows: &[Vec<Literal>]) -> Result<(), Infallible> {
         self.largest_batch = self.largest_batch.max(rows.len());
         match self.rows.last_mut() {
             Some((last, count)) if last == resource => *count += rows.len() as u64,
             _ => self.rows.push((resource.to_owned(), rows.len() as u64)),
         }
         if resource == "reporting_effort_items" {
-            let effort_column = columns
-                .iter()
-                .position(|column| *column == "reporting_effort_id")
-                .unwrap();
+            let effort_column = columns.iter().position(|column| *column == "reporting_effort_id").unwrap();
             for row in rows {
-                *self
-                    .items_per_effort
-                    .entry(as_integer(&row[effort_column]))
-                    .or_default() += 1;
+                *self.items_per_effort.entry(as_integer(&row[effort_column])).or_default() += 1;
             }
         }
         Ok(())
@@ -100,30 +84,16 @@ impl Generated {
     fn small() -> Generated {
         let mut sink = CollectingSink::default();
         let Ok(summary) = generate(Scale::Small, &mut sink);
-        Generated {
-            summary,
-            batches: sink.batches,
-        }
+        Generated { summary, batches: sink.batches }
     }
 
     fn rows<'a>(&'a self, resource: &'a str) -> impl Iterator<Item = &'a Vec<Literal>> + 'a {
-        self.batches
-            .iter()
-            .filter(move |batch| batch.resource == resource)
-            .flat_map(|batch| &batch.rows)
+        self.batches.iter().filter(move |batch| batch.resource == resource).flat_map(|batch| &batch.rows)
     }
 
     fn column(&self, resource: &str, column: &str) -> usize {
-        let batch = self
-            .batches
-            .iter()
-            .find(|batch| batch.resource == resource)
-            .unwrap();
-        batch
-            .columns
-            .iter()
-            .position(|name| name == column)
-            .unwrap()
+        let batch = self.batches.iter().find(|batch| batch.resource == resource).unwrap();
+        batch.columns.iter().position(|name| name == column).unwrap()
     }
 
     fn count(&self, resource: &str) -> u64 {

@@ -15,27 +15,15 @@ fn rows_have_every_schema_column_in_order() {
     let generated = Generated::small();
     for batch in &generated.batches {
         let resource = schema.resource(&batch.resource).unwrap();
-        let field_names: Vec<&str> = resource
-            .fields
-            .iter()
-            .map(|field| field.name.as_str())
-            .collect();
+        let field_names: Vec<&str> = resource.fields.iter().map(|field| field.name.as_str()).collect();
         assert_eq!(batch.columns, field_names, "{} columns", batch.resource);
         for row in &batch.rows {
             assert_eq!(row.len(), resource.fields.len(), "a {} row", batch.resource);
         }
     }
-    let generated_resources: BTreeSet<&str> = generated
-        .summary
-        .rows
-        .iter()
-        .map(|(resource, _)| *resource)
-        .collect();
+    let generated_resources: BTreeSet<&str> = generated.summary.rows.iter().map(|(resource, _)| *resource).collect();
     let schema_resources: BTreeSet<&str> = schema.resources.keys().map(String::as_str).collect();
-    assert_eq!(
-        generated_resources, schema_resources,
-        "every resource gets rows"
-    );
+    assert_eq!(generated_resources, schema_resources, "every resource gets rows");
 }
 
 #[test]
@@ -53,10 +41,9 @@ fn values_satisfy_field_constraints() {
     let schema = pearl_schema();
     let generated = Generated::small();
     let date_format = format_description::parse_borrowed::<2>("[year]-[month]-[day]").unwrap();
-    let timestamp_format = format_description::parse_borrowed::<2>(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]",
-    )
-    .unwrap();
+    let timestamp_format =
+        format_description::parse_borrowed::<2>("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]")
+            .unwrap();
     for batch in &generated.batches {
         let resource = schema.resource(&batch.resource).unwrap();
         for row in &batch.rows {
@@ -69,62 +56,33 @@ fn values_satisfy_field_constraints() {
                 match &field.field_type {
                     FieldType::Integer | FieldType::Bigint => {
                         let number = as_integer(value) as f64;
-                        assert!(
-                            field.min.is_none_or(|min| number >= min),
-                            "{place}: below min"
-                        );
-                        assert!(
-                            field.max.is_none_or(|max| number <= max),
-                            "{place}: above max"
-                        );
+                        assert!(field.min.is_none_or(|min| number >= min), "{place}: below min");
+                        assert!(field.max.is_none_or(|max| number <= max), "{place}: above max");
                     }
                     FieldType::Boolean => assert!(matches!(value, Literal::Boolean(_)), "{place}"),
                     FieldType::Text | FieldType::Enum(_) => {
                         let text = as_text(value);
                         let length = text.chars().count() as u32;
-                        assert!(
-                            field.min_length.is_none_or(|min| length >= min),
-                            "{place}: too short"
-                        );
-                        assert!(
-                            field.max_length.is_none_or(|max| length <= max),
-                            "{place}: too long"
-                        );
+                        assert!(field.min_length.is_none_or(|min| length >= min), "{place}: too short");
+                        assert!(field.max_length.is_none_or(|max| length <= max), "{place}: too long");
                         if let Some(pattern) = &field.pattern {
-                            assert!(
-                                matches_schema_pattern(pattern, text),
-                                "{place}: does not match {pattern}"
-                            );
+                            assert!(matches_schema_pattern(pattern, text), "{place}: does not match {pattern}");
                         }
                         if let FieldType::Enum(values) = &field.field_type {
-                            assert!(
-                                values.iter().any(|allowed| allowed == text),
-                                "{place}: not one of {values:?}"
-                            );
+                            assert!(values.iter().any(|allowed| allowed == text), "{place}: not one of {values:?}");
                         }
                     }
                     FieldType::Date => {
                         let text = as_text(value);
-                        assert!(
-                            text.len() == 10 && Date::parse(text, &date_format).is_ok(),
-                            "{place}"
-                        );
+                        assert!(text.len() == 10 && Date::parse(text, &date_format).is_ok(), "{place}");
                     }
                     FieldType::Timestamp => {
                         let text = as_text(value);
-                        let without_zone = text
-                            .strip_suffix('Z')
-                            .unwrap_or_else(|| panic!("{place}: not UTC"));
+                        let without_zone = text.strip_suffix('Z').unwrap_or_else(|| panic!("{place}: not UTC"));
                         assert_eq!(text.len(), 27, "{place}: not fixed-width");
-                        assert!(
-                            PrimitiveDateTime::parse(without_zone, &timestamp_format).is_ok(),
-                            "{place}"
-                        );
+                        assert!(PrimitiveDateTime::parse(without_zone, &timestamp_format).is_ok(), "{place}");
                     }
-                    other => panic!(
-                        "{place}: the generator does not produce {} fields",
-                        other.name()
-                    ),
+                    other => panic!("{place}: the generator does not produce {} fields", other.name()),
                 }
             }
         }
@@ -137,45 +95,22 @@ fn unique_fields_and_unique_indexes_hold() {
     let generated = Generated::small();
     let mut checked_keys = 0;
     for resource in schema.resources.values() {
-        let mut unique_keys: Vec<Vec<String>> = resource
-            .fields
-            .iter()
-            .filter(|field| field.unique)
-            .map(|field| vec![field.name.clone()])
-            .collect();
-        unique_keys.extend(
-            resource
-                .indexes
-                .iter()
-                .filter(|index| index.unique)
-                .map(|index| index.columns.clone()),
-        );
+        let mut unique_keys: Vec<Vec<String>> =
+            resource.fields.iter().filter(|field| field.unique).map(|field| vec![field.name.clone()]).collect();
+        unique_keys.extend(resource.indexes.iter().filter(|index| index.unique).map(|index| index.columns.clone()));
         for key in unique_keys {
-            let columns: Vec<usize> = key
-                .iter()
-                .map(|column| generated.column(&resource.name, column))
-                .collect();
+            let columns: Vec<usize> = key.iter().map(|column| generated.column(&resource.name, column)).collect();
             let mut seen = BTreeSet::new();
             for row in generated.rows(&resource.name) {
-                let values: Vec<String> = columns
-                    .iter()
-                    .map(|&column| format!("{:?}", row[column]))
-                    .collect();
-                assert!(
-                    seen.insert(values.clone()),
-                    "{} {key:?} repeats {values:?}",
-                    resource.name
-                );
+                let values: Vec<String> = columns.iter().map(|&column| format!("{:?}", row[column])).collect();
+                assert!(seen.insert(values.clone()), "{} {key:?} repeats {values:?}", resource.name);
             }
             checked_keys += 1;
         }
     }
     // usernames, emails, study labels, item keys, one tracker per item, footnotes,
     // tag names and tracker tags at least.
-    assert!(
-        checked_keys >= 8,
-        "only {checked_keys} unique keys were checked"
-    );
+    assert!(checked_keys >= 8, "only {checked_keys} unique keys were checked");
 }
 
 #[test]
@@ -198,10 +133,7 @@ fn references_point_at_rows_emitted_earlier() {
                 let emitted_before = if reference.resource == resource.name {
                     id - 1
                 } else {
-                    emitted
-                        .get(reference.resource.as_str())
-                        .copied()
-                        .unwrap_or(0)
+                    emitted.get(reference.resource.as_str()).copied().unwrap_or(0)
                 };
                 assert!(
                     (1..=emitted_before).contains(&target),
@@ -222,9 +154,7 @@ fn matches_schema_pattern(pattern: &str, value: &str) -> bool {
         "^[a-z0-9_.-]+$" => {
             !value.is_empty()
                 && value.chars().all(|character| {
-                    character.is_ascii_lowercase()
-                        || character.is_ascii_digit()
-                        || "_.-".contains(character)
+                    character.is_ascii_lowercase() || character.is_ascii_digit() || "_.-".contains(character)
                 })
         }
         "^[^@\\s]+@[^@\\s]+$" => match value.split_once('@') {
@@ -239,9 +169,7 @@ fn matches_schema_pattern(pattern: &str, value: &str) -> bool {
         "^#[0-9a-fA-F]{6}$" => {
             value.len() == 7
                 && value.starts_with('#')
-                && value[1..]
-                    .chars()
-                    .all(|character| character.is_ascii_hexdigit())
+                && value[1..].chars().all(|character| character.is_ascii_hexdigit())
         }
         other => panic!("no hand-written check for pattern {other}: add one here"),
     }

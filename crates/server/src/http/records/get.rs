@@ -1,38 +1,24 @@
-//! `GET /api/v1/{resource}/{id}`: one row as an object.
+//! `GET /api/v1/{resource}/{id}`: one row as an object (select and embedding apply).
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use oxbase_query::parse;
-use serde_json::json;
+use oxbase_query::parse::id_filter;
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
-use crate::http::records::{DatabaseTiming, json_response};
+use crate::http::records::query_pairs;
+use crate::http::records::read::{Shape, serve_read};
 
 /// Serves the row with this primary key, or 404.
 pub async fn get(
     State(state): State<AppState>,
     Path((resource, id)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let app = &state.0;
-    let plan = parse::by_id(&app.schema, &resource, &id)?;
-    let output = app.store.read(plan).await?;
-    if output.rows == 0 {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no {resource} with id {id}"),
-        )
-        .with_details(json!({ "resource": resource, "id": id })));
-    }
-    // The store encodes an array; exactly one row is its only element.
-    let body = output.body[1..output.body.len() - 1].to_vec();
-    Ok(json_response(
-        body,
-        DatabaseTiming {
-            duration: output.database_time,
-            statements: output.statements,
-        },
-    ))
+    let mut parameters = query_pairs(query.as_deref());
+    parameters.push(id_filter(&state.0.schema, &resource, &id)?);
+    serve_read(&state.0, &resource, &uri, &parameters, &headers, Shape::ById(id)).await
 }

@@ -2,6 +2,7 @@
 
 pub mod get;
 pub mod list;
+mod read;
 
 use std::time::Duration;
 
@@ -15,23 +16,14 @@ pub struct DatabaseTiming {
     pub statements: u32,
 }
 
-/// A JSON body with its database timing attached.
-pub(crate) fn json_response(body: Vec<u8>, timing: DatabaseTiming) -> Response {
-    let mut response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        )],
-        body,
-    )
-        .into_response();
+/// A JSON body with its content type and database timing attached.
+pub(crate) fn json_response(body: Vec<u8>, content_type: &'static str, timing: DatabaseTiming) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response();
     response.extensions_mut().insert(timing);
     response
 }
 
 /// Query-string pairs in request order, percent-decoded.
 pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
 }

@@ -33,27 +33,14 @@ pub fn migrate(
     }
     let destructive: Vec<String> = plan
         .destructive_steps()
-        .map(|step| {
-            format!(
-                "{}: {}",
-                step.description,
-                step.destructive.as_deref().unwrap_or_default()
-            )
-        })
+        .map(|step| format!("{}: {}", step.description, step.destructive.as_deref().unwrap_or_default()))
         .collect();
     if !destructive.is_empty() && !options.allow_destructive {
         return Err(MigrateError::DestructiveRefused(destructive));
     }
-    let steps: Vec<String> = plan
-        .steps
-        .iter()
-        .map(|step| step.description.clone())
-        .collect();
-    let mut statements: Vec<String> = if history_missing {
-        SYSTEM_TABLES.iter().map(|sql| (*sql).to_owned()).collect()
-    } else {
-        Vec::new()
-    };
+    let steps: Vec<String> = plan.steps.iter().map(|step| step.description.clone()).collect();
+    let mut statements: Vec<String> =
+        if history_missing { SYSTEM_TABLES.iter().map(|sql| (*sql).to_owned()).collect() } else { Vec::new() };
     statements.extend(plan.statements().cloned());
     if options.dry_run {
         return Ok(MigrateOutcome::Planned { steps, statements });
@@ -69,10 +56,7 @@ pub fn migrate(
         execute(connection, "PRAGMA foreign_keys = ON")?;
     }
     result?;
-    Ok(MigrateOutcome::Applied {
-        steps,
-        statements: statements.len(),
-    })
+    Ok(MigrateOutcome::Applied { steps, statements: statements.len() })
 }
 
 fn apply(
@@ -84,23 +68,15 @@ fn apply(
 ) -> Result<(), MigrateError> {
     let transaction = connection
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(|error| MigrateError::Statement {
-            statement: "BEGIN IMMEDIATE".into(),
-            message: error.to_string(),
-        })?;
+        .map_err(|error| MigrateError::Statement { statement: "BEGIN IMMEDIATE".into(), message: error.to_string() })?;
     for statement in statements {
         transaction
             .execute_batch(statement)
-            .map_err(|error| MigrateError::Statement {
-                statement: statement.clone(),
-                message: error.to_string(),
-            })?;
+            .map_err(|error| MigrateError::Statement { statement: statement.clone(), message: error.to_string() })?;
     }
     if rebuilds {
         let broken: Option<String> = transaction
-            .query_row("PRAGMA foreign_key_check", [], |row| {
-                row.get::<_, String>(0)
-            })
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get::<_, String>(0))
             .optional()
             .map_err(|error| MigrateError::Statement {
                 statement: "PRAGMA foreign_key_check".into(),
@@ -109,17 +85,13 @@ fn apply(
         if let Some(table) = broken {
             return Err(MigrateError::Statement {
                 statement: "PRAGMA foreign_key_check".into(),
-                message: format!(
-                    "rows of table '{table}' would reference rows that no longer exist"
-                ),
+                message: format!("rows of table '{table}' would reference rows that no longer exist"),
             });
         }
     }
-    let physical_json =
-        serde_json::to_string(wanted).map_err(|error| MigrateError::History(error.to_string()))?;
-    let applied_at = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let physical_json = serde_json::to_string(wanted).map_err(|error| MigrateError::History(error.to_string()))?;
+    let applied_at =
+        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     transaction
         .execute(
             "INSERT INTO \"_oxbase_migrations\" (\"applied_at\", \"oxbase_version\", \"steps\", \"statements\", \"physical_schema\") VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -134,28 +106,18 @@ fn apply(
         .map_err(|error| MigrateError::Statement { statement: "INSERT INTO _oxbase_migrations".into(), message: error.to_string() })?;
     transaction
         .commit()
-        .map_err(|error| MigrateError::Statement {
-            statement: "COMMIT".into(),
-            message: error.to_string(),
-        })
+        .map_err(|error| MigrateError::Statement { statement: "COMMIT".into(), message: error.to_string() })
 }
 
 fn execute(connection: &Connection, sql: &str) -> Result<(), MigrateError> {
     connection
         .execute_batch(sql)
-        .map_err(|error| MigrateError::Statement {
-            statement: sql.to_owned(),
-            message: error.to_string(),
-        })
+        .map_err(|error| MigrateError::Statement { statement: sql.to_owned(), message: error.to_string() })
 }
 
 fn history_exists(connection: &Connection) -> Result<bool, MigrateError> {
     connection
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_oxbase_migrations'",
-            [],
-            |_| Ok(()),
-        )
+        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_oxbase_migrations'", [], |_| Ok(()))
         .optional()
         .map(|found| found.is_some())
         .map_err(|error| MigrateError::History(error.to_string()))
@@ -167,15 +129,10 @@ pub fn applied_schema(connection: &Connection) -> Result<Option<PhysicalSchema>,
         return Ok(None);
     }
     let last: Option<String> = connection
-        .query_row(
-            "SELECT \"physical_schema\" FROM \"_oxbase_migrations\" ORDER BY \"id\" DESC LIMIT 1",
-            [],
-            |row| row.get(0),
-        )
+        .query_row("SELECT \"physical_schema\" FROM \"_oxbase_migrations\" ORDER BY \"id\" DESC LIMIT 1", [], |row| {
+            row.get(0)
+        })
         .optional()
         .map_err(|error| MigrateError::History(error.to_string()))?;
-    last.map(|json| {
-        serde_json::from_str(&json).map_err(|error| MigrateError::History(error.to_string()))
-    })
-    .transpose()
+    last.map(|json| serde_json::from_str(&json).map_err(|error| MigrateError::History(error.to_string()))).transpose()
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use deadpool::Runtime;
 use deadpool::unmanaged::{Pool, PoolConfig};
-use oxbase_query::read::ReadPlan;
+use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 use rusqlite::{Connection, OpenFlags};
 
@@ -39,17 +39,12 @@ pub fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent).map_err(|error| {
-            StoreError::Unavailable(format!(
-                "cannot create the directory {}: {error}",
-                parent.display()
-            ))
+            StoreError::Unavailable(format!("cannot create the directory {}: {error}", parent.display()))
         })?;
     }
     let connection = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|error| StoreError::Unavailable(format!("cannot open {}: {error}", path.display())))?;
     configure(&connection, busy_timeout)?;
@@ -96,9 +91,8 @@ impl SqliteStore {
             let mut reader_connections = Vec::new();
             for _ in 0..readers.max(1) {
                 let reader = open_connection(&opened_path, busy_timeout)?;
-                reader
-                    .execute_batch("PRAGMA query_only = ON")
-                    .map_err(internal)?;
+                // case_sensitive_like makes `like` match PostgreSQL's; `ilike` lowers both sides.
+                reader.execute_batch("PRAGMA query_only = ON; PRAGMA case_sensitive_like = ON").map_err(internal)?;
                 reader_connections.push(reader);
             }
             Ok::<_, StoreError>((writer, reader_connections))
@@ -110,16 +104,11 @@ impl SqliteStore {
         pool_config.runtime = Some(Runtime::Tokio1);
         let readers = Pool::from_config(&pool_config);
         for reader in reader_connections {
-            readers.try_add(reader).map_err(|(_, error)| {
-                StoreError::Internal(format!("cannot pool a reader: {error}"))
-            })?;
+            readers
+                .try_add(reader)
+                .map_err(|(_, error)| StoreError::Internal(format!("cannot pool a reader: {error}")))?;
         }
-        Ok(SqliteStore {
-            path,
-            readers,
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
-            schema,
-        })
+        Ok(SqliteStore { path, readers, writer: Arc::new(tokio::sync::Mutex::new(writer)), schema })
     }
 
     /// The database file.
@@ -132,15 +121,9 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&Connection, &Schema) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let reader = self
-            .readers
-            .timeout_get(Some(READER_WAIT))
-            .await
-            .map_err(|error| {
-                StoreError::Unavailable(format!(
-                    "no database connection became free in {READER_WAIT:?}: {error}"
-                ))
-            })?;
+        let reader = self.readers.timeout_get(Some(READER_WAIT)).await.map_err(|error| {
+            StoreError::Unavailable(format!("no database connection became free in {READER_WAIT:?}: {error}"))
+        })?;
         let schema = self.schema.clone();
         tokio::task::spawn_blocking(move || work(&reader, &schema))
             .await
@@ -149,17 +132,11 @@ impl SqliteStore {
 
     /// Reads the rows a plan asks for.
     pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
-        self.with_reader(move |connection, schema| read::read(connection, schema, &plan))
-            .await
+        self.with_reader(move |connection, _| read::read(connection, &plan)).await
     }
 
     /// Runs a trivial statement.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.with_reader(|connection, _| {
-            connection
-                .query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(internal)
-        })
-        .await
+        self.with_reader(|connection, _| connection.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)).await
     }
 }

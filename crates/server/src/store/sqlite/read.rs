@@ -1,10 +1,12 @@
-//! Reads on SQLite: run the planned statement and encode rows to JSON as they come.
+//! Reads on SQLite: run the root statement, then one statement per embedded node for all
+//! parents at once, then encode the tree to JSON bytes.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use oxbase_query::read::ReadPlan;
-use oxbase_query::sql::{Statement, select_rows};
-use oxbase_schema::Schema;
+use oxbase_query::plan::{ColumnExpression, CountMode, Node, Output, ReadPlan};
+use oxbase_query::sql::Statement;
+use oxbase_query::sql::read::{child_statement, count_statement, root_statement};
 use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::{FieldType, Literal};
 use rusqlite::Connection;
@@ -14,50 +16,191 @@ use crate::store::json;
 use crate::store::sqlite::internal;
 use crate::store::{ReadOutput, StoreError};
 
-pub(super) fn read(
-    connection: &Connection,
-    schema: &Schema,
-    plan: &ReadPlan,
-) -> Result<ReadOutput, StoreError> {
+/// Rows of one node and, per embed, its children grouped by parent key.
+struct Fetched {
+    rows: Vec<Vec<Value>>,
+    children: Vec<FetchedChildren>,
+}
+
+struct FetchedChildren {
+    /// Row indices in `fetched.rows` per parent key, in statement order.
+    by_parent: HashMap<Key, Vec<usize>>,
+    fetched: Fetched,
+}
+
+/// A join key: integer or text (uuid) keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Integer(i64),
+    Text(String),
+}
+
+impl Key {
+    fn of(value: &Value) -> Option<Key> {
+        match value {
+            Value::Integer(number) => Some(Key::Integer(*number)),
+            Value::Text(text) => Some(Key::Text(text.clone())),
+            _ => None,
+        }
+    }
+}
+
+pub(super) fn read(connection: &Connection, plan: &ReadPlan) -> Result<ReadOutput, StoreError> {
     let started = Instant::now();
-    let resource = schema
-        .resource(&plan.resource)
-        .expect("plans name validated resources");
-    let Statement { sql, parameters } = select_rows(schema, plan, Dialect::Sqlite);
-    let mut statement = connection.prepare_cached(&sql).map_err(internal)?;
-    let mut rows = statement
-        .query(rusqlite::params_from_iter(parameters.iter().map(bind)))
-        .map_err(internal)?;
-    let mut body = Vec::with_capacity(256);
+    let mut statements = 0;
+    let rows = run(connection, &root_statement(plan, Dialect::Sqlite), None)?;
+    statements += 1;
+    let total = if plan.count == CountMode::None {
+        None
+    } else {
+        let count = run(connection, &count_statement(plan, Dialect::Sqlite), None)?;
+        statements += 1;
+        match count.first().and_then(|row| row.first()) {
+            Some(Value::Integer(count)) => Some(u64::try_from(*count).unwrap_or(0)),
+            _ => Some(0),
+        }
+    };
+    let fetched = fetch(connection, &plan.root, rows, &mut statements)?;
+    let mut body = Vec::with_capacity(256 + fetched.rows.len() * 128);
     body.push(b'[');
-    let mut count = 0;
-    while let Some(row) = rows.next().map_err(internal)? {
-        if count > 0 {
+    for index in 0..fetched.rows.len() {
+        if index > 0 {
             body.push(b',');
         }
-        body.push(b'{');
-        for (index, field) in resource.fields.iter().enumerate() {
-            if index > 0 {
-                body.push(b',');
-            }
-            json::write_string(&mut body, &field.name);
-            body.push(b':');
-            write_value(
-                &mut body,
-                row.get_ref(index).map_err(internal)?,
-                &field.field_type,
-            );
-        }
-        body.push(b'}');
-        count += 1;
+        encode_row(&mut body, &plan.root, &fetched, index);
     }
     body.push(b']');
+    let last_order_values = fetched.rows.last().map(|row| order_values(&plan.root, row));
     Ok(ReadOutput {
         body,
-        rows: count,
-        statements: 1,
+        rows: fetched.rows.len(),
+        statements,
         database_time: started.elapsed(),
+        total,
+        last_order_values,
     })
+}
+
+/// The order-term values of a root row, for the next page's cursor.
+fn order_values(node: &Node, row: &[Value]) -> Vec<Literal> {
+    node.order
+        .iter()
+        .map(|term| {
+            let index =
+                node.columns.iter().position(|column| column.expression == ColumnExpression::Field(term.field.clone()));
+            match index.map(|index| &row[index]) {
+                Some(Value::Integer(number)) => Literal::Integer(*number),
+                Some(Value::Real(number)) => Literal::Float(*number),
+                Some(Value::Text(text)) => Literal::Text(text.clone()),
+                _ => Literal::Null,
+            }
+        })
+        .collect()
+}
+
+fn fetch(
+    connection: &Connection,
+    node: &Node,
+    rows: Vec<Vec<Value>>,
+    statements: &mut u32,
+) -> Result<Fetched, StoreError> {
+    let mut children = Vec::with_capacity(node.embeds.len());
+    for embed in &node.embeds {
+        let mut seen = HashSet::new();
+        let keys: Vec<Key> = rows
+            .iter()
+            .filter_map(|row| Key::of(&row[embed.parent_column]))
+            .filter(|key| seen.insert(key.clone()))
+            .collect();
+        let child_rows = if keys.is_empty() {
+            Vec::new()
+        } else {
+            *statements += 1;
+            run(connection, &child_statement(embed, Dialect::Sqlite), Some(&keys))?
+        };
+        let mut by_parent: HashMap<Key, Vec<usize>> = HashMap::new();
+        for (index, row) in child_rows.iter().enumerate() {
+            if let Some(key) = Key::of(&row[embed.child_column]) {
+                by_parent.entry(key).or_default().push(index);
+            }
+        }
+        let fetched = fetch(connection, &embed.node, child_rows, statements)?;
+        children.push(FetchedChildren { by_parent, fetched });
+    }
+    Ok(Fetched { rows, children })
+}
+
+fn run(connection: &Connection, statement: &Statement, keys: Option<&[Key]>) -> Result<Vec<Vec<Value>>, StoreError> {
+    let key_list = keys.map(|keys| {
+        let json: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|key| match key {
+                Key::Integer(number) => serde_json::Value::from(*number),
+                Key::Text(text) => serde_json::Value::from(text.as_str()),
+            })
+            .collect();
+        serde_json::to_string(&json).expect("keys serialise")
+    });
+    let mut prepared = connection.prepare_cached(&statement.sql).map_err(internal)?;
+    let parameters = statement.parameters.iter().enumerate().map(|(index, value)| {
+        if statement.key_list == Some(index + 1)
+            && let Some(list) = &key_list
+        {
+            return ToSqlOutput::Borrowed(ValueRef::Text(list.as_bytes()));
+        }
+        bind(value)
+    });
+    let columns = prepared.column_count();
+    let mut rows = prepared.query(rusqlite::params_from_iter(parameters)).map_err(internal)?;
+    let mut result = Vec::new();
+    while let Some(row) = rows.next().map_err(internal)? {
+        let mut values = Vec::with_capacity(columns);
+        for index in 0..columns {
+            values.push(row.get::<_, Value>(index).map_err(internal)?);
+        }
+        result.push(values);
+    }
+    Ok(result)
+}
+
+fn encode_row(out: &mut Vec<u8>, node: &Node, fetched: &Fetched, index: usize) {
+    let row = &fetched.rows[index];
+    out.push(b'{');
+    for (position, output) in node.outputs.iter().enumerate() {
+        if position > 0 {
+            out.push(b',');
+        }
+        match output {
+            Output::Column { key, column } => {
+                json::write_string(out, key);
+                out.push(b':');
+                write_value(out, &row[*column], &node.columns[*column].output_type);
+            }
+            Output::Embed { key, embed } => {
+                json::write_string(out, key);
+                out.push(b':');
+                let definition = &node.embeds[*embed];
+                let children = &fetched.children[*embed];
+                let matches = Key::of(&row[definition.parent_column]).and_then(|key| children.by_parent.get(&key));
+                if definition.many {
+                    out.push(b'[');
+                    for (count, child) in matches.into_iter().flatten().enumerate() {
+                        if count > 0 {
+                            out.push(b',');
+                        }
+                        encode_row(out, &definition.node, &children.fetched, *child);
+                    }
+                    out.push(b']');
+                } else {
+                    match matches.and_then(|rows| rows.first()) {
+                        Some(child) => encode_row(out, &definition.node, &children.fetched, *child),
+                        None => out.extend_from_slice(b"null"),
+                    }
+                }
+            }
+        }
+    }
+    out.push(b'}');
 }
 
 /// A plan's literal as an SQLite parameter.
@@ -71,19 +214,18 @@ pub(crate) fn bind(value: &Literal) -> ToSqlOutput<'_> {
     }
 }
 
-/// Encodes one stored value as the JSON its field type calls for.
-fn write_value(out: &mut Vec<u8>, value: ValueRef<'_>, field_type: &FieldType) {
-    match (value, field_type) {
-        (ValueRef::Null, _) => out.extend_from_slice(b"null"),
-        (ValueRef::Integer(number), FieldType::Boolean) => {
-            out.extend_from_slice(if number != 0 { b"true" } else { b"false" })
+/// Encodes one stored value as the JSON its type calls for.
+fn write_value(out: &mut Vec<u8>, value: &Value, output_type: &FieldType) {
+    match (value, output_type) {
+        (Value::Null, _) => out.extend_from_slice(b"null"),
+        (Value::Integer(number), FieldType::Boolean) => {
+            out.extend_from_slice(if *number != 0 { b"true" } else { b"false" })
         }
-        (ValueRef::Integer(number), _) => json::write_integer(out, number),
-        (ValueRef::Real(number), _) => json::write_float(out, number),
-        (ValueRef::Text(bytes), FieldType::Json | FieldType::Decimal) => {
-            json::write_raw_or_string(out, &String::from_utf8_lossy(bytes))
-        }
-        (ValueRef::Text(bytes), _) => json::write_string(out, &String::from_utf8_lossy(bytes)),
-        (ValueRef::Blob(bytes), _) => json::write_string(out, &String::from_utf8_lossy(bytes)),
+        (Value::Integer(number), FieldType::Float | FieldType::Decimal) => json::write_float(out, *number as f64),
+        (Value::Integer(number), _) => json::write_integer(out, *number),
+        (Value::Real(number), _) => json::write_float(out, *number),
+        (Value::Text(text), FieldType::Json | FieldType::Decimal) => json::write_raw_or_string(out, text),
+        (Value::Text(text), _) => json::write_string(out, text),
+        (Value::Blob(bytes), _) => json::write_string(out, &String::from_utf8_lossy(bytes)),
     }
 }

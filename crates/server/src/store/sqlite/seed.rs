@@ -20,20 +20,11 @@ pub struct SqliteRowSink<'a> {
 impl RowSink for SqliteRowSink<'_> {
     type Error = StoreError;
 
-    fn rows(
-        &mut self,
-        resource: &str,
-        columns: &[&str],
-        rows: &[Vec<Literal>],
-    ) -> Result<(), StoreError> {
+    fn rows(&mut self, resource: &str, columns: &[&str], rows: &[Vec<Literal>]) -> Result<(), StoreError> {
         let table = self
             .schema
             .resource(resource)
-            .ok_or_else(|| {
-                StoreError::Internal(format!(
-                    "the generator wrote to unknown resource '{resource}'"
-                ))
-            })?
+            .ok_or_else(|| StoreError::Internal(format!("the generator wrote to unknown resource '{resource}'")))?
             .table
             .clone();
         let dialect = Dialect::Sqlite;
@@ -54,9 +45,7 @@ impl RowSink for SqliteRowSink<'_> {
         sql.push(')');
         let mut statement = self.transaction.prepare_cached(&sql).map_err(internal)?;
         for row in rows {
-            statement
-                .execute(rusqlite::params_from_iter(row.iter().map(bind)))
-                .map_err(internal)?;
+            statement.execute(rusqlite::params_from_iter(row.iter().map(bind))).map_err(internal)?;
         }
         Ok(())
     }

@@ -1,0 +1,175 @@
+//! What list and single-row reads share: request headers → read options, plan, execute,
+//! and the response headers (`Content-Range`, `Link`).
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::Response;
+use oxbase_query::plan::{CountMode, ReadOptions, plan_read};
+use serde_json::json;
+
+use crate::app::App;
+use crate::http::error::ApiError;
+use crate::http::records::{DatabaseTiming, json_response};
+
+/// The media type PostgREST clients send to ask for one object instead of an array.
+pub const SINGLE_OBJECT: &str = "application/vnd.pgrst.object+json";
+
+/// How the rows are answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// An array of rows, paged.
+    List,
+    /// `/api/v1/{resource}/{id}`: the row with this id, or 404.
+    ById(String),
+}
+
+/// Reads the rows a request asks for and answers them.
+pub async fn serve_read(
+    app: &App,
+    resource: &str,
+    uri: &Uri,
+    parameters: &[(String, String)],
+    headers: &HeaderMap,
+    shape: Shape,
+) -> Result<Response, ApiError> {
+    check_url_length(app, uri)?;
+    let mut options = read_options(headers)?;
+    if matches!(shape, Shape::ById(_)) {
+        options.single_object = true;
+        options.range = None;
+    }
+    let plan = plan_read(&app.schema, resource, parameters, options, &app.limits(), &app.cursor_key)?;
+    let grouped = plan.root.grouped;
+    let limit = plan.root.limit.unwrap_or(0) as usize;
+    let offset = plan.root.offset;
+    let scope = plan.cursor_scope.clone();
+    let output = app.store.read(plan).await?;
+    let timing = DatabaseTiming { duration: output.database_time, statements: output.statements };
+    if options.single_object {
+        if output.rows != 1 {
+            if let Shape::ById(id) = &shape {
+                return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {resource} with id {id}"))
+                    .with_details(json!({ "resource": resource, "id": id })));
+            }
+            return Err(ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not_single_object",
+                format!(
+                    "expected exactly one row for {SINGLE_OBJECT}, found {}",
+                    if output.rows > 1 { "more than one".to_owned() } else { "none".to_owned() }
+                ),
+            )
+            .with_details(json!({ "rows": output.rows }))
+            .with_hint("filter to one row (e.g. id=eq.42), or ask for application/json"));
+        }
+        let body = output.body[1..output.body.len() - 1].to_vec();
+        let content_type = if matches!(shape, Shape::ById(_)) {
+            "application/json; charset=utf-8"
+        } else {
+            "application/vnd.pgrst.object+json; charset=utf-8"
+        };
+        return Ok(json_response(body, content_type, timing));
+    }
+    let total = output.total.map_or_else(|| "*".to_owned(), |total| total.to_string());
+    let range = if output.rows == 0 {
+        format!("*/{total}")
+    } else {
+        format!("{}-{}/{total}", offset, offset + output.rows as u64 - 1)
+    };
+    let next = match (&output.last_order_values, grouped) {
+        (Some(values), false) if output.rows == limit && limit > 0 => {
+            Some(next_link(uri, parameters, &app.cursor_key.encode(&scope, values)))
+        }
+        _ => None,
+    };
+    let mut response = json_response(output.body, "application/json; charset=utf-8", timing);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).expect("a range is ASCII"));
+    if let Some(next) = next
+        && let Ok(value) = HeaderValue::from_str(&next)
+    {
+        headers.insert(header::LINK, value);
+    }
+    Ok(response)
+}
+
+fn check_url_length(app: &App, uri: &Uri) -> Result<(), ApiError> {
+    let length = uri.path_and_query().map_or(0, |path| path.as_str().len());
+    if length > app.config.max_url_length {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "limit_exceeded",
+            format!("the URL is {length} bytes; at most {} are accepted", app.config.max_url_length),
+        )
+        .with_hint("shorten the filters, e.g. fewer in-list values per request"));
+    }
+    Ok(())
+}
+
+/// `Link: <path?…&after=cursor>; rel="next"`, keeping every parameter but offset and after.
+fn next_link(uri: &Uri, parameters: &[(String, String)], cursor: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in parameters {
+        if name != "after" && name != "offset" {
+            query.append_pair(name, value);
+        }
+    }
+    query.append_pair("after", cursor);
+    format!("<{}?{}>; rel=\"next\"", uri.path(), query.finish())
+}
+
+/// `Prefer: count=…`, `Accept` and `Range` as read options.
+fn read_options(headers: &HeaderMap) -> Result<ReadOptions, ApiError> {
+    let mut options = ReadOptions::default();
+    for prefer in headers.get_all("prefer") {
+        let text = prefer.to_str().unwrap_or_default();
+        for token in text.split([',', ';']).map(str::trim) {
+            if let Some(mode) = token.strip_prefix("count=") {
+                options.count = match mode {
+                    "exact" => CountMode::Exact,
+                    "planned" => CountMode::Planned,
+                    "estimated" => CountMode::Estimated,
+                    other => {
+                        return Err(ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_parameter",
+                            format!("unknown count preference '{other}'"),
+                        )
+                        .with_details(json!({ "parameter": "Prefer", "token": other }))
+                        .with_hint("use count=exact, count=planned or count=estimated"));
+                    }
+                };
+            }
+        }
+    }
+    options.single_object = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|accept| accept.to_str().unwrap_or_default().contains(SINGLE_OBJECT));
+    if let Some(range) = headers.get(header::RANGE) {
+        options.range = Some(parse_range(range.to_str().unwrap_or_default())?);
+    }
+    Ok(options)
+}
+
+/// `first-last`, `first-` (also with an `items=` prefix).
+fn parse_range(text: &str) -> Result<(u64, Option<u64>), ApiError> {
+    let invalid = || {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("invalid Range header '{text}'"))
+            .with_details(json!({ "parameter": "Range", "token": text }))
+            .with_hint("write Range: 0-49 (rows 0 to 49) or Range: 50- (from row 50)")
+    };
+    let body = text.trim().strip_prefix("items=").unwrap_or(text.trim());
+    let (first, last) = body.split_once('-').ok_or_else(invalid)?;
+    let first = first.trim().parse::<u64>().map_err(|_| invalid())?;
+    let last = match last.trim() {
+        "" => None,
+        last => {
+            let last = last.parse::<u64>().map_err(|_| invalid())?;
+            if last < first {
+                return Err(invalid());
+            }
+            Some(last)
+        }
+    };
+    Ok((first, last))
+}
