@@ -2,8 +2,11 @@
 //! a real server (in-process on port 0, or the `oxbase` binary) over a real SQLite file.
 
 mod cli;
+mod embed;
 mod errors;
 mod health;
+mod postgrest_client;
+mod query;
 mod read;
 mod serve;
 mod support;

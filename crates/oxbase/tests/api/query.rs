@@ -1,0 +1,278 @@
+//! The query grammar end to end: filters, order, counts, ranges, cursors, aggregates,
+//! single objects.
+
+use serde_json::Value;
+
+use crate::support::{TestApp, assert_error};
+
+fn ids(rows: &Value) -> Vec<i64> {
+    rows.as_array().unwrap().iter().map(|row| row["id"].as_i64().unwrap()).collect()
+}
+
+fn query_ids(app: &TestApp, sql: &str) -> Vec<i64> {
+    app.database().prepare(sql).unwrap().query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+#[tokio::test]
+async fn filters_are_typed_by_their_column() {
+    let app = TestApp::spawn().await;
+    let rows = app.get_json("/api/v1/trackers?select=id&production_status=eq.in_progress&priority=gte.4&due_date=lt.2026-06-01&limit=1000", 200).await;
+    let expected = query_ids(
+        &app,
+        "SELECT id FROM trackers WHERE production_status = 'in_progress' AND priority >= 4 AND due_date < '2026-06-01' ORDER BY id",
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(ids(&rows), expected);
+
+    let rows = app
+        .get_json("/api/v1/tracker_comments?select=id&is_resolved=is.true&created_at=gte.2025-06-01&limit=1000", 200)
+        .await;
+    let expected = query_ids(
+        &app,
+        "SELECT id FROM tracker_comments WHERE is_resolved = 1 AND created_at >= '2025-06-01T00:00:00.000000Z' ORDER BY id",
+    );
+    assert_eq!(ids(&rows), expected);
+
+    assert_error(app.get("/api/v1/trackers?priority=eq.abc").await, 400, "invalid_parameter", "'abc'").await;
+    let body =
+        assert_error(app.get("/api/v1/trackers?production_status=eq.done").await, 400, "invalid_parameter", "'done'")
+            .await;
+    assert!(body["message"].as_str().unwrap().contains("not_started"), "{body}");
+    assert_error(app.get("/api/v1/trackers?due_date=gt.2025-02-30").await, 400, "invalid_parameter", "2025-02-30")
+        .await;
+    assert_error(app.get("/api/v1/trackers?priority=like.1*").await, 400, "invalid_parameter", "needs a text column")
+        .await;
+    assert_error(app.get("/api/v1/trackers?priority=equals.1").await, 400, "invalid_grammar", "equals").await;
+    assert_error(app.get("/api/v1/trackers?or=(priority.eq.1").await, 400, "invalid_grammar", "'or'").await;
+}
+
+#[tokio::test]
+async fn logic_in_lists_and_negation() {
+    let app = TestApp::spawn().await;
+    let rows = app.get_json("/api/v1/trackers?select=id&or=(priority.eq.1,and(priority.eq.5,qc_status.neq.failed))&production_status=not.in.(on_hold,completed)&limit=1000", 200).await;
+    let expected = query_ids(
+        &app,
+        "SELECT id FROM trackers WHERE (priority = 1 OR (priority = 5 AND qc_status <> 'failed')) AND NOT (production_status IN ('on_hold', 'completed')) ORDER BY id",
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(ids(&rows), expected);
+}
+
+#[tokio::test]
+async fn like_is_case_sensitive_and_ilike_is_not() {
+    let app = TestApp::spawn().await;
+    let code: String = app
+        .database()
+        .query_row(
+            "SELECT item_code FROM reporting_effort_items WHERE item_code GLOB '*[A-Z]*' ORDER BY id LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let lower = code.to_lowercase();
+    let exact = app.get_json(&format!("/api/v1/reporting_effort_items?select=id&item_code=like.{code}"), 200).await;
+    assert!(!ids(&exact).is_empty());
+    let wrong_case =
+        app.get_json(&format!("/api/v1/reporting_effort_items?select=id&item_code=like.{lower}"), 200).await;
+    assert!(ids(&wrong_case).is_empty(), "like is case-sensitive");
+    let any_case =
+        app.get_json(&format!("/api/v1/reporting_effort_items?select=id&item_code=ilike.{lower}"), 200).await;
+    assert_eq!(ids(&any_case), ids(&exact));
+}
+
+#[tokio::test]
+async fn order_with_nulls_and_the_key_tie_breaker() {
+    let app = TestApp::spawn().await;
+    let rows =
+        app.get_json("/api/v1/trackers?select=id,due_date&order=due_date.desc.nullslast,priority&limit=300", 200).await;
+    let expected =
+        query_ids(&app, "SELECT id FROM trackers ORDER BY due_date DESC NULLS LAST, priority ASC, id LIMIT 300");
+    assert_eq!(ids(&rows), expected);
+    assert_error(app.get("/api/v1/trackers?order=due_date.sideways").await, 400, "invalid_grammar", "sideways").await;
+}
+
+#[tokio::test]
+async fn exact_counts_and_the_range_header() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/tracker_comments?select=id&is_resolved=is.false"))
+        .header("prefer", "count=exact")
+        .header("range", "10-19")
+        .send()
+        .await
+        .unwrap();
+    let total: i64 = app
+        .database()
+        .query_row("SELECT count(*) FROM tracker_comments WHERE is_resolved = 0", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(response.headers()["content-range"], format!("10-19/{total}"));
+    assert!(
+        response.headers()["server-timing"].to_str().unwrap().contains("2 statements"),
+        "the count is one more statement"
+    );
+    let rows: Value = response.json().await.unwrap();
+    assert_eq!(
+        ids(&rows),
+        query_ids(&app, "SELECT id FROM tracker_comments WHERE is_resolved = 0 ORDER BY id LIMIT 10 OFFSET 10")
+    );
+
+    let response = app.client.get(app.url("/api/v1/trackers")).header("range", "9-3").send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    let response =
+        app.client.get(app.url("/api/v1/trackers")).header("prefer", "count=sometimes").send().await.unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn cursor_pages_walk_the_whole_order_exactly_once() {
+    let app = TestApp::spawn().await;
+    let mut path = "/api/v1/trackers?select=id,due_date&order=due_date.desc,priority&limit=97".to_owned();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let next = response.headers().get("link").map(|link| link.to_str().unwrap().to_owned());
+        let rows: Value = response.json().await.unwrap();
+        seen.extend(ids(&rows));
+        pages += 1;
+        let Some(next) = next else { break };
+        assert!(next.ends_with("rel=\"next\""), "{next}");
+        path = next.trim_start_matches('<').split('>').next().unwrap().to_owned();
+        assert!(pages < 100, "cursor paging must end");
+    }
+    let expected = query_ids(&app, "SELECT id FROM trackers ORDER BY due_date DESC NULLS FIRST, priority ASC, id");
+    assert_eq!(seen, expected, "every row once, in order, across {pages} pages");
+}
+
+#[tokio::test]
+async fn tampered_and_foreign_cursors_are_refused() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/api/v1/trackers?select=id&order=priority&limit=5").await;
+    let link = response.headers()["link"].to_str().unwrap().to_owned();
+    let cursor = link.split("after=").nth(1).unwrap().split('>').next().unwrap().to_owned();
+    let mut tampered = cursor.clone().into_bytes();
+    tampered[2] = if tampered[2] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_error(
+        app.get(&format!("/api/v1/trackers?select=id&order=priority&limit=5&after={tampered}")).await,
+        400,
+        "invalid_cursor",
+        "invalid cursor",
+    )
+    .await;
+    assert_error(
+        app.get(&format!("/api/v1/trackers?select=id&order=due_date&limit=5&after={cursor}")).await,
+        400,
+        "invalid_cursor",
+        "another query",
+    )
+    .await;
+    assert_error(
+        app.get(&format!("/api/v1/trackers?select=id&order=priority&limit=5&offset=5&after={cursor}")).await,
+        400,
+        "unsupported",
+        "not both",
+    )
+    .await;
+    let valid = app.get(&format!("/api/v1/trackers?select=id&order=priority&limit=5&after={cursor}")).await;
+    assert_eq!(valid.status(), 200);
+}
+
+#[tokio::test]
+async fn aggregates_group_by_the_other_columns() {
+    let app = TestApp::spawn().await;
+    let rows = app.get_json("/api/v1/trackers?select=production_status,count(),priority.avg(),due_date.max()&reporting_effort_id=eq.1&order=production_status", 200).await;
+    let database = app.database();
+    let mut statement = database
+        .prepare("SELECT production_status, count(*), avg(priority), max(due_date) FROM trackers WHERE reporting_effort_id = 1 GROUP BY production_status ORDER BY production_status")
+        .unwrap();
+    let expected: Vec<(String, i64, f64, Option<String>)> = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.as_array().unwrap().len(), expected.len());
+    for (row, (status, count, average, latest)) in rows.as_array().unwrap().iter().zip(expected) {
+        assert_eq!(row["production_status"], status);
+        assert_eq!(row["count"], count);
+        assert!((row["avg"].as_f64().unwrap() - average).abs() < 1e-9, "{row}");
+        assert_eq!(row["max"].as_str().map(str::to_owned), latest);
+    }
+    let total = app.get_json("/api/v1/tracker_comments?select=total:count()", 200).await;
+    let expected: i64 = database.query_row("SELECT count(*) FROM tracker_comments", [], |row| row.get(0)).unwrap();
+    assert_eq!(total, serde_json::json!([{ "total": expected }]));
+    assert_error(app.get("/api/v1/trackers?select=production_status.sum()").await, 400, "invalid_parameter", "sum()")
+        .await;
+    assert_error(
+        app.get("/api/v1/trackers?select=count(),tracker_comments(id)").await,
+        400,
+        "unsupported",
+        "aggregates",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn single_objects() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/users?id=eq.3"))
+        .header("accept", "application/vnd.pgrst.object+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let user: Value = response.json().await.unwrap();
+    assert_eq!(user["id"], 3);
+    let response = app
+        .client
+        .get(app.url("/api/v1/users?role=eq.editor"))
+        .header("accept", "application/vnd.pgrst.object+json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 406, "not_single_object", "exactly one row").await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/users?id=eq.999999"))
+        .header("accept", "application/vnd.pgrst.object+json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 406, "not_single_object", "none").await;
+    let tracker = app.get_json("/api/v1/trackers/4?select=id,item:reporting_effort_items(item_code)", 200).await;
+    assert_eq!(tracker["id"], 4);
+    assert!(tracker["item"]["item_code"].is_string(), "{tracker}");
+}
+
+#[tokio::test]
+async fn request_limits_are_clear_errors() {
+    let app = TestApp::spawn().await;
+    let many_terms: String = (0..51).map(|index| format!("priority=neq.{index}")).collect::<Vec<_>>().join("&");
+    assert_error(
+        app.get(&format!("/api/v1/trackers?{many_terms}")).await,
+        400,
+        "limit_exceeded",
+        "too many filter terms",
+    )
+    .await;
+    let long_list: String = (0..1001).map(|index| index.to_string()).collect::<Vec<_>>().join(",");
+    assert_error(
+        app.get(&format!("/api/v1/trackers?id=in.({long_list})")).await,
+        400,
+        "limit_exceeded",
+        "at most 1000",
+    )
+    .await;
+    let long_url = "x".repeat(9000);
+    assert_error(
+        app.get(&format!("/api/v1/trackers?select=id&item_code=eq.{long_url}")).await,
+        400,
+        "limit_exceeded",
+        "URL",
+    )
+    .await;
+}
