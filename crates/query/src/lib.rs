@@ -9,6 +9,7 @@
 //!   ([`QueryError`]).
 //! - [`parse`]: the path parts of a request (resource, primary key).
 //! - [`cursor`]: opaque, HMAC-signed keyset cursors.
+//! - [`write`]: request bodies validated against the schema → insert and update plans.
 //! - [`sql`]: plans → (SQL text, bound parameters) for one dialect. Identifiers come only
 //!   from the validated schema; values are always bound parameters.
 //!
@@ -20,5 +21,6 @@ pub mod grammar;
 pub mod parse;
 pub mod plan;
 pub mod sql;
+pub mod write;
 
 pub use error::QueryError;

@@ -181,6 +181,8 @@ pub struct Field {
     pub min_length: Option<u32>,
     pub max_length: Option<u32>,
     pub pattern: Option<String>,
+    /// `pattern`, compiled once for write validation.
+    pub pattern_regex: Option<regex::Regex>,
     pub reference: Option<Reference>,
     pub auto: Option<AutoTimestamp>,
 }

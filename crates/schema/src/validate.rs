@@ -356,6 +356,7 @@ impl Validator<'_> {
             min_length: None,
             max_length: None,
             pattern: None,
+            pattern_regex: None,
             reference: None,
             auto: None,
         }];
@@ -493,22 +494,28 @@ impl Validator<'_> {
         {
             self.error(line, &path, format!("min_length ({low}) is greater than max_length ({high})"), None);
         }
-        let pattern = match &definition.pattern {
-            None => None,
+        let (pattern, pattern_regex) = match &definition.pattern {
+            None => (None, None),
             Some(pattern) => {
                 let pattern_line = self.line(pattern.span());
+                let mut compiled = None;
                 if !field_type.is_textual() {
                     self.error(pattern_line, &path, format!("`pattern` applies to text fields, not {type_name}"), None);
-                } else if let Err(error) = regex::Regex::new(pattern.get_ref()) {
-                    let first_line = error.to_string().lines().last().unwrap_or_default().trim().to_owned();
-                    self.error(
-                        pattern_line,
-                        &path,
-                        format!("invalid pattern '{}': {first_line}", pattern.get_ref()),
-                        Some("patterns use Rust regex syntax (like PCRE without look-around)".into()),
-                    );
+                } else {
+                    match regex::Regex::new(pattern.get_ref()) {
+                        Ok(regex) => compiled = Some(regex),
+                        Err(error) => {
+                            let first_line = error.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                            self.error(
+                                pattern_line,
+                                &path,
+                                format!("invalid pattern '{}': {first_line}", pattern.get_ref()),
+                                Some("patterns use Rust regex syntax (like PCRE without look-around)".into()),
+                            );
+                        }
+                    }
                 }
-                Some(pattern.get_ref().clone())
+                (Some(pattern.get_ref().clone()), compiled)
             }
         };
         let auto = match &definition.auto {
@@ -620,6 +627,7 @@ impl Validator<'_> {
             min_length: definition.min_length,
             max_length: definition.max_length,
             pattern,
+            pattern_regex,
             reference,
             auto,
         })

@@ -10,6 +10,7 @@ use oxbase_query::plan::Limits;
 use oxbase_schema::Schema;
 use tokio::net::TcpListener;
 
+use crate::bus::{Bus, LocalBus};
 use crate::config::ServerConfig;
 use crate::http::router::router;
 use crate::store::{Store, StoreError};
@@ -24,6 +25,8 @@ pub struct App {
     pub config: ServerConfig,
     /// Signs and checks keyset cursors.
     pub cursor_key: CursorKey,
+    /// Carries a change event after every committed write.
+    pub bus: Arc<dyn Bus>,
 }
 
 /// Handle to the shared [`App`] that handlers receive.
@@ -36,7 +39,7 @@ impl App {
         let schema = Arc::new(schema);
         let store = Store::open(&config, schema.clone()).await?;
         let cursor_key = CursorKey::new(config.cursor_secret.clone());
-        Ok(App { schema, store, config, cursor_key })
+        Ok(App { schema, store, config, cursor_key, bus: Arc::new(LocalBus::new()) })
     }
 
     /// The limits every read plan is held to.

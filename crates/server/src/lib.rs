@@ -7,6 +7,7 @@
 //! - [`config`]: the resolved settings a server runs with, and database URLs.
 //! - [`store`]: connections, statement execution, migrations and bulk loading per engine;
 //!   rows are encoded to JSON bytes right where they are read.
+//! - [`bus`]: change events after each committed write, and the bus that carries them.
 //! - [`seed`]: loads an example's generated data into a store.
 //! - [`http`]: the route table, handlers, middleware and the one error type at the edge.
 //! - [`app`]: the shared [`app::App`], [`app::build_app`] (what tests call too) and
@@ -16,6 +17,7 @@
 //! this crate.
 
 pub mod app;
+pub mod bus;
 pub mod config;
 pub mod http;
 pub mod seed;

@@ -46,11 +46,12 @@ async fn unknown_columns_are_refused_not_ignored() {
 async fn unknown_routes_and_methods() {
     let app = TestApp::spawn().await;
     assert_error(app.get("/nowhere").await, 404, "route_not_found", "/nowhere").await;
-    let response = app.client.delete(app.url("/api/v1/trackers/1")).send().await.unwrap();
-    assert_error(response, 405, "method_not_allowed", "DELETE").await;
+    let response =
+        app.client.put(app.url("/api/v1/trackers/1")).json(&serde_json::json!({"priority": 1})).send().await.unwrap();
+    assert_error(response, 405, "method_not_allowed", "PUT").await;
     let count: i64 =
         app.database().query_row("SELECT count(*) FROM trackers WHERE id = 1", [], |row| row.get(0)).unwrap();
-    assert_eq!(count, 1, "nothing was deleted");
+    assert_eq!(count, 1, "the row is still there");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! a real server (in-process on port 0, or the `oxbase` binary) over a real SQLite file.
 
 mod cli;
+mod differential;
 mod embed;
 mod errors;
 mod health;
@@ -10,3 +11,4 @@ mod query;
 mod read;
 mod serve;
 mod support;
+mod write;

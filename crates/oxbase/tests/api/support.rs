@@ -16,6 +16,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
     pub database_path: PathBuf,
+    /// The running app, e.g. to subscribe to its change events.
+    pub app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
     _directory: TempDir,
 }
@@ -43,13 +45,14 @@ impl TestApp {
         let address = listener.local_addr().unwrap();
         let app = Arc::new(App::open(config, example_schema("pearl").unwrap()).await.expect("opening the app"));
         let (sender, receiver) = oneshot::channel::<()>();
-        tokio::spawn(serve(listener, app, async {
+        tokio::spawn(serve(listener, app.clone(), async {
             let _ = receiver.await;
         }));
         TestApp {
             address,
             client: reqwest::Client::new(),
             database_path,
+            app,
             shutdown: Some(sender),
             _directory: directory,
         }
@@ -70,6 +73,26 @@ impl TestApp {
         let response = self.get(path).await;
         assert_eq!(response.status().as_u16(), status, "GET {path}");
         response.json().await.expect("a JSON body")
+    }
+
+    /// A request with a JSON body.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+        prefer: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path)).json(body);
+        if let Some(prefer) = prefer {
+            request = request.header("prefer", prefer);
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    /// Counts rows with SQL.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.database().query_row(sql, [], |row| row.get(0)).unwrap()
     }
 
     /// A direct connection to the database file, to compare the API with SQL.

@@ -493,3 +493,48 @@ fn finish_order(node: &mut Node, schema: &Schema) {
 fn cursor_scope(root: &Node) -> String {
     format!("{}|{:?}|{:?}", root.resource, root.condition, root.order)
 }
+
+/// The row filter of a write (`PATCH`/`DELETE`): the root's filter parameters, typed.
+/// `select` (for the returned representation) and `on_conflict` are left to the caller.
+pub fn plan_filter(
+    schema: &Schema,
+    resource_name: &str,
+    parameters: &[(String, String)],
+    limits: &Limits,
+) -> Result<Option<Condition>, QueryError> {
+    let resource = find_resource(schema, resource_name)?;
+    let mut budget = TermBudget { used: 0, limit: limits.max_filter_terms };
+    let mut condition: Option<Condition> = None;
+    for (name, value) in parameters {
+        let (path, key) = split_parameter(name);
+        if path.is_empty() && matches!(key, "select" | "on_conflict" | "columns") {
+            continue;
+        }
+        if !path.is_empty() || matches!(key, "order" | "limit" | "offset" | "after") {
+            return Err(QueryError::new(
+                QueryErrorKind::UnsupportedParameter,
+                format!("'{name}' does not apply to writes"),
+            )
+            .parameter(name.as_str())
+            .hint("writes take filters on the resource's own columns, and select for the returned rows"));
+        }
+        let parsed = match key {
+            "or" | "and" | "not.or" | "not.and" => {
+                let parsed =
+                    grammar::parse_logic(value, key.ends_with("or")).map_err(|error| grammar_error(name, error))?;
+                if key.starts_with("not.") { grammar::Condition::Not(Box::new(parsed)) } else { parsed }
+            }
+            column => grammar::parse_filter(column, value).map_err(|error| grammar_error(name, error))?,
+        };
+        let typed = typed_condition(&parsed, resource, name, limits, &mut budget)?;
+        condition = Some(match condition {
+            None => typed,
+            Some(Condition::And(mut parts)) => {
+                parts.push(typed);
+                Condition::And(parts)
+            }
+            Some(existing) => Condition::And(vec![existing, typed]),
+        });
+    }
+    Ok(condition)
+}

@@ -1,6 +1,7 @@
 //! The route table: every path oxbase serves, and the file that serves it.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::OriginalUri;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -13,14 +14,25 @@ use crate::http::{health, middleware, records};
 /// Builds the router for an app.
 pub fn router(state: AppState) -> Router {
     let timeout = state.0.config.request_timeout;
+    let max_body_bytes = usize::try_from(state.0.config.max_body_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/api/v1/{resource}", get(records::list::list))
-        .route("/api/v1/{resource}/{id}", get(records::get::get))
+        .route(
+            "/api/v1/{resource}",
+            get(records::list::list)
+                .post(records::create::create)
+                .patch(records::update::update)
+                .delete(records::delete::delete),
+        )
+        .route(
+            "/api/v1/{resource}/{id}",
+            get(records::get::get).patch(records::update::update_one).delete(records::delete::delete_one),
+        )
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(move |request, next| middleware::enforce_timeout(timeout, request, next)))
         .layer(axum::middleware::from_fn(middleware::log_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
@@ -38,5 +50,5 @@ async fn method_not_allowed(request: axum::extract::Request) -> ApiError {
         "method_not_allowed",
         format!("{} is not allowed on '{}'", request.method(), request.uri().path()),
     )
-    .with_hint("this release serves GET on resources")
+    .with_hint("resources take GET, POST, PATCH and DELETE; single rows GET, PATCH and DELETE")
 }

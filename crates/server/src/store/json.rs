@@ -1,4 +1,7 @@
-//! Writing JSON straight into a byte buffer, without an intermediate value tree.
+//! Writing JSON straight into a byte buffer, without an intermediate value tree; and
+//! literals as the JSON values clients see.
+
+use oxbase_schema::model::{FieldType, Literal};
 
 /// Appends `text` as a JSON string.
 pub fn write_string(out: &mut Vec<u8>, text: &str) {
@@ -27,6 +30,23 @@ pub fn write_raw_or_string(out: &mut Vec<u8>, text: &str) {
         out.extend_from_slice(text.as_bytes());
     } else {
         write_string(out, text);
+    }
+}
+
+/// A literal as the JSON a client sees for a field of `field_type`.
+pub fn literal_json(value: &Literal, field_type: &FieldType) -> serde_json::Value {
+    match value {
+        Literal::Null => serde_json::Value::Null,
+        Literal::Boolean(flag) => (*flag).into(),
+        Literal::Integer(number) if *field_type == FieldType::Boolean => (*number != 0).into(),
+        Literal::Integer(number) => (*number).into(),
+        Literal::Float(number) => {
+            serde_json::Number::from_f64(*number).map_or(serde_json::Value::Null, serde_json::Value::Number)
+        }
+        Literal::Text(text) if matches!(field_type, FieldType::Json | FieldType::Decimal) => {
+            serde_json::from_str(text).unwrap_or_else(|_| text.clone().into())
+        }
+        Literal::Text(text) => text.clone().into(),
     }
 }
 

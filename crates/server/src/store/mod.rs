@@ -7,6 +7,7 @@
 pub mod json;
 pub mod migrate;
 pub mod sqlite;
+pub mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +71,18 @@ impl Store {
     pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
         match self {
             Store::Sqlite(store) => store.read(plan).await,
+        }
+    }
+
+    /// Runs a write request in one transaction; `representation` reads the written rows
+    /// back inside it.
+    pub async fn write(
+        &self,
+        request: write::WriteRequest,
+        representation: Option<ReadPlan>,
+    ) -> Result<write::WriteOutcome, write::WriteFailure> {
+        match self {
+            Store::Sqlite(store) => store.write(request, representation).await,
         }
     }
 

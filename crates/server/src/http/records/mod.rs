@@ -1,8 +1,12 @@
 //! `/api/v1/{resource}`: the record endpoints, one file per action.
 
+pub mod create;
+pub mod delete;
 pub mod get;
 pub mod list;
 mod read;
+pub mod update;
+mod write;
 
 use std::time::Duration;
 

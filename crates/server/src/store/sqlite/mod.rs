@@ -7,6 +7,7 @@
 pub mod migrate;
 mod read;
 pub mod seed;
+mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
 use crate::store::{ReadOutput, StoreError};
 
 /// How long a request waits for a free reader before the database counts as unavailable.
@@ -27,8 +29,7 @@ const READER_WAIT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     path: PathBuf,
     readers: Pool<Connection>,
-    /// The one connection that writes (used from the write API on).
-    #[allow(dead_code)]
+    /// The one connection that writes.
     writer: Arc<tokio::sync::Mutex<Connection>>,
     schema: Arc<Schema>,
 }
@@ -132,7 +133,20 @@ impl SqliteStore {
 
     /// Reads the rows a plan asks for.
     pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
-        self.with_reader(move |connection, _| read::read(connection, &plan)).await
+        self.with_reader(move |connection, _| read::read_with(connection, &plan)).await
+    }
+
+    /// Runs a write request in one transaction on the writer connection.
+    pub async fn write(
+        &self,
+        request: WriteRequest,
+        representation: Option<ReadPlan>,
+    ) -> Result<WriteOutcome, WriteFailure> {
+        let mut writer = self.writer.clone().lock_owned().await;
+        let schema = self.schema.clone();
+        tokio::task::spawn_blocking(move || write::write(&mut writer, &schema, &request, representation))
+            .await
+            .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
     }
 
     /// Runs a trivial statement.

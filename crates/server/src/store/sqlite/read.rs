@@ -45,7 +45,8 @@ impl Key {
     }
 }
 
-pub(super) fn read(connection: &Connection, plan: &ReadPlan) -> Result<ReadOutput, StoreError> {
+/// Runs a read plan on `connection` (a reader, or the writer inside a write transaction).
+pub(crate) fn read_with(connection: &Connection, plan: &ReadPlan) -> Result<ReadOutput, StoreError> {
     let started = Instant::now();
     let mut statements = 0;
     let rows = run(connection, &root_statement(plan, Dialect::Sqlite), None)?;

@@ -1,0 +1,420 @@
+//! Writes: validation before anything is written, one transaction per request, conflicts
+//! named by field, upserts, bulk and nested writes, and one change event per request.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, assert_error};
+
+fn comment(tracker_id: i64, user_id: i64, body: &str) -> Value {
+    json!({ "tracker_id": tracker_id, "user_id": user_id, "body": body })
+}
+
+#[tokio::test]
+async fn create_one_row_with_location_and_representation() {
+    let app = TestApp::spawn().await;
+    let mut events = app.app.bus.subscribe();
+    let response = app
+        .send_json(
+            Method::POST,
+            "/api/v1/tracker_comments?select=id,body,is_resolved,user:users(username)",
+            &comment(3, 2, "first look"),
+            Some("return=representation"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let rows: Value = response.json().await.unwrap();
+    let id = rows[0]["id"].as_i64().unwrap();
+    assert_eq!(location, format!("/api/v1/tracker_comments/{id}"));
+    assert_eq!(rows[0]["body"], "first look");
+    assert_eq!(rows[0]["is_resolved"], false, "defaults are applied");
+    let username: String =
+        app.database().query_row("SELECT username FROM users WHERE id = 2", [], |row| row.get(0)).unwrap();
+    assert_eq!(rows[0]["user"]["username"], username, "representation honours embedding");
+    let created_at: String = app
+        .database()
+        .query_row("SELECT created_at FROM tracker_comments WHERE id = ?1", [id], |row| row.get(0))
+        .unwrap();
+    assert_eq!(created_at.len(), 27, "oxbase sets created_at: {created_at}");
+
+    let event = events.try_recv().expect("one change event");
+    assert_eq!(event.resource, "tracker_comments");
+    assert_eq!(event.ids, [json!(id)]);
+    assert!(event.version >= 1);
+    assert_eq!(event.request_id.len(), 36);
+    assert!(events.try_recv().is_err(), "exactly one event per request");
+
+    let fetched = app.get_json(&location, 200).await;
+    assert_eq!(fetched["body"], "first look");
+}
+
+#[tokio::test]
+async fn a_bulk_insert_with_one_bad_row_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let before = app.count("SELECT count(*) FROM tracker_comments");
+    let mut rows: Vec<Value> = (0..500).map(|index| comment(1 + index % 50, 2, &format!("bulk {index}"))).collect();
+    rows[499]["comment_type"] = json!("gossip");
+    let body = assert_error(
+        app.send_json(Method::POST, "/api/v1/tracker_comments", &json!(rows), None).await,
+        422,
+        "validation_failed",
+        "[499].comment_type",
+    )
+    .await;
+    let problems = body["details"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{body}");
+    assert_eq!(problems[0]["path"], "[499].comment_type");
+    assert!(problems[0]["message"].as_str().unwrap().contains("'gossip' is not one of programming, biostat"));
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments"), before, "nothing was written");
+
+    rows[499]["comment_type"] = json!("biostat");
+    let response = app.send_json(Method::POST, "/api/v1/tracker_comments", &json!(rows), None).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments"), before + 500);
+}
+
+#[tokio::test]
+async fn every_invalid_value_is_listed() {
+    let app = TestApp::spawn().await;
+    let rows = json!([
+        { "tracker_id": 1, "user_id": 2, "body": "" },
+        { "tracker_id": "one", "user_id": 2, "body": "x", "colour": "red" },
+        { "user_id": 2, "body": "x", "id": 5, "created_at": "2025-01-01T00:00:00Z" },
+        "not an object",
+    ]);
+    let body = assert_error(
+        app.send_json(Method::POST, "/api/v1/tracker_comments", &rows, None).await,
+        422,
+        "validation_failed",
+        "invalid values",
+    )
+    .await;
+    let paths: Vec<&str> = body["details"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|problem| problem["path"].as_str().unwrap())
+        .collect();
+    for expected in ["[0].body", "[1].tracker_id", "[1].colour", "[2].id", "[2].created_at", "[2].tracker_id", "[3]"] {
+        assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+    }
+}
+
+#[tokio::test]
+async fn unique_and_reference_violations_name_the_field() {
+    let app = TestApp::spawn().await;
+    let taken: String =
+        app.database().query_row("SELECT username FROM users WHERE id = 5", [], |row| row.get(0)).unwrap();
+    let body = assert_error(
+        app.send_json(
+            Method::POST,
+            "/api/v1/users",
+            &json!({ "username": taken, "email": "new.person@example.com" }),
+            None,
+        )
+        .await,
+        409,
+        "duplicate",
+        "username",
+    )
+    .await;
+    assert_eq!(body["details"]["fields"], json!(["username"]));
+
+    let before = app.count("SELECT count(*) FROM tracker_comments");
+    let body = assert_error(
+        app.send_json(
+            Method::POST,
+            "/api/v1/tracker_comments",
+            &json!([comment(1, 2, "ok"), comment(99_999, 2, "orphan")]),
+            None,
+        )
+        .await,
+        422,
+        "reference_not_found",
+        "[1].tracker_id",
+    )
+    .await;
+    assert!(
+        body["details"]["problems"][0]["message"].as_str().unwrap().contains("trackers 99999 does not exist"),
+        "{body}"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments"), before);
+}
+
+#[tokio::test]
+async fn patch_with_filters_returns_the_representation_and_the_changes() {
+    let app = TestApp::spawn().await;
+    let mut events = app.app.bus.subscribe();
+    let ids: Vec<i64> = app
+        .database()
+        .prepare("SELECT id FROM trackers WHERE reporting_effort_id = 2 AND production_status <> 'on_hold' ORDER BY id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!ids.is_empty());
+    let response = app
+        .send_json(
+            Method::PATCH,
+            "/api/v1/trackers?reporting_effort_id=eq.2&production_status=neq.on_hold&select=id,production_status,item:reporting_effort_items(item_code)",
+            &json!({ "production_status": "on_hold" }),
+            Some("return=representation"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let rows: Value = response.json().await.unwrap();
+    let returned: Vec<i64> = rows.as_array().unwrap().iter().map(|row| row["id"].as_i64().unwrap()).collect();
+    assert_eq!(returned, ids);
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|row| row["production_status"] == "on_hold" && row["item"]["item_code"].is_string())
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM trackers WHERE reporting_effort_id = 2 AND production_status <> 'on_hold'"),
+        0
+    );
+
+    let event = events.try_recv().unwrap();
+    assert_eq!(event.op, oxbase_server::bus::ChangeOperation::Update);
+    assert_eq!(event.ids.len(), ids.len());
+    let change = &event.changes[0];
+    assert_eq!(change.fields["production_status"], "on_hold");
+    assert!(change.fields.contains_key("updated_at"));
+    assert!(!change.fields.contains_key("priority"), "only changed fields");
+}
+
+#[tokio::test]
+async fn unfiltered_patch_and_delete_are_refused() {
+    let app = TestApp::spawn().await;
+    let before = app.count("SELECT count(*) FROM trackers WHERE priority = 1");
+    assert_error(
+        app.send_json(Method::PATCH, "/api/v1/trackers", &json!({ "priority": 1 }), None).await,
+        400,
+        "unfiltered_write",
+        "without a filter",
+    )
+    .await;
+    let response = app.client.delete(app.url("/api/v1/trackers")).send().await.unwrap();
+    assert_error(response, 400, "unfiltered_write", "DELETE").await;
+    assert_eq!(app.count("SELECT count(*) FROM trackers WHERE priority = 1"), before);
+    assert_error(
+        app.send_json(Method::PATCH, "/api/v1/trackers?order=id", &json!({ "priority": 1 }), None).await,
+        400,
+        "unsupported_parameter",
+        "order",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bulk_patch_gives_each_row_its_own_values_in_one_request() {
+    let app = TestApp::spawn().await;
+    let mut events = app.app.bus.subscribe();
+    let rows: Vec<Value> = (1..=300).map(|id| json!({ "id": id, "priority": 1 + id % 5, "qc_status": if id % 2 == 0 { "completed" } else { "in_progress" } })).collect();
+    let response = app.send_json(Method::PATCH, "/api/v1/trackers", &json!(rows), None).await;
+    assert_eq!(response.status(), 204);
+    let mismatches = app.count("SELECT count(*) FROM trackers WHERE id <= 300 AND (priority <> 1 + id % 5 OR qc_status <> CASE WHEN id % 2 = 0 THEN 'completed' ELSE 'in_progress' END)");
+    assert_eq!(mismatches, 0);
+    let event = events.try_recv().unwrap();
+    assert_eq!(event.ids.len(), 300, "one event listing every row");
+    assert!(events.try_recv().is_err());
+
+    let body = assert_error(
+        app.send_json(
+            Method::PATCH,
+            "/api/v1/trackers",
+            &json!([{ "id": 1, "priority": 2 }, { "id": 999_999, "priority": 2 }]),
+            None,
+        )
+        .await,
+        404,
+        "not_found",
+        "999999",
+    )
+    .await;
+    assert!(body["message"].as_str().unwrap().contains("[1]"), "{body}");
+    assert_error(
+        app.send_json(Method::PATCH, "/api/v1/trackers", &json!([{ "priority": 2 }]), None).await,
+        422,
+        "validation_failed",
+        "[0].id",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn single_row_patch_and_delete_by_id() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .send_json(Method::PATCH, "/api/v1/trackers/7", &json!({ "priority": 5 }), Some("return=representation"))
+        .await;
+    assert_eq!(response.status(), 200);
+    let rows: Value = response.json().await.unwrap();
+    assert_eq!(rows[0]["priority"], 5);
+    assert_error(
+        app.send_json(Method::PATCH, "/api/v1/trackers/999999", &json!({ "priority": 5 }), None).await,
+        404,
+        "not_found",
+        "999999",
+    )
+    .await;
+    assert_error(
+        app.send_json(Method::PATCH, "/api/v1/trackers/7", &json!({ "id": 8 }), None).await,
+        422,
+        "validation_failed",
+        "primary key",
+    )
+    .await;
+
+    let comment_id: i64 = app.database().query_row("SELECT max(id) FROM tracker_comments WHERE id NOT IN (SELECT parent_comment_id FROM tracker_comments WHERE parent_comment_id IS NOT NULL)", [], |row| row.get(0)).unwrap();
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/tracker_comments/{comment_id}")))
+        .header("prefer", "return=representation")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let deleted: Value = response.json().await.unwrap();
+    assert_eq!(deleted[0]["id"], comment_id, "the representation of a deleted row is read before it goes");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM tracker_comments WHERE id = {comment_id}")), 0);
+    let response = app.client.delete(app.url(&format!("/api/v1/tracker_comments/{comment_id}"))).send().await.unwrap();
+    assert_error(response, 404, "not_found", "no tracker_comments").await;
+}
+
+#[tokio::test]
+async fn upserts_merge_or_ignore_duplicates() {
+    let app = TestApp::spawn().await;
+    let (id, username, email): (i64, String, String) = app
+        .database()
+        .query_row("SELECT id, username, email FROM users WHERE id = 12", [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .unwrap();
+    let rows = json!([
+        { "username": username, "email": "changed@example.com" },
+        { "username": "brand.new", "email": "brand.new@example.com" },
+    ]);
+    let response = app
+        .send_json(
+            Method::POST,
+            "/api/v1/users?on_conflict=username",
+            &rows,
+            Some("resolution=merge-duplicates,return=representation"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let returned: Value = response.json().await.unwrap();
+    assert_eq!(returned.as_array().unwrap().len(), 2);
+    let stored: String =
+        app.database().query_row("SELECT email FROM users WHERE id = ?1", [id], |row| row.get(0)).unwrap();
+    assert_eq!(stored, "changed@example.com", "merge updates the existing row in place");
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE username = 'brand.new'"), 1);
+
+    let rows = json!([{ "username": username, "email": email }, { "username": "another.one", "email": "another.one@example.com" }]);
+    let response = app
+        .send_json(Method::POST, "/api/v1/users?on_conflict=username", &rows, Some("resolution=ignore-duplicates"))
+        .await;
+    assert_eq!(response.status(), 201);
+    let stored: String =
+        app.database().query_row("SELECT email FROM users WHERE id = ?1", [id], |row| row.get(0)).unwrap();
+    assert_eq!(stored, "changed@example.com", "ignore keeps the existing row");
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE username = 'another.one'"), 1);
+
+    // A merge inserts when nothing collides, so it carries every required field.
+    let (item, effort): (i64, i64) = app
+        .database()
+        .query_row("SELECT reporting_effort_item_id, reporting_effort_id FROM trackers WHERE id = 3", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    let tracker = json!({ "id": 3, "reporting_effort_item_id": item, "reporting_effort_id": effort, "priority": 1 });
+    let response = app.send_json(Method::POST, "/api/v1/trackers", &tracker, Some("resolution=merge-duplicates")).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(app.count("SELECT priority FROM trackers WHERE id = 3"), 1, "merge on the primary key");
+    assert_error(
+        app.send_json(Method::POST, "/api/v1/users?on_conflict=role", &rows, Some("resolution=merge-duplicates")).await,
+        400,
+        "invalid_parameter",
+        "not a unique key",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn nested_insert_creates_parents_and_children_in_one_transaction() {
+    let app = TestApp::spawn().await;
+    let items = json!([
+        { "reporting_effort_id": 3, "item_type": "TLF", "item_subtype": "Table", "item_code": "T-NEW-1", "tracker": { "reporting_effort_id": 3, "priority": 2 } },
+        { "reporting_effort_id": 3, "item_type": "TLF", "item_subtype": "Table", "item_code": "T-NEW-2", "tracker": { "reporting_effort_id": 3, "priority": 4 } },
+    ]);
+    let response = app
+        .send_json(
+            Method::POST,
+            "/api/v1/reporting_effort_items?select=item_code,tracker(priority)",
+            &items,
+            Some("return=representation"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let rows: Value = response.json().await.unwrap();
+    assert_eq!(rows[0]["tracker"]["priority"], 2);
+    assert_eq!(rows[1]["tracker"]["priority"], 4);
+    assert_eq!(app.count("SELECT count(*) FROM trackers t JOIN reporting_effort_items i ON i.id = t.reporting_effort_item_id WHERE i.item_code LIKE 'T-NEW-%'"), 2);
+
+    let tracker = json!({ "reporting_effort_item_id": 1, "reporting_effort_id": 1, "tracker_comments": [{ "user_id": 2, "body": "hello" }, { "user_id": 3, "body": "again" }] });
+    let response = app.send_json(Method::POST, "/api/v1/trackers", &tracker, None).await;
+    assert_error(response, 409, "duplicate", "reporting_effort_item_id").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM tracker_comments WHERE body IN ('hello', 'again')"),
+        0,
+        "children roll back with their parent"
+    );
+
+    let mut bad = items.clone();
+    bad[1]["item_code"] = json!("T-NEW-3");
+    bad[1]["tracker"]["priority"] = json!(9);
+    bad[0]["item_code"] = json!("T-NEW-4");
+    let body = assert_error(
+        app.send_json(Method::POST, "/api/v1/reporting_effort_items", &bad, None).await,
+        422,
+        "validation_failed",
+        "[1].tracker.priority",
+    )
+    .await;
+    assert!(body["details"]["problems"][0]["message"].as_str().unwrap().contains("at most 5"));
+    assert_eq!(app.count("SELECT count(*) FROM reporting_effort_items WHERE item_code IN ('T-NEW-3', 'T-NEW-4')"), 0);
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_clear_errors() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .header("content-type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 400, "invalid_json", "not valid JSON").await;
+    let response =
+        app.client.post(app.url("/api/v1/users")).header("content-type", "text/plain").body("hi").send().await.unwrap();
+    assert_error(response, 415, "unsupported_media_type", "text/plain").await;
+    let response = app.send_json(Method::POST, "/api/v1/users", &json!(42), None).await;
+    assert_error(response, 400, "invalid_parameter", "JSON object").await;
+    let response = app.send_json(Method::POST, "/api/v1/users", &json!({}), Some("return=everything")).await;
+    assert_error(response, 400, "invalid_parameter", "return").await;
+}
+
+#[tokio::test]
+async fn oversize_bodies_are_refused() {
+    let app = TestApp::spawn_with(|config| config.max_body_bytes = 10_000).await;
+    let rows: Vec<Value> = (0..200).map(|index| comment(1, 2, &format!("padding padding padding {index}"))).collect();
+    let response = app.send_json(Method::POST, "/api/v1/tracker_comments", &json!(rows), None).await;
+    assert_error(response, 413, "payload_too_large", "larger than").await;
+}

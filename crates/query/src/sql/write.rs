@@ -1,0 +1,232 @@
+//! Write plans → SQL: multi-row inserts chunked under the dialect's parameter limit,
+//! updates and deletes by key list, bulk updates through a `VALUES` table.
+//!
+//! Updates and deletes with a filter run in two steps inside one transaction: select the
+//! matching keys (and the old values, so change events carry only what changed), then
+//! write those keys. That keeps the filter evaluated once and the event exact.
+
+use oxbase_schema::dialect::Dialect;
+use oxbase_schema::model::Literal;
+
+use crate::plan::Condition;
+use crate::sql::Statement;
+use crate::sql::writer::{Writer, write_condition};
+use crate::write::{Conflict, InsertTarget};
+
+/// The most bind parameters one statement may carry.
+pub fn max_parameters(dialect: Dialect) -> usize {
+    match dialect {
+        // SQLITE_MAX_VARIABLE_NUMBER since 3.32.
+        Dialect::Sqlite => 32_766,
+        // The wire protocol counts parameters in 16 bits.
+        Dialect::Postgres => 65_535,
+    }
+}
+
+/// How many rows of `columns` values fit one statement.
+pub fn rows_per_statement(dialect: Dialect, columns: usize) -> usize {
+    (max_parameters(dialect) / columns.max(1)).clamp(1, 1000)
+}
+
+/// `INSERT … VALUES (…), (…) [ON CONFLICT …] RETURNING key` for `rows`.
+pub fn insert_statement(
+    target: &InsertTarget,
+    rows: &[&[Literal]],
+    conflict: Conflict,
+    conflict_columns: &[String],
+    merged_columns: &[String],
+    dialect: Dialect,
+) -> Statement {
+    let mut writer = Writer::new(dialect);
+    writer.push("INSERT INTO ");
+    dialect.push_quoted(&mut writer.sql, &target.table);
+    writer.push(" (");
+    for (index, column) in target.columns.iter().enumerate() {
+        if index > 0 {
+            writer.push(", ");
+        }
+        dialect.push_quoted(&mut writer.sql, column);
+    }
+    writer.push(") VALUES ");
+    for (row_index, row) in rows.iter().enumerate() {
+        if row_index > 0 {
+            writer.push(", ");
+        }
+        writer.push("(");
+        for (index, value) in row.iter().enumerate() {
+            if index > 0 {
+                writer.push(", ");
+            }
+            writer.parameter(value.clone());
+        }
+        writer.push(")");
+    }
+    if conflict != Conflict::Fail {
+        writer.push(" ON CONFLICT (");
+        for (index, column) in conflict_columns.iter().enumerate() {
+            if index > 0 {
+                writer.push(", ");
+            }
+            dialect.push_quoted(&mut writer.sql, column);
+        }
+        writer.push(")");
+        let updated: Vec<&String> = merged_columns.iter().filter(|column| !conflict_columns.contains(column)).collect();
+        if conflict == Conflict::Ignore || updated.is_empty() {
+            writer.push(" DO NOTHING");
+        } else {
+            writer.push(" DO UPDATE SET ");
+            for (index, column) in updated.into_iter().enumerate() {
+                if index > 0 {
+                    writer.push(", ");
+                }
+                dialect.push_quoted(&mut writer.sql, column);
+                writer.push(" = excluded.");
+                dialect.push_quoted(&mut writer.sql, column);
+            }
+        }
+    }
+    writer.push(" RETURNING ");
+    dialect.push_quoted(&mut writer.sql, &target.key);
+    writer.finish(None)
+}
+
+/// `SELECT key, columns… FROM table WHERE condition ORDER BY key`: the rows a filtered
+/// update or delete will change, with their old values.
+pub fn select_for_write(
+    table: &str,
+    key: &str,
+    columns: &[String],
+    condition: Option<&Condition>,
+    dialect: Dialect,
+) -> Statement {
+    let mut writer = Writer::new(dialect);
+    writer.push("SELECT ");
+    writer.column("t", key);
+    for column in columns {
+        writer.push(", ");
+        writer.column("t", column);
+    }
+    writer.push(" FROM ");
+    writer.table(table, "t");
+    if let Some(condition) = condition {
+        writer.push(" WHERE ");
+        write_condition(&mut writer, condition, "t");
+    }
+    writer.push(" ORDER BY ");
+    writer.column("t", key);
+    writer.finish(None)
+}
+
+/// `SELECT key, columns… FROM table WHERE key IN (keys)`: old values of a bulk update.
+pub fn select_by_keys(table: &str, key: &str, columns: &[String], dialect: Dialect) -> Statement {
+    let mut writer = Writer::new(dialect);
+    writer.push("SELECT ");
+    writer.column("t", key);
+    for column in columns {
+        writer.push(", ");
+        writer.column("t", column);
+    }
+    writer.push(" FROM ");
+    writer.table(table, "t");
+    writer.push(" WHERE ");
+    writer.column("t", key);
+    let key_list = key_list(&mut writer);
+    writer.finish(Some(key_list))
+}
+
+/// `UPDATE table SET column = value, … WHERE key IN (keys)`.
+pub fn update_by_keys(table: &str, key: &str, set: &[(String, Literal)], dialect: Dialect) -> Statement {
+    let mut writer = Writer::new(dialect);
+    writer.push("UPDATE ");
+    dialect.push_quoted(&mut writer.sql, table);
+    writer.push(" SET ");
+    for (index, (column, value)) in set.iter().enumerate() {
+        if index > 0 {
+            writer.push(", ");
+        }
+        dialect.push_quoted(&mut writer.sql, column);
+        writer.push(" = ");
+        writer.parameter(value.clone());
+    }
+    writer.push(" WHERE ");
+    dialect.push_quoted(&mut writer.sql, key);
+    let key_list = key_list(&mut writer);
+    writer.finish(Some(key_list))
+}
+
+/// `DELETE FROM table WHERE key IN (keys)`.
+pub fn delete_by_keys(table: &str, key: &str, dialect: Dialect) -> Statement {
+    let mut writer = Writer::new(dialect);
+    writer.push("DELETE FROM ");
+    dialect.push_quoted(&mut writer.sql, table);
+    writer.push(" WHERE ");
+    dialect.push_quoted(&mut writer.sql, key);
+    let key_list = key_list(&mut writer);
+    writer.finish(Some(key_list))
+}
+
+/// Each row its own values: `WITH v(key, columns…) AS (VALUES …) UPDATE table SET column =
+/// v.column … FROM v WHERE table.key = v.key`.
+pub fn bulk_update(
+    table: &str,
+    key: &str,
+    columns: &[String],
+    rows: &[(&Literal, &[Literal])],
+    dialect: Dialect,
+) -> Statement {
+    let mut writer = Writer::new(dialect);
+    writer.push("WITH \"_oxbase_values\" (");
+    dialect.push_quoted(&mut writer.sql, "_oxbase_key");
+    for column in columns {
+        writer.push(", ");
+        dialect.push_quoted(&mut writer.sql, column);
+    }
+    writer.push(") AS (VALUES ");
+    for (row_index, (key_value, values)) in rows.iter().enumerate() {
+        if row_index > 0 {
+            writer.push(", ");
+        }
+        writer.push("(");
+        writer.parameter((*key_value).clone());
+        for value in values.iter() {
+            writer.push(", ");
+            writer.parameter(value.clone());
+        }
+        writer.push(")");
+    }
+    writer.push(") UPDATE ");
+    dialect.push_quoted(&mut writer.sql, table);
+    writer.push(" SET ");
+    for (index, column) in columns.iter().enumerate() {
+        if index > 0 {
+            writer.push(", ");
+        }
+        dialect.push_quoted(&mut writer.sql, column);
+        writer.push(" = ");
+        writer.column("_oxbase_values", column);
+    }
+    writer.push(" FROM \"_oxbase_values\" WHERE ");
+    writer.column(table, key);
+    writer.push(" = ");
+    writer.column("_oxbase_values", "_oxbase_key");
+    writer.finish(None)
+}
+
+/// ` IN (keys)` with the keys as one parameter; returns its placeholder number.
+fn key_list(writer: &mut Writer) -> usize {
+    let index = writer.parameters.len() + 1;
+    match writer.dialect {
+        Dialect::Sqlite => {
+            writer.push(" IN (SELECT value FROM json_each(");
+            writer.dialect.push_placeholder(&mut writer.sql, index);
+            writer.push("))");
+        }
+        Dialect::Postgres => {
+            writer.push(" = ANY(");
+            writer.dialect.push_placeholder(&mut writer.sql, index);
+            writer.push(")");
+        }
+    }
+    writer.parameters.push(Literal::Null);
+    index
+}

@@ -1,0 +1,84 @@
+//! Write plans: request bodies validated against the schema, every row before any SQL.
+//!
+//! # Layout
+//!
+//! - [`values`]: one JSON value checked against one field (type, null, range, length,
+//!   pattern) and turned into the literal that is stored.
+//! - [`insert`]: `POST` bodies (one object, an array, nested children) → [`InsertPlan`].
+//! - [`update`]: `PATCH` bodies → [`UpdatePlan`] (same values for every filtered row) or
+//!   [`BulkUpdatePlan`] (an array of objects, each with its key and its own values).
+//!
+//! Every problem of every row is collected into one [`ValidationFailure`], whose paths name
+//! the row and field (`[3].tracker.priority`), so a client fixes them all at once.
+
+pub mod insert;
+pub mod update;
+pub mod values;
+
+pub use insert::{Conflict, InsertPlan, InsertRow, InsertTarget, NestedTarget, plan_insert};
+pub use update::{BulkUpdatePlan, UpdatePlan, plan_bulk_update, plan_update};
+
+use crate::error::QueryError;
+
+/// One problem with a request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where: `[3].priority`, `tracker.qc_status`, `[0]`.
+    pub path: String,
+    /// What is wrong with the value there.
+    pub message: String,
+}
+
+/// Every problem found in a request body; nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} invalid value{} in the request body", .problems.len(), if .problems.len() == 1 { "" } else { "s" })]
+pub struct ValidationFailure {
+    pub problems: Vec<Problem>,
+}
+
+/// Why a write cannot be planned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WriteError {
+    /// The request itself is malformed (parameters, headers, body shape): 400.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The rows break the schema's rules: 422.
+    #[error(transparent)]
+    Invalid(#[from] ValidationFailure),
+}
+
+/// Most problems listed in one response; the rest are counted.
+pub const MAX_PROBLEMS: usize = 100;
+
+/// Collects problems up to [`MAX_PROBLEMS`], counting the rest.
+#[derive(Debug, Default)]
+pub(crate) struct Problems {
+    pub(crate) problems: Vec<Problem>,
+    pub(crate) omitted: usize,
+}
+
+impl Problems {
+    pub(crate) fn add(&mut self, path: String, message: impl Into<String>) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(Problem { path, message: message.into() });
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    pub(crate) fn into_result(self) -> Result<(), ValidationFailure> {
+        if self.problems.is_empty() {
+            return Ok(());
+        }
+        let mut problems = self.problems;
+        if self.omitted > 0 {
+            problems.push(Problem { path: String::new(), message: format!("… and {} more problems", self.omitted) });
+        }
+        Err(ValidationFailure { problems })
+    }
+}
+
+/// `path` extended by a field name.
+pub(crate) fn field_path(path: &str, field: &str) -> String {
+    if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") }
+}

@@ -1,0 +1,267 @@
+//! What every write endpoint shares: the JSON body, `Prefer`, the representation read,
+//! the change event, and the response.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use oxbase_query::plan::{Limits, ReadOptions, ReadPlan, plan_read};
+use oxbase_query::write::{Conflict, WriteError};
+use oxbase_schema::model::Literal;
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::bus::ChangeEvent;
+use crate::http::error::ApiError;
+use crate::http::records::read::SINGLE_OBJECT;
+use crate::http::records::{DatabaseTiming, json_response};
+use crate::store::json::literal_json;
+use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
+
+/// What a client asked to get back (`Prefer: return=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Return {
+    /// No body (the default).
+    Minimal,
+    /// No body, but `Location` for a single create.
+    HeadersOnly,
+    /// The written rows, as `select` shapes them.
+    Representation,
+}
+
+/// The `Prefer` header of a write.
+#[derive(Debug, Clone, Copy)]
+pub struct WritePreferences {
+    pub returning: Return,
+    pub conflict: Conflict,
+}
+
+/// Parses `Prefer: return=…, resolution=…`.
+pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiError> {
+    let mut preferences = WritePreferences { returning: Return::Minimal, conflict: Conflict::Fail };
+    for prefer in headers.get_all("prefer") {
+        for token in prefer.to_str().unwrap_or_default().split([',', ';']).map(str::trim) {
+            let unknown = |name: &str, value: &str, allowed: &str| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_parameter",
+                    format!("unknown {name} preference '{value}'"),
+                )
+                .with_details(json!({ "parameter": "Prefer", "token": value }))
+                .with_hint(format!("use {allowed}"))
+            };
+            if let Some(value) = token.strip_prefix("return=") {
+                preferences.returning = match value {
+                    "minimal" => Return::Minimal,
+                    "headers-only" => Return::HeadersOnly,
+                    "representation" => Return::Representation,
+                    other => {
+                        return Err(unknown(
+                            "return",
+                            other,
+                            "return=minimal, return=headers-only or return=representation",
+                        ));
+                    }
+                };
+            } else if let Some(value) = token.strip_prefix("resolution=") {
+                preferences.conflict = match value {
+                    "merge-duplicates" => Conflict::Merge,
+                    "ignore-duplicates" => Conflict::Ignore,
+                    other => {
+                        return Err(unknown(
+                            "resolution",
+                            other,
+                            "resolution=merge-duplicates or resolution=ignore-duplicates",
+                        ));
+                    }
+                };
+            }
+        }
+    }
+    Ok(preferences)
+}
+
+/// The request body as JSON, with clear errors for a wrong type, a size over the limit, or
+/// malformed JSON.
+pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    if !content_type.starts_with("application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "the body must be JSON, not '{}'",
+                if content_type.is_empty() { "unspecified" } else { content_type }
+            ),
+        )
+        .with_hint("send Content-Type: application/json"));
+    }
+    let bytes = body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, "payload_too_large", "the request body is larger than the server accepts")
+                .with_hint("split the rows over several requests, or raise server.max_body_bytes")
+        } else {
+            ApiError::new(status, "invalid_body", format!("the request body could not be read: {rejection}"))
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|error| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {error}"))
+            .with_details(json!({ "line": error.line(), "column": error.column() }))
+    })
+}
+
+/// The current time in the form oxbase stores timestamps in.
+pub fn now() -> String {
+    oxbase_schema::values::format_timestamp(time::OffsetDateTime::now_utc())
+}
+
+/// The read plan for `return=representation`: `select` from the request, no page limit
+/// (the store reads exactly the written keys).
+pub fn representation_plan(
+    app: &App,
+    resource: &str,
+    parameters: &[(String, String)],
+    returning: Return,
+) -> Result<Option<ReadPlan>, ApiError> {
+    if returning != Return::Representation {
+        return Ok(None);
+    }
+    let select: Vec<(String, String)> = parameters.iter().filter(|(name, _)| name == "select").cloned().collect();
+    let limits = Limits { max_page_size: u32::MAX, ..app.limits() };
+    Ok(Some(plan_read(&app.schema, resource, &select, ReadOptions::default(), &limits, &app.cursor_key)?))
+}
+
+/// Runs a write, publishes its change event, and answers it.
+pub async fn execute(
+    app: &App,
+    request: WriteRequest,
+    headers: &HeaderMap,
+    returning: Return,
+    success: StatusCode,
+    representation: Option<ReadPlan>,
+) -> Result<(WriteOutcome, Response), ApiError> {
+    let resource = request.resource().to_owned();
+    let mut outcome = app.store.write(request, representation).await?;
+    if !outcome.keys.is_empty() {
+        app.bus.publish(change_event(app, &resource, &outcome, headers));
+    }
+    let timing = DatabaseTiming { duration: outcome.database_time, statements: outcome.statements };
+    let response = match (returning, outcome.representation.take()) {
+        (Return::Representation, Some(output)) => {
+            let single = headers
+                .get_all(header::ACCEPT)
+                .iter()
+                .any(|accept| accept.to_str().unwrap_or_default().contains(SINGLE_OBJECT));
+            if single {
+                if output.rows != 1 {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_ACCEPTABLE,
+                        "not_single_object",
+                        format!("the write returned {} rows, not exactly one", output.rows),
+                    ));
+                }
+                let body = output.body[1..output.body.len() - 1].to_vec();
+                let mut response = json_response(body, "application/vnd.pgrst.object+json; charset=utf-8", timing);
+                *response.status_mut() = success;
+                response
+            } else {
+                let mut response = json_response(output.body, "application/json; charset=utf-8", timing);
+                *response.status_mut() = success;
+                response
+            }
+        }
+        (Return::Representation, None) => {
+            let mut response = json_response(b"[]".to_vec(), "application/json; charset=utf-8", timing);
+            *response.status_mut() = success;
+            response
+        }
+        _ => {
+            let status = if success == StatusCode::CREATED { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
+            let mut response = status.into_response();
+            response.extensions_mut().insert(timing);
+            response
+        }
+    };
+    Ok((outcome, response))
+}
+
+fn change_event(app: &App, resource: &str, outcome: &WriteOutcome, headers: &HeaderMap) -> ChangeEvent {
+    let key_type = app
+        .schema
+        .resource(resource)
+        .map(|definition| definition.primary_key().field_type.clone())
+        .unwrap_or(oxbase_schema::model::FieldType::Bigint);
+    ChangeEvent {
+        resource: resource.to_owned(),
+        op: outcome.op,
+        ids: outcome.keys.iter().map(|key| literal_json(key, &key_type)).collect(),
+        changes: outcome.changes.clone(),
+        version: outcome.versions.first().map_or(0, |(_, version)| *version),
+        versions: outcome.versions.iter().cloned().collect(),
+        request_id: headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned(),
+    }
+}
+
+/// `Location: /api/v1/{resource}/{id}`.
+pub fn location(resource: &str, key: &Literal) -> Option<HeaderValue> {
+    let id = match key {
+        Literal::Integer(number) => number.to_string(),
+        Literal::Text(text) => text.clone(),
+        _ => return None,
+    };
+    HeaderValue::from_str(&format!("/api/v1/{resource}/{id}")).ok()
+}
+
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> ApiError {
+        match error {
+            WriteError::Query(error) => error.into(),
+            WriteError::Invalid(failure) => {
+                let problems: Vec<Value> = failure
+                    .problems
+                    .iter()
+                    .map(|problem| json!({ "path": problem.path, "message": problem.message }))
+                    .collect();
+                let first = failure
+                    .problems
+                    .first()
+                    .map(|problem| format!(": {} {}", problem.path, problem.message))
+                    .unwrap_or_default();
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("{failure}{first}"))
+                    .with_details(json!({ "problems": problems }))
+                    .with_hint("nothing was written; fix every listed value and send the request again")
+            }
+        }
+    }
+}
+
+impl From<WriteFailure> for ApiError {
+    fn from(failure: WriteFailure) -> ApiError {
+        match failure {
+            WriteFailure::Duplicate { message, fields } => ApiError::new(StatusCode::CONFLICT, "duplicate", message)
+                .with_details(json!({ "fields": fields }))
+                .with_hint("nothing was written; use Prefer: resolution=merge-duplicates to update existing rows"),
+            WriteFailure::Rejected { problems } => {
+                let listed: Vec<Value> = problems
+                    .iter()
+                    .map(|problem| json!({ "path": problem.path, "message": problem.message }))
+                    .collect();
+                let first =
+                    problems.first().map(|problem| format!("{} {}", problem.path, problem.message)).unwrap_or_default();
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "reference_not_found",
+                    format!("the request references rows that do not exist: {first}"),
+                )
+                .with_details(json!({ "problems": listed }))
+                .with_hint("nothing was written")
+            }
+            WriteFailure::Constraint(message) => {
+                ApiError::new(StatusCode::CONFLICT, "constraint_violation", message).with_hint("nothing was written")
+            }
+            WriteFailure::NotFound { message } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+            WriteFailure::Store(error) => error.into(),
+        }
+    }
+}

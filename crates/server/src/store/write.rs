@@ -1,0 +1,73 @@
+//! Writes, in storage terms: what to write and what came of it.
+
+use std::time::Duration;
+
+use oxbase_query::plan::{Condition, ReadPlan};
+use oxbase_query::write::{BulkUpdatePlan, InsertPlan, Problem, UpdatePlan};
+use oxbase_schema::model::Literal;
+
+use crate::bus::{ChangeOperation, RowChange};
+use crate::store::ReadOutput;
+
+/// One write request, validated.
+#[derive(Debug, Clone)]
+pub enum WriteRequest {
+    Insert(InsertPlan),
+    Update(UpdatePlan),
+    BulkUpdate(BulkUpdatePlan),
+    Delete { resource: String, table: String, key: String, condition: Option<Condition> },
+}
+
+impl WriteRequest {
+    /// The resource written.
+    pub fn resource(&self) -> &str {
+        match self {
+            WriteRequest::Insert(plan) => &plan.target.resource,
+            WriteRequest::Update(plan) => &plan.resource,
+            WriteRequest::BulkUpdate(plan) => &plan.resource,
+            WriteRequest::Delete { resource, .. } => resource,
+        }
+    }
+}
+
+/// What a committed write did.
+#[derive(Debug)]
+pub struct WriteOutcome {
+    pub op: ChangeOperation,
+    /// Keys of the rows written.
+    pub keys: Vec<Literal>,
+    /// For updates: the fields each row's update changed.
+    pub changes: Vec<RowChange>,
+    /// Every resource whose version was bumped, with its new version (the written
+    /// resource first).
+    pub versions: Vec<(String, i64)>,
+    /// The written rows as the representation plan selects them, read inside the
+    /// transaction.
+    pub representation: Option<ReadOutput>,
+    pub statements: u32,
+    pub database_time: Duration,
+}
+
+/// A representation to read back: a read plan whose root condition the store replaces
+/// with the written keys.
+pub type RepresentationPlan = ReadPlan;
+
+/// Why a write was rolled back, in storage terms.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteFailure {
+    /// A unique key already holds these values.
+    #[error("{message}")]
+    Duplicate { message: String, fields: Vec<String> },
+    /// Rows break rules only the database can check (references to missing rows,
+    /// constraints): every problem found.
+    #[error("{} rows break the database's rules", .problems.len())]
+    Rejected { problems: Vec<Problem> },
+    /// A reference or constraint failed without saying which row.
+    #[error("{0}")]
+    Constraint(String),
+    /// Keys named by a bulk update or a single-row write that do not exist.
+    #[error("{message}")]
+    NotFound { message: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
