@@ -276,3 +276,51 @@ async fn request_limits_are_clear_errors() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn counts_of_aggregates_count_groups() {
+    let app = TestApp::spawn().await;
+    for (path, groups) in [
+        ("/api/v1/trackers?select=count()&id=eq.0", 1),
+        ("/api/v1/trackers?select=count()", 1),
+        ("/api/v1/trackers?select=production_status,count()", 4),
+    ] {
+        let response = app.client.get(app.url(path)).header("prefer", "count=exact").send().await.unwrap();
+        let range = response.headers()["content-range"].to_str().unwrap().to_owned();
+        assert_eq!(range.rsplit('/').next().unwrap(), groups.to_string(), "{path}: {range}");
+    }
+    assert_error(
+        app.get("/api/v1/trackers?select=id,tracker_comments(count())").await,
+        400,
+        "unsupported",
+        "inside an embedding",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn cursors_are_bound_to_inner_filters_and_keep_the_page_size() {
+    let app = TestApp::spawn().await;
+    let tags: Vec<String> = app
+        .database()
+        .prepare("SELECT name FROM tracker_tags ORDER BY id LIMIT 2")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let first = format!("/api/v1/trackers?select=id,tracker_tags!inner(name)&tracker_tags.name=eq.{}&limit=2", tags[0]);
+    let response = app.get(&first).await;
+    let link = response.headers()["link"].to_str().unwrap().to_owned();
+    let cursor = link.split("after=").nth(1).unwrap().split(['>', '&']).next().unwrap().to_owned();
+    let foreign = format!(
+        "/api/v1/trackers?select=id,tracker_tags!inner(name)&tracker_tags.name=eq.{}&limit=2&after={cursor}",
+        tags[1]
+    );
+    assert_error(app.get(&foreign).await, 400, "invalid_cursor", "another query").await;
+
+    let response =
+        app.client.get(app.url("/api/v1/trackers?select=id")).header("range", "100-102").send().await.unwrap();
+    let link = response.headers()["link"].to_str().unwrap().to_owned();
+    assert!(link.contains("limit=3"), "the next page keeps the Range's size: {link}");
+}

@@ -272,6 +272,15 @@ fn build_node(
                     .parameter("select")
                     .token(relation.as_str()));
                 }
+                if items.iter().any(|item| matches!(item, SelectItem::Aggregate { .. })) {
+                    return Err(QueryError::new(
+                        QueryErrorKind::Unsupported,
+                        format!("aggregates inside an embedding ('{relation}') are not supported"),
+                    )
+                    .parameter("select")
+                    .token(relation.as_str())
+                    .hint("aggregate the embedded resource in its own request, e.g. /api/v1/tracker_comments?select=tracker_id,count()"));
+                }
                 let chosen = choose_relation(schema, resource, relation, hint.as_deref())?;
                 let target = schema.resource(&chosen.target).expect("relations name schema resources");
                 let mut child = build_node(schema, target, items, depth + 1, limits)?;
@@ -491,7 +500,17 @@ fn finish_order(node: &mut Node, schema: &Schema) {
 
 /// What a cursor is bound to: the resource, its filters and its order.
 fn cursor_scope(root: &Node) -> String {
-    format!("{}|{:?}|{:?}", root.resource, root.condition, root.order)
+    let mut scope = format!("{}|{:?}|{:?}", root.resource, root.condition, root.order);
+    inner_filters(root, &mut scope);
+    scope
+}
+
+/// `!inner` embeddings filter the root rows too, so their filters bind a cursor as well.
+fn inner_filters(node: &Node, scope: &mut String) {
+    for embed in node.embeds.iter().filter(|embed| embed.inner) {
+        scope.push_str(&format!("|{}:{:?}", embed.node.resource, embed.node.condition));
+        inner_filters(&embed.node, scope);
+    }
 }
 
 /// The row filter of a write (`PATCH`/`DELETE`): the root's filter parameters, typed.

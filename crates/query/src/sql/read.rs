@@ -42,18 +42,19 @@ pub fn root_statement(plan: &ReadPlan, dialect: Dialect) -> Statement {
 pub fn count_statement(plan: &ReadPlan, dialect: Dialect) -> Statement {
     let node = &plan.root;
     let mut writer = Writer::new(dialect);
-    if node.grouped {
-        writer.push("SELECT count(*) FROM (SELECT 1 FROM ");
-    } else {
-        writer.push("SELECT count(*) FROM ");
-    }
+    // A grouped read returns one row per group: count the groups. With no grouping column
+    // the inner aggregate yields exactly one row, which the outer count then counts.
+    let (open, close) = match (node.grouped, has_group_columns(node)) {
+        (false, _) => ("SELECT count(*) FROM ", ""),
+        (true, true) => ("SELECT count(*) FROM (SELECT 1 FROM ", ") AS \"g\""),
+        (true, false) => ("SELECT count(*) FROM (SELECT count(*) FROM ", ") AS \"g\""),
+    };
+    writer.push(open);
     writer.table(&node.table, "t");
     let mut conditions = Conditions::default();
     where_clause(&mut writer, node, "t", 1, &mut conditions);
-    if node.grouped {
-        group_by(&mut writer, node);
-        writer.push(") AS \"g\"");
-    }
+    group_by(&mut writer, node);
+    writer.push(close);
     writer.finish(None)
 }
 
@@ -290,6 +291,10 @@ fn keyset(writer: &mut Writer, node: &Node, after: &[Literal]) {
         writer.push("1 = 0");
     }
     writer.push(")");
+}
+
+fn has_group_columns(node: &Node) -> bool {
+    node.columns.iter().any(|column| matches!(column.expression, ColumnExpression::Field(_)))
 }
 
 fn group_by(writer: &mut Writer, node: &Node) {

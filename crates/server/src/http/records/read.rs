@@ -77,7 +77,7 @@ pub async fn serve_read(
     };
     let next = match (&output.last_order_values, grouped) {
         (Some(values), false) if output.rows == limit && limit > 0 => {
-            Some(next_link(uri, parameters, &app.cursor_key.encode(&scope, values)))
+            Some(next_link(uri, parameters, &app.cursor_key.encode(&scope, values), limit))
         }
         _ => None,
     };
@@ -106,13 +106,15 @@ fn check_url_length(app: &App, uri: &Uri) -> Result<(), ApiError> {
 }
 
 /// `Link: <path?…&after=cursor>; rel="next"`, keeping every parameter but offset and after.
-fn next_link(uri: &Uri, parameters: &[(String, String)], cursor: &str) -> String {
+fn next_link(uri: &Uri, parameters: &[(String, String)], cursor: &str, limit: usize) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (name, value) in parameters {
-        if name != "after" && name != "offset" {
+        if name != "after" && name != "offset" && name != "limit" {
             query.append_pair(name, value);
         }
     }
+    // The page size travels in the link, so a page sized by a Range header keeps its size.
+    query.append_pair("limit", &limit.to_string());
     query.append_pair("after", cursor);
     format!("<{}?{}>; rel=\"next\"", uri.path(), query.finish())
 }
