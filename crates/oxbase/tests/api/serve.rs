@@ -179,3 +179,55 @@ fn migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment() {
     assert_eq!(status, 200);
     assert!(body.contains("[]"), "{body}");
 }
+
+/// SIGKILL in the middle of a 50,000-row bulk insert leaves all of the rows or none.
+#[test]
+fn a_killed_bulk_insert_leaves_all_or_nothing() {
+    let directory = tempfile::tempdir().unwrap();
+    let url = seeded_database(directory.path());
+    let schema = directory.path().join("schema.toml");
+    let source = std::fs::read_to_string(pearl_schema_path()).unwrap();
+    std::fs::write(&schema, source.replacen("[server]\n", "[server]\nmax_body_bytes = 100000000\n", 1)).unwrap();
+    let rows: Vec<serde_json::Value> = (0..50_000)
+        .map(|index| serde_json::json!({ "tracker_id": 1 + index % 900, "user_id": 2, "body": format!("crash-test {index}") }))
+        .collect();
+    let body = serde_json::to_vec(&rows).unwrap();
+    let database = directory.path().join("pearl.db");
+    let mut outcomes = Vec::new();
+    for delay_ms in [50, 200, 400, 700, 1000, 1500, 3000] {
+        let mut server = ServerProcess::start(Command::new(oxbase_binary()).args([
+            "serve",
+            "--schema",
+            schema.to_str().unwrap(),
+            "--database",
+            &url,
+            "--listen",
+            "127.0.0.1:0",
+        ]));
+        let address = server.address.clone();
+        let request_body = body.clone();
+        let sender = std::thread::spawn(move || {
+            let Ok(mut stream) = TcpStream::connect(&address) else { return };
+            let head = format!(
+                "POST /api/v1/tracker_comments HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                request_body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&request_body);
+            let mut ignored = Vec::new();
+            let _ = stream.read_to_end(&mut ignored);
+        });
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        sender.join().unwrap();
+        let connection = rusqlite::Connection::open(&database).unwrap();
+        let written: i64 = connection
+            .query_row("SELECT count(*) FROM tracker_comments WHERE body LIKE 'crash-test %'", [], |row| row.get(0))
+            .unwrap();
+        assert!(written == 0 || written == 50_000, "after a kill at {delay_ms} ms, {written} of 50000 rows are there");
+        outcomes.push((delay_ms, written));
+        connection.execute("DELETE FROM tracker_comments WHERE body LIKE 'crash-test %'", []).unwrap();
+    }
+    eprintln!("kill delay (ms) → rows left: {outcomes:?}");
+}
