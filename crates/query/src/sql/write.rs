@@ -230,3 +230,12 @@ fn key_list(writer: &mut Writer) -> usize {
     writer.parameters.push(Literal::Null);
     index
 }
+
+/// Bumps a resource's version and returns the new one (the first write creates it at 1).
+pub fn bump_version(resource: &str, dialect: Dialect) -> Statement {
+    let mut writer = Writer::new(dialect);
+    writer.push("INSERT INTO \"_oxbase_versions\" (\"resource\", \"version\") VALUES (");
+    writer.parameter(Literal::Text(resource.to_owned()));
+    writer.push(", 1) ON CONFLICT (\"resource\") DO UPDATE SET \"version\" = \"_oxbase_versions\".\"version\" + 1 RETURNING \"version\"");
+    writer.finish(None)
+}

@@ -4,9 +4,12 @@
 //! from the database URL. Errors are [`StoreError`]s in storage terms (unavailable, conflict,
 //! internal), never HTTP statuses; driver messages are logged here and never returned.
 
+pub mod exec;
 pub mod json;
 pub mod migrate;
+mod read;
 pub mod sqlite;
+mod transaction;
 pub mod write;
 
 use std::sync::Arc;

@@ -4,8 +4,8 @@
 //! writes batch. Readers never block each other or the writer. Statements run on
 //! blocking threads so a long query never stalls the async workers.
 
+pub mod exec;
 pub mod migrate;
-mod read;
 pub mod seed;
 mod write;
 
@@ -19,6 +19,8 @@ use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::store::read::read_with;
+use crate::store::sqlite::exec::SqliteExecutor;
 use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
 use crate::store::{ReadOutput, StoreError};
 
@@ -133,7 +135,7 @@ impl SqliteStore {
 
     /// Reads the rows a plan asks for.
     pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
-        self.with_reader(move |connection, _| read::read_with(connection, &plan)).await
+        self.with_reader(move |connection, _| read_with(&mut SqliteExecutor { connection }, &plan)).await
     }
 
     /// Runs a write request in one transaction on the writer connection.

@@ -8,8 +8,8 @@ use oxbase_schema::model::Literal;
 use rusqlite::Transaction;
 
 use crate::store::StoreError;
+use crate::store::sqlite::exec::bind;
 use crate::store::sqlite::internal;
-use crate::store::sqlite::read::bind;
 
 /// Inserts generated rows through an open transaction.
 pub struct SqliteRowSink<'a> {

@@ -1,5 +1,5 @@
-//! Reads on SQLite: run the root statement, then one statement per embedded node for all
-//! parents at once, then encode the tree to JSON bytes.
+//! Reads on any engine: run the root statement, then one statement per embedded node for
+//! all parents at once, then encode the tree to JSON bytes.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -7,13 +7,11 @@ use std::time::Instant;
 use oxbase_query::plan::{ColumnExpression, CountMode, Node, Output, ReadPlan};
 use oxbase_query::sql::Statement;
 use oxbase_query::sql::read::{child_statement, count_statement, root_statement};
-use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::{FieldType, Literal};
-use rusqlite::Connection;
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::types::Value;
 
+use crate::store::exec::Executor;
 use crate::store::json;
-use crate::store::sqlite::internal;
 use crate::store::{ReadOutput, StoreError};
 
 /// Rows of one node and, per embed, its children grouped by parent key.
@@ -43,25 +41,33 @@ impl Key {
             _ => None,
         }
     }
+
+    fn literal(&self) -> Literal {
+        match self {
+            Key::Integer(number) => Literal::Integer(*number),
+            Key::Text(text) => Literal::Text(text.clone()),
+        }
+    }
 }
 
-/// Runs a read plan on `connection` (a reader, or the writer inside a write transaction).
-pub(crate) fn read_with(connection: &Connection, plan: &ReadPlan) -> Result<ReadOutput, StoreError> {
+/// Runs a read plan (on a reader, or on the writer inside a write transaction).
+pub(crate) fn read_with(executor: &mut dyn Executor, plan: &ReadPlan) -> Result<ReadOutput, StoreError> {
+    let dialect = executor.dialect();
     let started = Instant::now();
     let mut statements = 0;
-    let rows = run(connection, &root_statement(plan, Dialect::Sqlite), None)?;
+    let rows = run(executor, &root_statement(plan, dialect), None)?;
     statements += 1;
     let total = if plan.count == CountMode::None {
         None
     } else {
-        let count = run(connection, &count_statement(plan, Dialect::Sqlite), None)?;
+        let count = run(executor, &count_statement(plan, dialect), None)?;
         statements += 1;
         match count.first().and_then(|row| row.first()) {
             Some(Value::Integer(count)) => Some(u64::try_from(*count).unwrap_or(0)),
             _ => Some(0),
         }
     };
-    let fetched = fetch(connection, &plan.root, rows, &mut statements)?;
+    let fetched = fetch(executor, &plan.root, rows, &mut statements)?;
     let mut body = Vec::with_capacity(256 + fetched.rows.len() * 128);
     body.push(b'[');
     for index in 0..fetched.rows.len() {
@@ -100,7 +106,7 @@ fn order_values(node: &Node, row: &[Value]) -> Vec<Literal> {
 }
 
 fn fetch(
-    connection: &Connection,
+    executor: &mut dyn Executor,
     node: &Node,
     rows: Vec<Vec<Value>>,
     statements: &mut u32,
@@ -117,7 +123,9 @@ fn fetch(
             Vec::new()
         } else {
             *statements += 1;
-            run(connection, &child_statement(embed, Dialect::Sqlite), Some(&keys))?
+            let keys: Vec<Literal> = keys.iter().map(Key::literal).collect();
+            let statement = child_statement(embed, executor.dialect());
+            run(executor, &statement, Some(&keys))?
         };
         let mut by_parent: HashMap<Key, Vec<usize>> = HashMap::new();
         for (index, row) in child_rows.iter().enumerate() {
@@ -125,43 +133,21 @@ fn fetch(
                 by_parent.entry(key).or_default().push(index);
             }
         }
-        let fetched = fetch(connection, &embed.node, child_rows, statements)?;
+        let fetched = fetch(executor, &embed.node, child_rows, statements)?;
         children.push(FetchedChildren { by_parent, fetched });
     }
     Ok(Fetched { rows, children })
 }
 
-fn run(connection: &Connection, statement: &Statement, keys: Option<&[Key]>) -> Result<Vec<Vec<Value>>, StoreError> {
-    let key_list = keys.map(|keys| {
-        let json: Vec<serde_json::Value> = keys
-            .iter()
-            .map(|key| match key {
-                Key::Integer(number) => serde_json::Value::from(*number),
-                Key::Text(text) => serde_json::Value::from(text.as_str()),
-            })
-            .collect();
-        serde_json::to_string(&json).expect("keys serialise")
-    });
-    let mut prepared = connection.prepare_cached(&statement.sql).map_err(internal)?;
-    let parameters = statement.parameters.iter().enumerate().map(|(index, value)| {
-        if statement.key_list == Some(index + 1)
-            && let Some(list) = &key_list
-        {
-            return ToSqlOutput::Borrowed(ValueRef::Text(list.as_bytes()));
-        }
-        bind(value)
-    });
-    let columns = prepared.column_count();
-    let mut rows = prepared.query(rusqlite::params_from_iter(parameters)).map_err(internal)?;
-    let mut result = Vec::new();
-    while let Some(row) = rows.next().map_err(internal)? {
-        let mut values = Vec::with_capacity(columns);
-        for index in 0..columns {
-            values.push(row.get::<_, Value>(index).map_err(internal)?);
-        }
-        result.push(values);
-    }
-    Ok(result)
+fn run(
+    executor: &mut dyn Executor,
+    statement: &Statement,
+    keys: Option<&[Literal]>,
+) -> Result<Vec<Vec<Value>>, StoreError> {
+    executor.rows(statement, keys).map_err(|failure| match failure {
+        crate::store::write::WriteFailure::Store(error) => error,
+        other => StoreError::Internal(other.to_string()),
+    })
 }
 
 fn encode_row(out: &mut Vec<u8>, node: &Node, fetched: &Fetched, index: usize) {
@@ -202,17 +188,6 @@ fn encode_row(out: &mut Vec<u8>, node: &Node, fetched: &Fetched, index: usize) {
         }
     }
     out.push(b'}');
-}
-
-/// A plan's literal as an SQLite parameter.
-pub(crate) fn bind(value: &Literal) -> ToSqlOutput<'_> {
-    match value {
-        Literal::Null => ToSqlOutput::Owned(Value::Null),
-        Literal::Boolean(flag) => ToSqlOutput::Owned(Value::Integer(i64::from(*flag))),
-        Literal::Integer(number) => ToSqlOutput::Owned(Value::Integer(*number)),
-        Literal::Float(number) => ToSqlOutput::Owned(Value::Real(*number)),
-        Literal::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
-    }
 }
 
 /// Encodes one stored value as the JSON its type calls for.

@@ -1,0 +1,431 @@
+//! The write logic on any engine, inside one open transaction: the data statements, the
+//! reference checks, the version bumps and the representation read. The engine's store
+//! opens and commits the transaction; any failure here rolls all of it back.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+use oxbase_query::plan::{Condition, ReadPlan};
+use oxbase_query::sql::Statement;
+use oxbase_query::sql::write::{
+    bulk_update, bump_version, delete_by_keys, insert_statement, rows_per_statement, select_by_keys, select_for_write,
+    update_by_keys,
+};
+use oxbase_query::write::{BulkUpdatePlan, Conflict, InsertPlan, InsertRow, InsertTarget, Problem, UpdatePlan};
+use oxbase_schema::Schema;
+use oxbase_schema::model::{FieldType, Literal, OnDelete};
+
+use crate::bus::{ChangeOperation, RowChange};
+use crate::store::exec::{Executor, Value};
+use crate::store::json::literal_json;
+use crate::store::read::read_with;
+use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
+use crate::store::{ReadOutput, StoreError};
+
+/// Runs a write request on `executor`, which is inside a transaction the caller commits.
+pub(crate) fn write_in_transaction(
+    executor: &mut dyn Executor,
+    schema: &Schema,
+    request: &WriteRequest,
+    mut representation: Option<ReadPlan>,
+) -> Result<WriteOutcome, WriteFailure> {
+    let started = Instant::now();
+    let mut run = Run { executor, statements: 0 };
+    let key_field = schema.resource(request.resource()).expect("requests name resources").primary_key();
+    // The written rows as `select` shapes them, read inside the transaction.
+    let read_back =
+        |run: &mut Run, plan: Option<ReadPlan>, keys: &[Literal]| -> Result<Option<ReadOutput>, WriteFailure> {
+            let Some(mut plan) = plan else { return Ok(None) };
+            if keys.is_empty() {
+                return Ok(None);
+            }
+            plan.root.condition = Some(Condition::In {
+                field: key_field.name.clone(),
+                field_type: key_field.field_type.clone(),
+                values: keys.to_vec(),
+            });
+            plan.root.limit = Some(u32::try_from(keys.len()).unwrap_or(u32::MAX));
+            let output = read_with(run.executor, &plan)?;
+            run.statements += output.statements;
+            Ok(Some(output))
+        };
+    let mut deleted_representation = None;
+    let (op, keys, changes, mut touched) = match request {
+        WriteRequest::Insert(plan) => {
+            let (keys, touched) = run.insert(schema, plan)?;
+            (ChangeOperation::Insert, keys, Vec::new(), touched)
+        }
+        WriteRequest::Update(plan) => {
+            let (keys, changes) = run.update(schema, plan)?;
+            (ChangeOperation::Update, keys, changes, vec![plan.resource.clone()])
+        }
+        WriteRequest::BulkUpdate(plan) => {
+            let (keys, changes) = run.bulk_update(schema, plan)?;
+            (ChangeOperation::Update, keys, changes, vec![plan.resource.clone()])
+        }
+        WriteRequest::Delete { resource, table, key, condition } => {
+            // Deleted rows are read back before they go.
+            let keys = run.select_keys(table, key, condition.as_ref())?;
+            deleted_representation = read_back(&mut run, representation.take(), &keys)?;
+            run.delete_keys(table, key, &keys)?;
+            let mut touched = vec![resource.clone()];
+            touched.extend(cascaded_resources(schema, resource));
+            (ChangeOperation::Delete, keys, Vec::new(), touched)
+        }
+    };
+    touched.dedup();
+    if keys.is_empty() {
+        // Nothing changed: no version moves, so caches stay valid.
+        touched.clear();
+    }
+    let mut versions = Vec::with_capacity(touched.len());
+    for resource in touched {
+        let version = run.bump_version(&resource)?;
+        versions.push((resource, version));
+    }
+    let representation = match deleted_representation {
+        Some(output) => Some(output),
+        None => read_back(&mut run, representation, &keys)?,
+    };
+    let statements = run.statements;
+    Ok(WriteOutcome { op, keys, changes, versions, representation, statements, database_time: started.elapsed() })
+}
+
+/// Resources whose rows a delete of `resource` may change through ON DELETE CASCADE or
+/// SET NULL, transitively.
+fn cascaded_resources(schema: &Schema, resource: &str) -> Vec<String> {
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    let mut pending = vec![resource.to_owned()];
+    while let Some(current) = pending.pop() {
+        for other in schema.resources.values() {
+            let affected = other.fields.iter().any(|field| {
+                field.reference.as_ref().is_some_and(|reference| {
+                    reference.resource == current
+                        && matches!(reference.on_delete, OnDelete::Cascade | OnDelete::SetNull)
+                })
+            });
+            if affected && other.name != resource && found.insert(other.name.clone()) {
+                pending.push(other.name.clone());
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+struct Run<'a> {
+    executor: &'a mut dyn Executor,
+    statements: u32,
+}
+
+impl Run<'_> {
+    fn query(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, WriteFailure> {
+        self.statements += 1;
+        self.executor.rows(statement, keys)
+    }
+
+    fn bump_version(&mut self, resource: &str) -> Result<i64, WriteFailure> {
+        let rows = self.query(&bump_version(resource, self.executor.dialect()), None)?;
+        match rows.first().and_then(|row| row.first()) {
+            Some(Value::Integer(version)) => Ok(*version),
+            other => Err(WriteFailure::Store(StoreError::Internal(format!("the version bump returned {other:?}")))),
+        }
+    }
+
+    /// Inserts the plan's rows and their nested children; returns the root keys and every
+    /// resource written.
+    fn insert(&mut self, schema: &Schema, plan: &InsertPlan) -> Result<(Vec<Literal>, Vec<String>), WriteFailure> {
+        let mut rows: Vec<Vec<Literal>> = plan.rows.iter().map(|row| row.values.clone()).collect();
+        generate_keys(&plan.target, &mut rows);
+        self.check_references(
+            schema,
+            &plan.target,
+            &rows
+                .iter()
+                .zip(&plan.rows)
+                .map(|(values, row)| (row.path.as_str(), values.as_slice()))
+                .collect::<Vec<_>>(),
+        )?;
+        let keys = self.insert_rows(&plan.target, &rows, plan.conflict, &plan.conflict_columns, &plan.provided)?;
+        let mut touched = vec![plan.target.resource.clone()];
+        for (position, nested) in plan.target.nested.iter().enumerate() {
+            let mut child_rows: Vec<(&InsertRow, Vec<Literal>)> = Vec::new();
+            for (parent_index, parent) in plan.rows.iter().enumerate() {
+                if parent.children[position].is_empty() {
+                    continue;
+                }
+                let parent_value = if nested.parent_field == plan.target.key {
+                    keys[parent_index].clone()
+                } else {
+                    let column = plan
+                        .target
+                        .columns
+                        .iter()
+                        .position(|column| *column == nested.parent_field)
+                        .expect("parent fields are columns");
+                    rows[parent_index][column].clone()
+                };
+                for child in &parent.children[position] {
+                    let mut values = child.values.clone();
+                    values[nested.link_column] = parent_value.clone();
+                    child_rows.push((child, values));
+                }
+            }
+            if child_rows.is_empty() {
+                continue;
+            }
+            let mut values: Vec<Vec<Literal>> = child_rows.iter().map(|(_, values)| values.clone()).collect();
+            generate_keys(&nested.target, &mut values);
+            let labelled: Vec<(&str, &[Literal])> = child_rows
+                .iter()
+                .zip(&values)
+                .map(|((row, _), values)| (row.path.as_str(), values.as_slice()))
+                .collect();
+            self.check_references(schema, &nested.target, &labelled)?;
+            self.insert_rows(&nested.target, &values, Conflict::Fail, &[], &[])?;
+            touched.push(nested.target.resource.clone());
+        }
+        Ok((keys, touched))
+    }
+
+    /// Multi-row inserts, chunked under SQLite's parameter limit; the keys in row order.
+    fn insert_rows(
+        &mut self,
+        target: &InsertTarget,
+        rows: &[Vec<Literal>],
+        conflict: Conflict,
+        conflict_columns: &[String],
+        provided: &[String],
+    ) -> Result<Vec<Literal>, WriteFailure> {
+        let mut keys = Vec::with_capacity(rows.len());
+        let merged: Vec<String> = provided.to_vec();
+        for chunk in rows.chunks(rows_per_statement(self.executor.dialect(), target.columns.len())) {
+            let slices: Vec<&[Literal]> = chunk.iter().map(Vec::as_slice).collect();
+            let statement =
+                insert_statement(target, &slices, conflict, conflict_columns, &merged, self.executor.dialect());
+            let returned = self.query(&statement, None)?;
+            let mut chunk_keys: Vec<Literal> = returned.iter().map(|row| value_literal(&row[0])).collect();
+            if target.generated_key.is_none() && conflict == Conflict::Fail {
+                // New identity keys grow with insertion order under the single writer, so
+                // sorting maps them back to the rows whatever order RETURNING used.
+                chunk_keys.sort_by_key(|key| match key {
+                    Literal::Integer(number) => *number,
+                    _ => i64::MAX,
+                });
+            }
+            keys.extend(chunk_keys);
+        }
+        Ok(keys)
+    }
+
+    /// Every reference to another resource must name an existing row: checked in one
+    /// statement per reference field, so the error names the row and field.
+    fn check_references(
+        &mut self,
+        schema: &Schema,
+        target: &InsertTarget,
+        rows: &[(&str, &[Literal])],
+    ) -> Result<(), WriteFailure> {
+        let resource = schema.resource(&target.resource).expect("targets are resources");
+        let mut problems = Vec::new();
+        for (column_index, column) in target.columns.iter().enumerate() {
+            let field = resource.field(column).expect("columns are fields");
+            let Some(reference) = &field.reference else { continue };
+            if reference.resource == resource.name {
+                // Rows of this same request may be the ones referenced; the database checks.
+                continue;
+            }
+            let wanted: Vec<Literal> = unique_literals(rows.iter().map(|(_, values)| &values[column_index]));
+            if wanted.is_empty() {
+                continue;
+            }
+            let target_resource = schema.resource(&reference.resource).expect("references name resources");
+            let existing = self.query(
+                &select_by_keys(&target_resource.table, &reference.field, &[], self.executor.dialect()),
+                Some(&wanted),
+            )?;
+            let existing: Vec<Literal> = existing.iter().map(|row| value_literal(&row[0])).collect();
+            for (path, values) in rows {
+                let value = &values[column_index];
+                if *value != Literal::Null && !existing.contains(value) {
+                    problems.push(Problem {
+                        path: if path.is_empty() { column.clone() } else { format!("{path}.{column}") },
+                        message: format!("{} {} does not exist", reference.resource, literal_text(value)),
+                    });
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(WriteFailure::Rejected { problems }) }
+    }
+
+    fn update(&mut self, schema: &Schema, plan: &UpdatePlan) -> Result<(Vec<Literal>, Vec<RowChange>), WriteFailure> {
+        let resource = schema.resource(&plan.resource).expect("plans name resources");
+        let columns: Vec<String> = plan.set.iter().map(|(column, _)| column.clone()).collect();
+        self.check_update_references(schema, &plan.resource, &plan.set)?;
+        let old_rows = self.query(
+            &select_for_write(&plan.table, &plan.key, &columns, plan.condition.as_ref(), self.executor.dialect()),
+            None,
+        )?;
+        let keys: Vec<Literal> = old_rows.iter().map(|row| value_literal(&row[0])).collect();
+        if keys.is_empty() {
+            return Ok((keys, Vec::new()));
+        }
+        self.query(&update_by_keys(&plan.table, &plan.key, &plan.set, self.executor.dialect()), Some(&keys))?;
+        let changes = old_rows
+            .iter()
+            .map(|old| {
+                let mut fields = serde_json::Map::new();
+                for (index, (column, new_value)) in plan.set.iter().enumerate() {
+                    if value_literal(&old[index + 1]) != *new_value {
+                        let field_type = &resource.field(column).expect("set columns are fields").field_type;
+                        fields.insert(column.clone(), literal_json(new_value, field_type));
+                    }
+                }
+                RowChange { id: literal_json(&value_literal(&old[0]), &FieldType::Bigint), fields }
+            })
+            .collect();
+        Ok((keys, changes))
+    }
+
+    fn check_update_references(
+        &mut self,
+        schema: &Schema,
+        resource_name: &str,
+        set: &[(String, Literal)],
+    ) -> Result<(), WriteFailure> {
+        let resource = schema.resource(resource_name).expect("plans name resources");
+        let columns: Vec<String> = set.iter().map(|(column, _)| column.clone()).collect();
+        let values: Vec<Literal> = set.iter().map(|(_, value)| value.clone()).collect();
+        let target = InsertTarget {
+            resource: resource.name.clone(),
+            table: resource.table.clone(),
+            key: resource.primary_key().name.clone(),
+            columns,
+            generated_key: None,
+            nested: Vec::new(),
+        };
+        self.check_references(schema, &target, &[("", values.as_slice())])
+    }
+
+    fn bulk_update(
+        &mut self,
+        schema: &Schema,
+        plan: &BulkUpdatePlan,
+    ) -> Result<(Vec<Literal>, Vec<RowChange>), WriteFailure> {
+        let resource = schema.resource(&plan.resource).expect("plans name resources");
+        let key_type = resource.primary_key().field_type.clone();
+        let mut keys = Vec::new();
+        let mut changes = Vec::new();
+        for group in &plan.groups {
+            let target = InsertTarget {
+                resource: resource.name.clone(),
+                table: resource.table.clone(),
+                key: plan.key.clone(),
+                columns: group.columns.clone(),
+                generated_key: None,
+                nested: Vec::new(),
+            };
+            let labelled: Vec<(&str, &[Literal])> =
+                group.rows.iter().map(|row| (row.path.as_str(), row.values.as_slice())).collect();
+            self.check_references(schema, &target, &labelled)?;
+            let group_keys: Vec<Literal> = group.rows.iter().map(|row| row.key.clone()).collect();
+            let mut old_by_key: HashMap<String, Vec<Value>> = HashMap::new();
+            for chunk in group_keys.chunks(rows_per_statement(self.executor.dialect(), 1)) {
+                for row in self.query(
+                    &select_by_keys(&plan.table, &plan.key, &group.columns, self.executor.dialect()),
+                    Some(chunk),
+                )? {
+                    old_by_key.insert(literal_text(&value_literal(&row[0])), row);
+                }
+            }
+            let missing: Vec<String> = group
+                .rows
+                .iter()
+                .filter(|row| !old_by_key.contains_key(&literal_text(&row.key)))
+                .map(|row| format!("{} (at {})", literal_text(&row.key), row.path))
+                .collect();
+            if !missing.is_empty() {
+                return Err(WriteFailure::NotFound {
+                    message: format!(
+                        "no {} with {} {}; nothing was written",
+                        plan.resource,
+                        plan.key,
+                        missing.join(", ")
+                    ),
+                });
+            }
+            for chunk in group.rows.chunks(rows_per_statement(self.executor.dialect(), group.columns.len() + 1)) {
+                let rows: Vec<(&Literal, &[Literal])> =
+                    chunk.iter().map(|row| (&row.key, row.values.as_slice())).collect();
+                let statement = bulk_update(&plan.table, &plan.key, &group.columns, &rows, self.executor.dialect());
+                self.query(&statement, None)?;
+            }
+            for row in &group.rows {
+                let old = &old_by_key[&literal_text(&row.key)];
+                let mut fields = serde_json::Map::new();
+                for (index, column) in group.columns.iter().enumerate() {
+                    if value_literal(&old[index + 1]) != row.values[index] {
+                        let field_type = &resource.field(column).expect("columns are fields").field_type;
+                        fields.insert(column.clone(), literal_json(&row.values[index], field_type));
+                    }
+                }
+                changes.push(RowChange { id: literal_json(&row.key, &key_type), fields });
+                keys.push(row.key.clone());
+            }
+        }
+        Ok((keys, changes))
+    }
+
+    fn select_keys(
+        &mut self,
+        table: &str,
+        key: &str,
+        condition: Option<&Condition>,
+    ) -> Result<Vec<Literal>, WriteFailure> {
+        let rows = self.query(&select_for_write(table, key, &[], condition, self.executor.dialect()), None)?;
+        Ok(rows.iter().map(|row| value_literal(&row[0])).collect())
+    }
+
+    fn delete_keys(&mut self, table: &str, key: &str, keys: &[Literal]) -> Result<(), WriteFailure> {
+        if !keys.is_empty() {
+            self.query(&delete_by_keys(table, key, self.executor.dialect()), Some(keys))?;
+        }
+        Ok(())
+    }
+}
+
+/// New uuid keys for rows of a uuid-keyed target that have none.
+fn generate_keys(target: &InsertTarget, rows: &mut [Vec<Literal>]) {
+    if let Some(position) = target.generated_key {
+        for row in rows {
+            if row[position] == Literal::Null {
+                row[position] = Literal::Text(uuid::Uuid::now_v7().to_string());
+            }
+        }
+    }
+}
+
+fn unique_literals<'a>(values: impl Iterator<Item = &'a Literal>) -> Vec<Literal> {
+    let mut seen = BTreeSet::new();
+    values.filter(|value| **value != Literal::Null).filter(|value| seen.insert(literal_text(value))).cloned().collect()
+}
+
+fn literal_text(value: &Literal) -> String {
+    match value {
+        Literal::Null => "null".to_owned(),
+        Literal::Boolean(flag) => flag.to_string(),
+        Literal::Integer(number) => number.to_string(),
+        Literal::Float(number) => number.to_string(),
+        Literal::Text(text) => text.clone(),
+    }
+}
+
+/// A stored value as a literal comparable with a plan's.
+fn value_literal(value: &Value) -> Literal {
+    match value {
+        Value::Null => Literal::Null,
+        Value::Integer(number) => Literal::Integer(*number),
+        Value::Real(number) => Literal::Float(*number),
+        Value::Text(text) => Literal::Text(text.clone()),
+        Value::Blob(bytes) => Literal::Text(String::from_utf8_lossy(bytes).into_owned()),
+    }
+}
