@@ -39,6 +39,9 @@ pub enum Command {
     Seed(SeedArgs),
     /// Migrate, seed and serve the pearl example on an embedded SQLite file.
     Demo(DemoArgs),
+    /// Replay an example's workload against a server; measure it, the database limit and
+    /// the HTTP limit; write a report.
+    Bench(oxbase_bench::BenchOptions),
 }
 
 /// `oxbase serve`

@@ -38,6 +38,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Seed(arguments) => seed(arguments),
         Command::Serve(arguments) => runtime()?.block_on(serve_command(arguments)),
         Command::Demo(arguments) => runtime()?.block_on(demo(arguments)),
+        Command::Bench(options) => bench(options),
     }
 }
 
@@ -169,10 +170,17 @@ fn ensure_migrated(url: &DatabaseUrl, schema: &Schema, schema_path: &str) -> any
 async fn serve_command(arguments: ServeArgs) -> anyhow::Result<ExitCode> {
     let schema = load_schema(&arguments.schema)?;
     let config = server_config(&arguments, &schema)?;
-    if arguments.migrate {
-        migrate(&config.database, &schema, MigrateOptions::default())?;
-    }
-    ensure_migrated(&config.database, &schema, &arguments.schema.display().to_string())?;
+    // Migrations use blocking database clients: keep them off the async workers.
+    let schema_path = arguments.schema.display().to_string();
+    let (database, schema, migrate_first) = (config.database.clone(), schema, arguments.migrate);
+    let schema = tokio::task::spawn_blocking(move || {
+        if migrate_first {
+            migrate(&database, &schema, MigrateOptions::default())?;
+        }
+        ensure_migrated(&database, &schema, &schema_path)?;
+        Ok::<_, anyhow::Error>(schema)
+    })
+    .await??;
     run_server(config, schema).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -242,5 +250,12 @@ async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("\nCtrl-C stops it; the data stays in {}", arguments.data_dir.display());
     let app = Arc::new(App::open(config, schema).await?);
     serve(listener, app, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(options: oxbase_bench::BenchOptions) -> anyhow::Result<ExitCode> {
+    let report = oxbase_bench::run(&options)?;
+    println!("{}", report.to_markdown());
+    println!("wrote {} and {}", options.out.join("bench.json").display(), options.out.join("bench.md").display());
     Ok(ExitCode::SUCCESS)
 }

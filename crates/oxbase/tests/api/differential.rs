@@ -280,11 +280,26 @@ fn comparison_value(random: &mut fastrand::Rng, sample: &Sample<'_>, column: &Co
         }
         Kind::Timestamp => match real {
             // A date alone means midnight UTC of that day.
-            Some(SqlValue::Text(text)) if roll < 25 => {
+            Some(SqlValue::Text(text)) if roll < 20 => {
                 let date = text[..10].to_owned();
                 Literal { text: date.clone(), sql: SqlValue::Text(format!("{date}T00:00:00.000000Z")) }
             }
-            Some(SqlValue::Text(text)) if roll >= 35 => Literal { text: text.clone(), sql: SqlValue::Text(text) },
+            // Other RFC 3339 spellings of an instant: an explicit offset, no fraction.
+            Some(SqlValue::Text(text)) if roll < 35 => {
+                let hour: u32 = text[11..13].parse().unwrap();
+                match random.u8(..3) {
+                    0 => Literal { text: format!("{}+00:00", &text[..26]), sql: SqlValue::Text(text) },
+                    1 if hour >= 2 => {
+                        let local = format!("{}{:02}{}-02:00", &text[..11], hour - 2, &text[13..26]);
+                        Literal { text: local, sql: SqlValue::Text(text) }
+                    }
+                    _ => Literal {
+                        text: format!("{}Z", &text[..19]),
+                        sql: SqlValue::Text(format!("{}.000000Z", &text[..19])),
+                    },
+                }
+            }
+            Some(SqlValue::Text(text)) if roll >= 45 => Literal { text: text.clone(), sql: SqlValue::Text(text) },
             _ => {
                 let text = (*pick(random, &["1990-01-01T00:00:00.000000Z", "2025-06-01T12:00:00.000000Z"])).to_owned();
                 Literal { text: text.clone(), sql: SqlValue::Text(text) }
@@ -319,7 +334,14 @@ fn like_pattern(random: &mut fastrand::Rng, sample: &Sample<'_>, column: &Column
         4 => "*".to_owned() + &cut(start, start + width) + "*",
         _ => format!("*{}*{}*", cut(0, width / 2), cut(length - width / 2, length)),
     };
-    let pattern = if ilike || random.u8(..100) < 30 { scramble_case(random, &pattern) } else { pattern };
+    let mut pattern = if ilike || random.u8(..100) < 30 { scramble_case(random, &pattern) } else { pattern };
+    // As in PostgreSQL (and PostgREST), `_` is the one-character wildcard.
+    if random.u8(..100) < 15 {
+        let mut characters: Vec<char> = pattern.chars().collect();
+        let index = random.usize(..characters.len());
+        characters[index] = '_';
+        pattern = characters.into_iter().collect();
+    }
     let sql = SqlValue::Text(pattern.replace('*', "%"));
     Literal { text: pattern, sql }
 }

@@ -136,7 +136,13 @@ fn select_list(writer: &mut Writer, node: &Node, aliased: bool) {
             writer.push(", ");
         }
         match &column.expression {
-            ColumnExpression::Field(field) => writer.column("t", field),
+            ColumnExpression::Field(field) => {
+                writer.column("t", field);
+                if writer.dialect == Dialect::Postgres && column.output_type == FieldType::Decimal {
+                    // Exact decimals travel as text and are written into JSON as numbers.
+                    writer.push("::text");
+                }
+            }
             ColumnExpression::JunctionField(field) => writer.column("j", field),
             ColumnExpression::Aggregate(function, input) => aggregate(writer, *function, input.as_ref()),
         }
@@ -162,9 +168,19 @@ fn aggregate(writer: &mut Writer, function: AggregateFunction, input: Option<&(S
         Some((field, _)) => writer.column("t", field),
     }
     writer.push(")");
-    if writer.dialect == Dialect::Postgres && matches!(function, AggregateFunction::Avg | AggregateFunction::Sum) {
-        // PostgreSQL returns numeric for these; a float keeps the encoding the same on both engines.
-        writer.push("::double precision");
+    if writer.dialect == Dialect::Postgres {
+        // PostgreSQL answers numeric (or bigint) where SQLite answers a float (or an
+        // integer); casting keeps the JSON the same on both engines.
+        let input_type = input.map(|(_, field_type)| field_type);
+        let integer_input = matches!(input_type, Some(FieldType::Integer | FieldType::Bigint));
+        match function {
+            AggregateFunction::Sum if integer_input => writer.push("::bigint"),
+            AggregateFunction::Sum | AggregateFunction::Avg => writer.push("::double precision"),
+            AggregateFunction::Min | AggregateFunction::Max if input_type == Some(&FieldType::Decimal) => {
+                writer.push("::double precision")
+            }
+            _ => {}
+        }
     }
 }
 

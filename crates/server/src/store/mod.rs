@@ -7,6 +7,7 @@
 pub mod exec;
 pub mod json;
 pub mod migrate;
+pub mod postgres;
 mod read;
 pub mod sqlite;
 mod transaction;
@@ -25,6 +26,8 @@ use crate::config::{DatabaseUrl, ServerConfig};
 pub enum Store {
     /// An embedded SQLite file.
     Sqlite(sqlite::SqliteStore),
+    /// A PostgreSQL database.
+    Postgres(postgres::PostgresStore),
 }
 
 /// Rows read for one request, already encoded.
@@ -66,7 +69,9 @@ impl Store {
                 let store = sqlite::SqliteStore::open(path, schema, config.readers, config.busy_timeout).await?;
                 Ok(Store::Sqlite(store))
             }
-            DatabaseUrl::Postgres(_) => Err(unsupported_postgres()),
+            DatabaseUrl::Postgres(url) => {
+                Ok(Store::Postgres(postgres::PostgresStore::open(url, schema, config.readers.max(4)).await?))
+            }
         }
     }
 
@@ -74,6 +79,7 @@ impl Store {
     pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
         match self {
             Store::Sqlite(store) => store.read(plan).await,
+            Store::Postgres(store) => store.read(plan).await,
         }
     }
 
@@ -86,6 +92,7 @@ impl Store {
     ) -> Result<write::WriteOutcome, write::WriteFailure> {
         match self {
             Store::Sqlite(store) => store.write(request, representation).await,
+            Store::Postgres(store) => store.write(request, representation).await,
         }
     }
 
@@ -93,6 +100,7 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(store) => store.ping().await,
+            Store::Postgres(store) => store.ping().await,
         }
     }
 }
