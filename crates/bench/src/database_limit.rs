@@ -53,8 +53,21 @@ pub fn plan_reads(schema: &Schema, limits: &Limits, reads: &[ReadRequest]) -> Re
             if let Some(after) = &read.after {
                 plan.after = Some(after.clone());
             }
+            let mut root = root_statement(&plan, Dialect::Sqlite);
+            if std::env::var_os("EXPERIMENT_INLINE").is_some() {
+                let n = root.parameters.len();
+                if let (Literal::Integer(limit), Literal::Integer(offset)) =
+                    (root.parameters[n - 2].clone(), root.parameters[n - 1].clone())
+                {
+                    let tail = format!(" LIMIT ?{} OFFSET ?{}", n - 1, n);
+                    assert!(root.sql.ends_with(&tail), "{}", root.sql);
+                    root.sql.truncate(root.sql.len() - tail.len());
+                    root.sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
+                    root.parameters.truncate(n - 2);
+                }
+            }
             Ok(PlannedRead {
-                root: root_statement(&plan, Dialect::Sqlite),
+                root,
                 count: (plan.count != CountMode::None).then(|| count_statement(&plan, Dialect::Sqlite)),
                 embeds: plan.root.embeds.iter().map(planned_embed).collect(),
             })
@@ -211,6 +224,9 @@ pub struct DatabaseLimit {
     pub requests_per_second: f64,
     pub requests: u64,
     pub statements_per_request: f64,
+    /// How often SQLite re-prepared the root statement per execution before the run (1.0:
+    /// every execution is parsed and planned again).
+    pub root_reprepares_per_execution: f64,
     pub errors: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
@@ -228,9 +244,17 @@ pub fn measure(
     if reads.is_empty() {
         return Err(BenchError::Plan("no requests to run".to_owned()));
     }
-    // Fail before the clock starts when the SQL does not run at all.
+    // Fail before the clock starts when the SQL does not run at all; count how often SQLite
+    // re-prepares the root statement (a bound value the plan depends on forces it).
     let probe = open_reader(path)?;
-    execute(&probe, &reads[0], &mut 0).map_err(|error| BenchError::Database(error.to_string()))?;
+    let probe_runs = 8;
+    for _ in 0..probe_runs {
+        execute(&probe, &reads[0], &mut 0).map_err(|error| BenchError::Database(error.to_string()))?;
+    }
+    let reprepares = probe
+        .prepare_cached(&reads[0].root.sql)
+        .map_err(|error| BenchError::Database(error.to_string()))?
+        .get_status(rusqlite::StatementStatus::RePrepare);
     drop(probe);
     let barrier = Barrier::new(threads);
     let window: OnceLock<(Instant, Instant)> = OnceLock::new();
@@ -290,6 +314,7 @@ pub fn measure(
         requests_per_second: 0.0,
         requests: 0,
         statements_per_request: 0.0,
+        root_reprepares_per_execution: f64::from(reprepares) / f64::from(probe_runs),
         errors: 0,
         first_error: None,
     };

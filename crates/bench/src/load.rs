@@ -26,6 +26,10 @@ use crate::workload::BenchRequest;
 
 /// A request that takes longer than this counts as an error (and its connection is replaced).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Tokio's timer wakes up on millisecond ticks: a request due sooner than this is sent
+/// at once rather than slept for, so the schedule holds when a connection's interval is
+/// below a millisecond.
+const TIMER_SLACK: Duration = Duration::from_millis(1);
 
 /// Draws a connection's next request from its random stream.
 pub type RequestSource = Arc<dyn Fn(&mut Rng) -> Option<BenchRequest> + Send + Sync>;
@@ -246,9 +250,12 @@ pub async fn fixed_rate(plan: &LoadPlan, rate: f64, duration: Duration) -> Phase
                     }
                     break;
                 }
-                let measured_from = if now < due {
+                let measured_from = if now + TIMER_SLACK < due {
                     sleep_until(due).await;
                     Instant::now()
+                } else if now < due {
+                    // Closer than the timer can wait: send a little early, measured from now.
+                    now
                 } else {
                     due
                 };

@@ -333,6 +333,7 @@ mod tests {
                 requests_per_second: 98_765.0,
                 requests: 987_650,
                 statements_per_request: 1.0,
+                root_reprepares_per_execution: 0.0,
                 errors: 0,
                 first_error: None,
             }),

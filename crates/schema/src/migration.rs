@@ -280,7 +280,11 @@ fn add_column(table: &Table, column: &Column, dialect: Dialect) -> MigrationStep
         description: format!("add column {}.{}", table.name, column.name),
         destructive: None,
         rebuilds_table: false,
-        statements: vec![format!("ALTER TABLE {} ADD COLUMN {}", dialect.quote(&table.name), column.definition(dialect))],
+        statements: vec![format!(
+            "ALTER TABLE {} ADD COLUMN {}",
+            dialect.quote(&table.name),
+            column.definition(dialect)
+        )],
     }
 }
 
@@ -352,7 +356,6 @@ fn rebuild_table(old: &Table, new: &Table, dialect: Dialect, destructive_reasons
         statements,
     }
 }
-
 
 /// PostgreSQL: every change in place, in the phases the module documentation lists.
 fn plan_postgres_changes(
@@ -428,7 +431,8 @@ fn plan_postgres_changes(
     plan.steps.extend(index_drops);
     plan.steps.extend(column_changes);
     plan.steps.extend(index_creations);
-    plan.steps.extend(creations.iter().map(|creation| create_table(creation.table, &creation.deferred_references, dialect)));
+    plan.steps
+        .extend(creations.iter().map(|creation| create_table(creation.table, &creation.deferred_references, dialect)));
     plan.steps.extend(foreign_key_additions);
 }
 
@@ -562,8 +566,7 @@ fn alter_column(table: &Table, previous: &Column, column: &Column) -> Option<Mig
     }
     for (check_name, condition) in &column.checks {
         if !previous.checks.iter().any(|(name, applied)| name == check_name && applied == condition) {
-            statements
-                .push(format!("{alter_table} ADD CONSTRAINT {} CHECK ({condition})", dialect.quote(check_name)));
+            statements.push(format!("{alter_table} ADD CONSTRAINT {} CHECK ({condition})", dialect.quote(check_name)));
         }
     }
     (!statements.is_empty()).then(|| MigrationStep {

@@ -97,23 +97,7 @@ fn column_of(schema: &Schema, resource: &Resource, field: &Field, dialect: Diale
     let column = dialect.quote(&field.name);
     let constraint = |suffix: &str| database_name(format!("{}_{}_{suffix}", resource.table, field.name));
     let mut checks = Vec::new();
-    let sql_type = match (dialect, &field.field_type) {
-        (Dialect::Sqlite, FieldType::Integer | FieldType::Bigint) => "INTEGER",
-        (Dialect::Sqlite, FieldType::Float) => "REAL",
-        (Dialect::Sqlite, FieldType::Boolean) => "INTEGER",
-        (Dialect::Sqlite, _) => "TEXT",
-        (Dialect::Postgres, FieldType::Integer) => "INTEGER",
-        (Dialect::Postgres, FieldType::Bigint) => "BIGINT",
-        (Dialect::Postgres, FieldType::Float) => "DOUBLE PRECISION",
-        (Dialect::Postgres, FieldType::Decimal) => "NUMERIC",
-        (Dialect::Postgres, FieldType::Boolean) => "BOOLEAN",
-        (Dialect::Postgres, FieldType::Text | FieldType::Enum(_)) => "TEXT",
-        (Dialect::Postgres, FieldType::Date) => "DATE",
-        (Dialect::Postgres, FieldType::Timestamp) => "TIMESTAMPTZ",
-        (Dialect::Postgres, FieldType::Json) => "JSONB",
-        (Dialect::Postgres, FieldType::Uuid) => "UUID",
-    }
-    .to_owned();
+    let sql_type = sql_type(dialect, &field.field_type).to_owned();
     if dialect == Dialect::Sqlite {
         match &field.field_type {
             FieldType::Boolean => checks.push((constraint("check"), format!("{column} IN (0, 1)"))),
@@ -185,6 +169,26 @@ fn column_of(schema: &Schema, resource: &Resource, field: &Field, dialect: Diale
         default_is_expression,
         checks,
         references,
+    }
+}
+
+/// The column type a field type takes in `dialect`.
+pub fn sql_type(dialect: Dialect, field_type: &FieldType) -> &'static str {
+    match (dialect, field_type) {
+        (Dialect::Sqlite, FieldType::Integer | FieldType::Bigint) => "INTEGER",
+        (Dialect::Sqlite, FieldType::Float) => "REAL",
+        (Dialect::Sqlite, FieldType::Boolean) => "INTEGER",
+        (Dialect::Sqlite, _) => "TEXT",
+        (Dialect::Postgres, FieldType::Integer) => "INTEGER",
+        (Dialect::Postgres, FieldType::Bigint) => "BIGINT",
+        (Dialect::Postgres, FieldType::Float) => "DOUBLE PRECISION",
+        (Dialect::Postgres, FieldType::Decimal) => "NUMERIC",
+        (Dialect::Postgres, FieldType::Boolean) => "BOOLEAN",
+        (Dialect::Postgres, FieldType::Text | FieldType::Enum(_)) => "TEXT",
+        (Dialect::Postgres, FieldType::Date) => "DATE",
+        (Dialect::Postgres, FieldType::Timestamp) => "TIMESTAMPTZ",
+        (Dialect::Postgres, FieldType::Json) => "JSONB",
+        (Dialect::Postgres, FieldType::Uuid) => "UUID",
     }
 }
 

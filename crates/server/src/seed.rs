@@ -1,16 +1,19 @@
 //! Loading an example's generated data: migrate to the example's schema, then insert every
-//! row in one transaction (all or nothing).
+//! row in one transaction (all or nothing): prepared inserts on SQLite, COPY on PostgreSQL.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oxbase_examples::{Scale, pearl};
 use oxbase_schema::Schema;
 
 use crate::config::DatabaseUrl;
+use crate::store::StoreError;
 use crate::store::migrate::{MigrateError, MigrateOptions, migrate};
+use crate::store::postgres::migrate::database_message;
+use crate::store::postgres::seed::{PostgresRowSink, reset_identity_sequences};
 use crate::store::sqlite::seed::SqliteRowSink;
 use crate::store::sqlite::{internal, open_connection};
-use crate::store::{StoreError, unsupported_postgres};
 
 /// What seeding did.
 #[derive(Debug)]
@@ -45,12 +48,18 @@ pub fn example_schema(example: &str) -> Result<Schema, SeedError> {
 }
 
 /// Migrates `url` to the example's schema and loads its data at `scale`.
+///
+/// Blocking: call it from a blocking thread, never from inside an async task.
 pub fn seed_example(url: &DatabaseUrl, example: &str, scale: Scale) -> Result<SeedReport, SeedError> {
     let schema = example_schema(example)?;
     migrate(url, &schema, MigrateOptions::default())?;
-    let DatabaseUrl::Sqlite(path) = url else {
-        return Err(SeedError::Store(unsupported_postgres()));
-    };
+    match url {
+        DatabaseUrl::Sqlite(path) => seed_sqlite(path, &schema, scale),
+        DatabaseUrl::Postgres(url) => seed_postgres(url, &schema, scale),
+    }
+}
+
+fn seed_sqlite(path: &Path, schema: &Schema, scale: Scale) -> Result<SeedReport, SeedError> {
     let mut connection = open_connection(path, Duration::from_secs(5))?;
     for resource in schema.resources.values() {
         let sql = format!("SELECT EXISTS (SELECT 1 FROM \"{}\")", resource.table);
@@ -62,9 +71,30 @@ pub fn seed_example(url: &DatabaseUrl, example: &str, scale: Scale) -> Result<Se
     let started = Instant::now();
     let transaction = connection.transaction().map_err(internal)?;
     let rows = {
-        let mut sink = SqliteRowSink { transaction: &transaction, schema: &schema };
+        let mut sink = SqliteRowSink { transaction: &transaction, schema };
         pearl::generate(scale, &mut sink)?.rows
     };
     transaction.commit().map_err(internal)?;
+    Ok(SeedReport { rows, elapsed: started.elapsed() })
+}
+
+fn seed_postgres(url: &str, schema: &Schema, scale: Scale) -> Result<SeedReport, SeedError> {
+    let failed = |error: postgres::Error| StoreError::Internal(database_message(&error));
+    let mut client = crate::store::postgres::connect(url)?;
+    for resource in schema.resources.values() {
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM \"{}\")", resource.table);
+        let has_rows: bool = client.query_one(&sql, &[]).and_then(|row| row.try_get(0)).map_err(failed)?;
+        if has_rows {
+            return Err(SeedError::AlreadySeeded { resource: resource.name.clone() });
+        }
+    }
+    let started = Instant::now();
+    let mut transaction = client.transaction().map_err(failed)?;
+    let rows = {
+        let mut sink = PostgresRowSink::new(&mut transaction, schema);
+        pearl::generate(scale, &mut sink)?.rows
+    };
+    reset_identity_sequences(&mut transaction, schema)?;
+    transaction.commit().map_err(failed)?;
     Ok(SeedReport { rows, elapsed: started.elapsed() })
 }

@@ -3,34 +3,41 @@
 
 use serde_json::Value;
 
-use crate::support::{TestApp, assert_error};
+use crate::on_both_engines;
+use crate::support::{Engine, TestApp, assert_error};
+
+on_both_engines!(
+    filters_are_typed_by_their_column,
+    logic_in_lists_and_negation,
+    like_is_case_sensitive_and_ilike_is_not,
+    order_with_nulls_and_the_key_tie_breaker,
+    exact_counts_and_the_range_header,
+    cursor_pages_walk_the_whole_order_exactly_once,
+    tampered_and_foreign_cursors_are_refused,
+    aggregates_group_by_the_other_columns,
+    single_objects,
+    request_limits_are_clear_errors,
+    counts_of_aggregates_count_groups,
+    cursors_are_bound_to_inner_filters_and_keep_the_page_size,
+);
 
 fn ids(rows: &Value) -> Vec<i64> {
     rows.as_array().unwrap().iter().map(|row| row["id"].as_i64().unwrap()).collect()
 }
 
-fn query_ids(app: &TestApp, sql: &str) -> Vec<i64> {
-    app.database().prepare(sql).unwrap().query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
-}
-
-#[tokio::test]
-async fn filters_are_typed_by_their_column() {
-    let app = TestApp::spawn().await;
+async fn filters_are_typed_by_their_column(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let rows = app.get_json("/api/v1/trackers?select=id&production_status=eq.in_progress&priority=gte.4&due_date=lt.2026-06-01&limit=1000", 200).await;
-    let expected = query_ids(
-        &app,
-        "SELECT id FROM trackers WHERE production_status = 'in_progress' AND priority >= 4 AND due_date < '2026-06-01' ORDER BY id",
-    );
+    let expected = app.integers("SELECT id FROM trackers WHERE production_status = 'in_progress' AND priority >= 4 AND due_date < '2026-06-01' ORDER BY id",
+    ).await;
     assert!(!expected.is_empty());
     assert_eq!(ids(&rows), expected);
 
     let rows = app
         .get_json("/api/v1/tracker_comments?select=id&is_resolved=is.true&created_at=gte.2025-06-01&limit=1000", 200)
         .await;
-    let expected = query_ids(
-        &app,
-        "SELECT id FROM tracker_comments WHERE is_resolved = 1 AND created_at >= '2025-06-01T00:00:00.000000Z' ORDER BY id",
-    );
+    let expected = app.integers("SELECT id FROM tracker_comments WHERE is_resolved = true AND created_at >= '2025-06-01T00:00:00.000000Z' ORDER BY id",
+    ).await;
     assert_eq!(ids(&rows), expected);
 
     assert_error(app.get("/api/v1/trackers?priority=eq.abc").await, 400, "invalid_parameter", "'abc'").await;
@@ -46,29 +53,21 @@ async fn filters_are_typed_by_their_column() {
     assert_error(app.get("/api/v1/trackers?or=(priority.eq.1").await, 400, "invalid_grammar", "'or'").await;
 }
 
-#[tokio::test]
-async fn logic_in_lists_and_negation() {
-    let app = TestApp::spawn().await;
+async fn logic_in_lists_and_negation(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let rows = app.get_json("/api/v1/trackers?select=id&or=(priority.eq.1,and(priority.eq.5,qc_status.neq.failed))&production_status=not.in.(on_hold,completed)&limit=1000", 200).await;
-    let expected = query_ids(
-        &app,
-        "SELECT id FROM trackers WHERE (priority = 1 OR (priority = 5 AND qc_status <> 'failed')) AND NOT (production_status IN ('on_hold', 'completed')) ORDER BY id",
-    );
+    let expected = app.integers("SELECT id FROM trackers WHERE (priority = 1 OR (priority = 5 AND qc_status <> 'failed')) AND NOT (production_status IN ('on_hold', 'completed')) ORDER BY id",
+    ).await;
     assert!(!expected.is_empty());
     assert_eq!(ids(&rows), expected);
 }
 
-#[tokio::test]
-async fn like_is_case_sensitive_and_ilike_is_not() {
-    let app = TestApp::spawn().await;
-    let code: String = app
-        .database()
-        .query_row(
-            "SELECT item_code FROM reporting_effort_items WHERE item_code GLOB '*[A-Z]*' ORDER BY id LIMIT 1",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+async fn like_is_case_sensitive_and_ilike_is_not(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let code = app
+        .scalar("SELECT item_code FROM reporting_effort_items WHERE item_code <> lower(item_code) ORDER BY id LIMIT 1")
+        .await;
+    let code = code.as_str().unwrap().to_owned();
     let lower = code.to_lowercase();
     let exact = app.get_json(&format!("/api/v1/reporting_effort_items?select=id&item_code=like.{code}"), 200).await;
     assert!(!ids(&exact).is_empty());
@@ -80,20 +79,18 @@ async fn like_is_case_sensitive_and_ilike_is_not() {
     assert_eq!(ids(&any_case), ids(&exact));
 }
 
-#[tokio::test]
-async fn order_with_nulls_and_the_key_tie_breaker() {
-    let app = TestApp::spawn().await;
+async fn order_with_nulls_and_the_key_tie_breaker(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let rows =
         app.get_json("/api/v1/trackers?select=id,due_date&order=due_date.desc.nullslast,priority&limit=300", 200).await;
     let expected =
-        query_ids(&app, "SELECT id FROM trackers ORDER BY due_date DESC NULLS LAST, priority ASC, id LIMIT 300");
+        app.integers("SELECT id FROM trackers ORDER BY due_date DESC NULLS LAST, priority ASC, id LIMIT 300").await;
     assert_eq!(ids(&rows), expected);
     assert_error(app.get("/api/v1/trackers?order=due_date.sideways").await, 400, "invalid_grammar", "sideways").await;
 }
 
-#[tokio::test]
-async fn exact_counts_and_the_range_header() {
-    let app = TestApp::spawn().await;
+async fn exact_counts_and_the_range_header(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let response = app
         .client
         .get(app.url("/api/v1/tracker_comments?select=id&is_resolved=is.false"))
@@ -102,10 +99,7 @@ async fn exact_counts_and_the_range_header() {
         .send()
         .await
         .unwrap();
-    let total: i64 = app
-        .database()
-        .query_row("SELECT count(*) FROM tracker_comments WHERE is_resolved = 0", [], |row| row.get(0))
-        .unwrap();
+    let total = app.scalar("SELECT count(*) FROM tracker_comments WHERE is_resolved = false").await;
     assert_eq!(response.headers()["content-range"], format!("10-19/{total}"));
     assert!(
         response.headers()["server-timing"].to_str().unwrap().contains("2 statements"),
@@ -114,7 +108,7 @@ async fn exact_counts_and_the_range_header() {
     let rows: Value = response.json().await.unwrap();
     assert_eq!(
         ids(&rows),
-        query_ids(&app, "SELECT id FROM tracker_comments WHERE is_resolved = 0 ORDER BY id LIMIT 10 OFFSET 10")
+        app.integers("SELECT id FROM tracker_comments WHERE is_resolved = false ORDER BY id LIMIT 10 OFFSET 10").await
     );
 
     let response = app.client.get(app.url("/api/v1/trackers")).header("range", "9-3").send().await.unwrap();
@@ -124,9 +118,8 @@ async fn exact_counts_and_the_range_header() {
     assert_eq!(response.status(), 400);
 }
 
-#[tokio::test]
-async fn cursor_pages_walk_the_whole_order_exactly_once() {
-    let app = TestApp::spawn().await;
+async fn cursor_pages_walk_the_whole_order_exactly_once(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let mut path = "/api/v1/trackers?select=id,due_date&order=due_date.desc,priority&limit=97".to_owned();
     let mut seen = Vec::new();
     let mut pages = 0;
@@ -142,13 +135,12 @@ async fn cursor_pages_walk_the_whole_order_exactly_once() {
         path = next.trim_start_matches('<').split('>').next().unwrap().to_owned();
         assert!(pages < 100, "cursor paging must end");
     }
-    let expected = query_ids(&app, "SELECT id FROM trackers ORDER BY due_date DESC NULLS FIRST, priority ASC, id");
+    let expected = app.integers("SELECT id FROM trackers ORDER BY due_date DESC NULLS FIRST, priority ASC, id").await;
     assert_eq!(seen, expected, "every row once, in order, across {pages} pages");
 }
 
-#[tokio::test]
-async fn tampered_and_foreign_cursors_are_refused() {
-    let app = TestApp::spawn().await;
+async fn tampered_and_foreign_cursors_are_refused(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let response = app.get("/api/v1/trackers?select=id&order=priority&limit=5").await;
     let link = response.headers()["link"].to_str().unwrap().to_owned();
     let cursor = link.split("after=").nth(1).unwrap().split('>').next().unwrap().to_owned();
@@ -180,28 +172,21 @@ async fn tampered_and_foreign_cursors_are_refused() {
     assert_eq!(valid.status(), 200);
 }
 
-#[tokio::test]
-async fn aggregates_group_by_the_other_columns() {
-    let app = TestApp::spawn().await;
+async fn aggregates_group_by_the_other_columns(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let rows = app.get_json("/api/v1/trackers?select=production_status,count(),priority.avg(),due_date.max()&reporting_effort_id=eq.1&order=production_status", 200).await;
-    let database = app.database();
-    let mut statement = database
-        .prepare("SELECT production_status, count(*), avg(priority), max(due_date) FROM trackers WHERE reporting_effort_id = 1 GROUP BY production_status ORDER BY production_status")
-        .unwrap();
-    let expected: Vec<(String, i64, f64, Option<String>)> = statement
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let expected = app
+        .rows("SELECT production_status, count(*), CAST(avg(priority) AS DOUBLE PRECISION), CAST(max(due_date) AS TEXT) FROM trackers WHERE reporting_effort_id = 1 GROUP BY production_status ORDER BY production_status")
+        .await;
     assert_eq!(rows.as_array().unwrap().len(), expected.len());
-    for (row, (status, count, average, latest)) in rows.as_array().unwrap().iter().zip(expected) {
-        assert_eq!(row["production_status"], status);
-        assert_eq!(row["count"], count);
-        assert!((row["avg"].as_f64().unwrap() - average).abs() < 1e-9, "{row}");
-        assert_eq!(row["max"].as_str().map(str::to_owned), latest);
+    for (row, expected) in rows.as_array().unwrap().iter().zip(expected) {
+        assert_eq!(row["production_status"], expected[0]);
+        assert_eq!(row["count"], expected[1]);
+        assert!((row["avg"].as_f64().unwrap() - expected[2].as_f64().unwrap()).abs() < 1e-9, "{row}");
+        assert_eq!(row["max"], expected[3]);
     }
     let total = app.get_json("/api/v1/tracker_comments?select=total:count()", 200).await;
-    let expected: i64 = database.query_row("SELECT count(*) FROM tracker_comments", [], |row| row.get(0)).unwrap();
+    let expected = app.scalar("SELECT count(*) FROM tracker_comments").await;
     assert_eq!(total, serde_json::json!([{ "total": expected }]));
     assert_error(app.get("/api/v1/trackers?select=production_status.sum()").await, 400, "invalid_parameter", "sum()")
         .await;
@@ -214,9 +199,8 @@ async fn aggregates_group_by_the_other_columns() {
     .await;
 }
 
-#[tokio::test]
-async fn single_objects() {
-    let app = TestApp::spawn().await;
+async fn single_objects(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let response = app
         .client
         .get(app.url("/api/v1/users?id=eq.3"))
@@ -248,9 +232,8 @@ async fn single_objects() {
     assert!(tracker["item"]["item_code"].is_string(), "{tracker}");
 }
 
-#[tokio::test]
-async fn request_limits_are_clear_errors() {
-    let app = TestApp::spawn().await;
+async fn request_limits_are_clear_errors(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let many_terms: String = (0..51).map(|index| format!("priority=neq.{index}")).collect::<Vec<_>>().join("&");
     assert_error(
         app.get(&format!("/api/v1/trackers?{many_terms}")).await,
@@ -277,9 +260,8 @@ async fn request_limits_are_clear_errors() {
     .await;
 }
 
-#[tokio::test]
-async fn counts_of_aggregates_count_groups() {
-    let app = TestApp::spawn().await;
+async fn counts_of_aggregates_count_groups(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     for (path, groups) in [
         ("/api/v1/trackers?select=count()&id=eq.0", 1),
         ("/api/v1/trackers?select=count()", 1),
@@ -298,16 +280,13 @@ async fn counts_of_aggregates_count_groups() {
     .await;
 }
 
-#[tokio::test]
-async fn cursors_are_bound_to_inner_filters_and_keep_the_page_size() {
-    let app = TestApp::spawn().await;
+async fn cursors_are_bound_to_inner_filters_and_keep_the_page_size(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let tags: Vec<String> = app
-        .database()
-        .prepare("SELECT name FROM tracker_tags ORDER BY id LIMIT 2")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
+        .rows("SELECT name FROM tracker_tags ORDER BY id LIMIT 2")
+        .await
+        .into_iter()
+        .map(|row| row[0].as_str().unwrap().to_owned())
         .collect();
     let first = format!("/api/v1/trackers?select=id,tracker_tags!inner(name)&tracker_tags.name=eq.{}&limit=2", tags[0]);
     let response = app.get(&first).await;

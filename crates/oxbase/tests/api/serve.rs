@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{oxbase_binary, pearl_schema_path};
+use crate::support::{PostgresDatabase, oxbase_binary, pearl_schema_path};
 
 /// A running `oxbase` process and the address it printed.
 struct ServerProcess {
@@ -138,21 +138,25 @@ fn refuses_an_unmigrated_database() {
 }
 
 #[test]
-fn postgres_urls_get_a_clear_error_for_now() {
-    let output = Command::new(oxbase_binary())
-        .args([
-            "serve",
-            "--schema",
-            pearl_schema_path().to_str().unwrap(),
-            "--database",
-            "postgres://postgres@127.0.0.1:5432/test",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("PostgreSQL is not served by this build yet"));
+fn serves_postgresql_after_migrating_it() {
+    let database = PostgresDatabase::create_blocking();
+    let url = database.url();
+    let output = Command::new(oxbase_binary()).args(["seed", "--database", &url]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let server = ServerProcess::start(Command::new(oxbase_binary()).args([
+        "serve",
+        "--schema",
+        pearl_schema_path().to_str().unwrap(),
+        "--database",
+        &url,
+        "--listen",
+        "127.0.0.1:0",
+    ]));
+    let (status, body) = server.get("/api/v1/trackers?select=id,item:reporting_effort_items(item_code)&limit=3");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"item_code\""), "{body}");
+    let (status, body) = server.get("/health/ready");
+    assert_eq!(status, 200, "{body}");
 }
 
 #[test]

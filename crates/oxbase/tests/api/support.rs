@@ -11,11 +11,91 @@ use oxbase_server::seed::{example_schema, seed_example};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+/// The database engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The local PostgreSQL server the suite creates its databases in.
+pub const POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// Instantiates async test functions taking an [`Engine`] once per engine, as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name($crate::support::Engine::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name($crate::support::Engine::Postgres).await } )*
+        }
+    };
+}
+
+/// A fresh PostgreSQL database for one test, dropped when the test ends.
+pub struct PostgresDatabase {
+    pub name: String,
+}
+
+impl PostgresDatabase {
+    /// Creates an empty database with a unique name.
+    pub async fn create() -> PostgresDatabase {
+        let name = format!("oxbase_test_{}", uuid_like());
+        let statement = format!("CREATE DATABASE \"{name}\"");
+        tokio::task::spawn_blocking(move || {
+            let mut admin = postgres::Client::connect(&format!("{POSTGRES_SERVER}/postgres"), postgres::NoTls)
+                .expect("PostgreSQL runs on 127.0.0.1:5432 (.ci/run starts it)");
+            admin.batch_execute(&statement).unwrap();
+        })
+        .await
+        .unwrap();
+        PostgresDatabase { name }
+    }
+
+    /// Like [`PostgresDatabase::create`], for tests without an async runtime.
+    pub fn create_blocking() -> PostgresDatabase {
+        let name = format!("oxbase_test_{}", uuid_like());
+        let mut admin = postgres::Client::connect(&format!("{POSTGRES_SERVER}/postgres"), postgres::NoTls)
+            .expect("PostgreSQL runs on 127.0.0.1:5432 (.ci/run starts it)");
+        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
+        PostgresDatabase { name }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("{POSTGRES_SERVER}/{}", self.name)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        // A plain thread: Drop may run inside an async test, where the blocking client
+        // cannot run.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut admin) = postgres::Client::connect(&format!("{POSTGRES_SERVER}/postgres"), postgres::NoTls) {
+                let _ = admin.batch_execute(&statement);
+            }
+        })
+        .join();
+    }
+}
+
+fn uuid_like() -> String {
+    let mut random = fastrand::Rng::new();
+    (0..16).map(|_| char::from(b'a' + random.u8(..26))).collect()
+}
+
 /// A running server over the pearl example's small data set.
 pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
     pub database_path: PathBuf,
+    /// On PostgreSQL, the test's own database (dropped with the app).
+    postgres: Option<PostgresDatabase>,
     /// The running app, e.g. to subscribe to its change events.
     pub app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -23,16 +103,33 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Seeds a fresh database and starts a server on it.
+    /// Seeds a fresh SQLite database and starts a server on it.
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with(|_| {}).await
     }
 
+    /// Seeds a fresh database of `engine` and starts a server on it.
+    pub async fn spawn_on(engine: Engine) -> TestApp {
+        TestApp::spawn_on_with(engine, |_| {}).await
+    }
+
     /// Like [`TestApp::spawn`], letting the test adjust the configuration.
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
+        TestApp::spawn_on_with(Engine::Sqlite, adjust).await
+    }
+
+    /// Like [`TestApp::spawn_on`], letting the test adjust the configuration.
+    pub async fn spawn_on_with(engine: Engine, adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let database_path = directory.path().join("pearl.db");
-        let url = DatabaseUrl::Sqlite(database_path.clone());
+        let postgres = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(PostgresDatabase::create().await),
+        };
+        let url = match &postgres {
+            None => DatabaseUrl::Sqlite(database_path.clone()),
+            Some(database) => DatabaseUrl::Postgres(database.url()),
+        };
         let seed_url = url.clone();
         tokio::task::spawn_blocking(move || seed_example(&seed_url, "pearl", Scale::Small))
             .await
@@ -52,6 +149,7 @@ impl TestApp {
             address,
             client: reqwest::Client::new(),
             database_path,
+            postgres,
             app,
             shutdown: Some(sender),
             _directory: directory,
@@ -90,9 +188,69 @@ impl TestApp {
         request.send().await.expect("the server answers")
     }
 
-    /// Counts rows with SQL.
-    pub fn count(&self, sql: &str) -> i64 {
-        self.database().query_row(sql, [], |row| row.get(0)).unwrap()
+    /// The one integer a query returns (a count), on whichever engine the app runs.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.scalar(sql).await.as_i64().unwrap_or_else(|| panic!("{sql} returned no integer"))
+    }
+
+    /// Every row of a query, as JSON values, on whichever engine the app runs. Write SQL
+    /// both engines accept (`= false` rather than `= 0` for booleans).
+    pub async fn rows(&self, sql: &str) -> Vec<Vec<serde_json::Value>> {
+        let sql = sql.to_owned();
+        match &self.postgres {
+            None => {
+                let path = self.database_path.clone();
+                tokio::task::spawn_blocking(move || {
+                    let connection = rusqlite::Connection::open(path).unwrap();
+                    let mut statement = connection.prepare(&sql).unwrap_or_else(|error| panic!("{sql}: {error}"));
+                    let columns = statement.column_count();
+                    let rows = statement
+                        .query_map([], |row| {
+                            (0..columns)
+                                .map(|index| {
+                                    Ok(match row.get::<_, rusqlite::types::Value>(index)? {
+                                        rusqlite::types::Value::Null => serde_json::Value::Null,
+                                        rusqlite::types::Value::Integer(number) => number.into(),
+                                        rusqlite::types::Value::Real(number) => number.into(),
+                                        rusqlite::types::Value::Text(text) => text.into(),
+                                        rusqlite::types::Value::Blob(_) => serde_json::Value::Null,
+                                    })
+                                })
+                                .collect::<Result<Vec<_>, rusqlite::Error>>()
+                        })
+                        .unwrap();
+                    rows.map(Result::unwrap).collect()
+                })
+                .await
+                .unwrap()
+            }
+            Some(database) => {
+                let url = database.url();
+                tokio::task::spawn_blocking(move || {
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                    let rows = client.query(sql.as_str(), &[]).unwrap_or_else(|error| panic!("{sql}: {error}"));
+                    rows.iter().map(postgres_row_json).collect()
+                })
+                .await
+                .unwrap()
+            }
+        }
+    }
+
+    /// The first column of every row, as integers.
+    pub async fn integers(&self, sql: &str) -> Vec<i64> {
+        self.rows(sql)
+            .await
+            .into_iter()
+            .map(|row| row[0].as_i64().unwrap_or_else(|| panic!("{sql}: {row:?}")))
+            .collect()
+    }
+
+    /// The one value a query returns.
+    pub async fn scalar(&self, sql: &str) -> serde_json::Value {
+        let rows = self.rows(sql).await;
+        assert_eq!(rows.len(), 1, "{sql} returned {} rows", rows.len());
+        rows[0][0].clone()
     }
 
     /// A direct connection to the database file, to compare the API with SQL.
@@ -128,4 +286,23 @@ pub fn oxbase_binary() -> &'static Path {
 /// The pearl example's schema file in the repository.
 pub fn pearl_schema_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pearl/schema.toml")
+}
+
+/// A PostgreSQL row as JSON values (the types the suite's SQL selects).
+fn postgres_row_json(row: &postgres::Row) -> Vec<serde_json::Value> {
+    use postgres::types::Type;
+    (0..row.len())
+        .map(|index| match *row.columns()[index].type_() {
+            Type::INT2 => row.get::<_, Option<i16>>(index).map_or(serde_json::Value::Null, Into::into),
+            Type::INT4 => row.get::<_, Option<i32>>(index).map_or(serde_json::Value::Null, Into::into),
+            Type::INT8 => row.get::<_, Option<i64>>(index).map_or(serde_json::Value::Null, Into::into),
+            Type::FLOAT4 => row.get::<_, Option<f32>>(index).map_or(serde_json::Value::Null, Into::into),
+            Type::FLOAT8 => row.get::<_, Option<f64>>(index).map_or(serde_json::Value::Null, Into::into),
+            Type::BOOL => {
+                row.get::<_, Option<bool>>(index).map_or(serde_json::Value::Null, |flag| i64::from(flag).into())
+            }
+            Type::NUMERIC => panic!("cast numeric results to float8 or text in test SQL"),
+            _ => row.get::<_, Option<String>>(index).map_or(serde_json::Value::Null, Into::into),
+        })
+        .collect()
 }

@@ -4,15 +4,30 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_error};
+use crate::on_both_engines;
+use crate::support::{Engine, TestApp, assert_error};
+
+on_both_engines!(
+    create_one_row_with_location_and_representation,
+    a_bulk_insert_with_one_bad_row_writes_nothing,
+    every_invalid_value_is_listed,
+    unique_and_reference_violations_name_the_field,
+    patch_with_filters_returns_the_representation_and_the_changes,
+    unfiltered_patch_and_delete_are_refused,
+    bulk_patch_gives_each_row_its_own_values_in_one_request,
+    single_row_patch_and_delete_by_id,
+    upserts_merge_or_ignore_duplicates,
+    nested_insert_creates_parents_and_children_in_one_transaction,
+    malformed_bodies_get_clear_errors,
+    oversize_bodies_are_refused,
+);
 
 fn comment(tracker_id: i64, user_id: i64, body: &str) -> Value {
     json!({ "tracker_id": tracker_id, "user_id": user_id, "body": body })
 }
 
-#[tokio::test]
-async fn create_one_row_with_location_and_representation() {
-    let app = TestApp::spawn().await;
+async fn create_one_row_with_location_and_representation(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let mut events = app.app.bus.subscribe();
     let response = app
         .send_json(
@@ -29,13 +44,10 @@ async fn create_one_row_with_location_and_representation() {
     assert_eq!(location, format!("/api/v1/tracker_comments/{id}"));
     assert_eq!(rows[0]["body"], "first look");
     assert_eq!(rows[0]["is_resolved"], false, "defaults are applied");
-    let username: String =
-        app.database().query_row("SELECT username FROM users WHERE id = 2", [], |row| row.get(0)).unwrap();
+    let username = app.scalar("SELECT username FROM users WHERE id = 2").await;
     assert_eq!(rows[0]["user"]["username"], username, "representation honours embedding");
-    let created_at: String = app
-        .database()
-        .query_row("SELECT created_at FROM tracker_comments WHERE id = ?1", [id], |row| row.get(0))
-        .unwrap();
+    let created_at =
+        app.get_json(&format!("/api/v1/tracker_comments/{id}"), 200).await["created_at"].as_str().unwrap().to_owned();
     assert_eq!(created_at.len(), 27, "oxbase sets created_at: {created_at}");
 
     let event = events.try_recv().expect("one change event");
@@ -49,10 +61,9 @@ async fn create_one_row_with_location_and_representation() {
     assert_eq!(fetched["body"], "first look");
 }
 
-#[tokio::test]
-async fn a_bulk_insert_with_one_bad_row_writes_nothing() {
-    let app = TestApp::spawn().await;
-    let before = app.count("SELECT count(*) FROM tracker_comments");
+async fn a_bulk_insert_with_one_bad_row_writes_nothing(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let before = app.count("SELECT count(*) FROM tracker_comments").await;
     let mut rows: Vec<Value> = (0..500).map(|index| comment(1 + index % 50, 2, &format!("bulk {index}"))).collect();
     rows[499]["comment_type"] = json!("gossip");
     let body = assert_error(
@@ -66,17 +77,16 @@ async fn a_bulk_insert_with_one_bad_row_writes_nothing() {
     assert_eq!(problems.len(), 1, "{body}");
     assert_eq!(problems[0]["path"], "[499].comment_type");
     assert!(problems[0]["message"].as_str().unwrap().contains("'gossip' is not one of programming, biostat"));
-    assert_eq!(app.count("SELECT count(*) FROM tracker_comments"), before, "nothing was written");
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments").await, before, "nothing was written");
 
     rows[499]["comment_type"] = json!("biostat");
     let response = app.send_json(Method::POST, "/api/v1/tracker_comments", &json!(rows), None).await;
     assert_eq!(response.status(), 201);
-    assert_eq!(app.count("SELECT count(*) FROM tracker_comments"), before + 500);
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments").await, before + 500);
 }
 
-#[tokio::test]
-async fn every_invalid_value_is_listed() {
-    let app = TestApp::spawn().await;
+async fn every_invalid_value_is_listed(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let rows = json!([
         { "tracker_id": 1, "user_id": 2, "body": "" },
         { "tracker_id": "one", "user_id": 2, "body": "x", "colour": "red" },
@@ -101,11 +111,9 @@ async fn every_invalid_value_is_listed() {
     }
 }
 
-#[tokio::test]
-async fn unique_and_reference_violations_name_the_field() {
-    let app = TestApp::spawn().await;
-    let taken: String =
-        app.database().query_row("SELECT username FROM users WHERE id = 5", [], |row| row.get(0)).unwrap();
+async fn unique_and_reference_violations_name_the_field(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let taken = app.scalar("SELECT username FROM users WHERE id = 5").await;
     let body = assert_error(
         app.send_json(
             Method::POST,
@@ -121,7 +129,7 @@ async fn unique_and_reference_violations_name_the_field() {
     .await;
     assert_eq!(body["details"]["fields"], json!(["username"]));
 
-    let before = app.count("SELECT count(*) FROM tracker_comments");
+    let before = app.count("SELECT count(*) FROM tracker_comments").await;
     let body = assert_error(
         app.send_json(
             Method::POST,
@@ -139,21 +147,17 @@ async fn unique_and_reference_violations_name_the_field() {
         body["details"]["problems"][0]["message"].as_str().unwrap().contains("trackers 99999 does not exist"),
         "{body}"
     );
-    assert_eq!(app.count("SELECT count(*) FROM tracker_comments"), before);
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments").await, before);
 }
 
-#[tokio::test]
-async fn patch_with_filters_returns_the_representation_and_the_changes() {
-    let app = TestApp::spawn().await;
+async fn patch_with_filters_returns_the_representation_and_the_changes(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let mut events = app.app.bus.subscribe();
-    let ids: Vec<i64> = app
-        .database()
-        .prepare("SELECT id FROM trackers WHERE reporting_effort_id = 2 AND production_status <> 'on_hold' ORDER BY id")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let ids = app
+        .integers(
+            "SELECT id FROM trackers WHERE reporting_effort_id = 2 AND production_status <> 'on_hold' ORDER BY id",
+        )
+        .await;
     assert!(!ids.is_empty());
     let response = app
         .send_json(
@@ -174,7 +178,8 @@ async fn patch_with_filters_returns_the_representation_and_the_changes() {
             .all(|row| row["production_status"] == "on_hold" && row["item"]["item_code"].is_string())
     );
     assert_eq!(
-        app.count("SELECT count(*) FROM trackers WHERE reporting_effort_id = 2 AND production_status <> 'on_hold'"),
+        app.count("SELECT count(*) FROM trackers WHERE reporting_effort_id = 2 AND production_status <> 'on_hold'")
+            .await,
         0
     );
 
@@ -187,10 +192,9 @@ async fn patch_with_filters_returns_the_representation_and_the_changes() {
     assert!(!change.fields.contains_key("priority"), "only changed fields");
 }
 
-#[tokio::test]
-async fn unfiltered_patch_and_delete_are_refused() {
-    let app = TestApp::spawn().await;
-    let before = app.count("SELECT count(*) FROM trackers WHERE priority = 1");
+async fn unfiltered_patch_and_delete_are_refused(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let before = app.count("SELECT count(*) FROM trackers WHERE priority = 1").await;
     assert_error(
         app.send_json(Method::PATCH, "/api/v1/trackers", &json!({ "priority": 1 }), None).await,
         400,
@@ -200,7 +204,7 @@ async fn unfiltered_patch_and_delete_are_refused() {
     .await;
     let response = app.client.delete(app.url("/api/v1/trackers")).send().await.unwrap();
     assert_error(response, 400, "unfiltered_write", "DELETE").await;
-    assert_eq!(app.count("SELECT count(*) FROM trackers WHERE priority = 1"), before);
+    assert_eq!(app.count("SELECT count(*) FROM trackers WHERE priority = 1").await, before);
     assert_error(
         app.send_json(Method::PATCH, "/api/v1/trackers?order=id", &json!({ "priority": 1 }), None).await,
         400,
@@ -210,14 +214,13 @@ async fn unfiltered_patch_and_delete_are_refused() {
     .await;
 }
 
-#[tokio::test]
-async fn bulk_patch_gives_each_row_its_own_values_in_one_request() {
-    let app = TestApp::spawn().await;
+async fn bulk_patch_gives_each_row_its_own_values_in_one_request(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let mut events = app.app.bus.subscribe();
     let rows: Vec<Value> = (1..=300).map(|id| json!({ "id": id, "priority": 1 + id % 5, "qc_status": if id % 2 == 0 { "completed" } else { "in_progress" } })).collect();
     let response = app.send_json(Method::PATCH, "/api/v1/trackers", &json!(rows), None).await;
     assert_eq!(response.status(), 204);
-    let mismatches = app.count("SELECT count(*) FROM trackers WHERE id <= 300 AND (priority <> 1 + id % 5 OR qc_status <> CASE WHEN id % 2 = 0 THEN 'completed' ELSE 'in_progress' END)");
+    let mismatches = app.count("SELECT count(*) FROM trackers WHERE id <= 300 AND (priority <> 1 + id % 5 OR qc_status <> CASE WHEN id % 2 = 0 THEN 'completed' ELSE 'in_progress' END)").await;
     assert_eq!(mismatches, 0);
     let event = events.try_recv().unwrap();
     assert_eq!(event.ids.len(), 300, "one event listing every row");
@@ -246,9 +249,8 @@ async fn bulk_patch_gives_each_row_its_own_values_in_one_request() {
     .await;
 }
 
-#[tokio::test]
-async fn single_row_patch_and_delete_by_id() {
-    let app = TestApp::spawn().await;
+async fn single_row_patch_and_delete_by_id(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let response = app
         .send_json(Method::PATCH, "/api/v1/trackers/7", &json!({ "priority": 5 }), Some("return=representation"))
         .await;
@@ -270,7 +272,7 @@ async fn single_row_patch_and_delete_by_id() {
     )
     .await;
 
-    let comment_id: i64 = app.database().query_row("SELECT max(id) FROM tracker_comments WHERE id NOT IN (SELECT parent_comment_id FROM tracker_comments WHERE parent_comment_id IS NOT NULL)", [], |row| row.get(0)).unwrap();
+    let comment_id = app.scalar("SELECT max(id) FROM tracker_comments WHERE id NOT IN (SELECT parent_comment_id FROM tracker_comments WHERE parent_comment_id IS NOT NULL)").await.as_i64().unwrap();
     let response = app
         .client
         .delete(app.url(&format!("/api/v1/tracker_comments/{comment_id}")))
@@ -281,20 +283,15 @@ async fn single_row_patch_and_delete_by_id() {
     assert_eq!(response.status(), 200);
     let deleted: Value = response.json().await.unwrap();
     assert_eq!(deleted[0]["id"], comment_id, "the representation of a deleted row is read before it goes");
-    assert_eq!(app.count(&format!("SELECT count(*) FROM tracker_comments WHERE id = {comment_id}")), 0);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM tracker_comments WHERE id = {comment_id}")).await, 0);
     let response = app.client.delete(app.url(&format!("/api/v1/tracker_comments/{comment_id}"))).send().await.unwrap();
     assert_error(response, 404, "not_found", "no tracker_comments").await;
 }
 
-#[tokio::test]
-async fn upserts_merge_or_ignore_duplicates() {
-    let app = TestApp::spawn().await;
-    let (id, username, email): (i64, String, String) = app
-        .database()
-        .query_row("SELECT id, username, email FROM users WHERE id = 12", [], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
-        .unwrap();
+async fn upserts_merge_or_ignore_duplicates(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let found = app.rows("SELECT id, username, email FROM users WHERE id = 12").await;
+    let (id, username, email) = (found[0][0].as_i64().unwrap(), found[0][1].clone(), found[0][2].clone());
     let rows = json!([
         { "username": username, "email": "changed@example.com" },
         { "username": "brand.new", "email": "brand.new@example.com" },
@@ -310,32 +307,26 @@ async fn upserts_merge_or_ignore_duplicates() {
     assert_eq!(response.status(), 201);
     let returned: Value = response.json().await.unwrap();
     assert_eq!(returned.as_array().unwrap().len(), 2);
-    let stored: String =
-        app.database().query_row("SELECT email FROM users WHERE id = ?1", [id], |row| row.get(0)).unwrap();
+    let stored = app.scalar(&format!("SELECT email FROM users WHERE id = {id}")).await;
     assert_eq!(stored, "changed@example.com", "merge updates the existing row in place");
-    assert_eq!(app.count("SELECT count(*) FROM users WHERE username = 'brand.new'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE username = 'brand.new'").await, 1);
 
     let rows = json!([{ "username": username, "email": email }, { "username": "another.one", "email": "another.one@example.com" }]);
     let response = app
         .send_json(Method::POST, "/api/v1/users?on_conflict=username", &rows, Some("resolution=ignore-duplicates"))
         .await;
     assert_eq!(response.status(), 201);
-    let stored: String =
-        app.database().query_row("SELECT email FROM users WHERE id = ?1", [id], |row| row.get(0)).unwrap();
+    let stored = app.scalar(&format!("SELECT email FROM users WHERE id = {id}")).await;
     assert_eq!(stored, "changed@example.com", "ignore keeps the existing row");
-    assert_eq!(app.count("SELECT count(*) FROM users WHERE username = 'another.one'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE username = 'another.one'").await, 1);
 
     // A merge inserts when nothing collides, so it carries every required field.
-    let (item, effort): (i64, i64) = app
-        .database()
-        .query_row("SELECT reporting_effort_item_id, reporting_effort_id FROM trackers WHERE id = 3", [], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .unwrap();
+    let found = app.rows("SELECT reporting_effort_item_id, reporting_effort_id FROM trackers WHERE id = 3").await;
+    let (item, effort) = (found[0][0].clone(), found[0][1].clone());
     let tracker = json!({ "id": 3, "reporting_effort_item_id": item, "reporting_effort_id": effort, "priority": 1 });
     let response = app.send_json(Method::POST, "/api/v1/trackers", &tracker, Some("resolution=merge-duplicates")).await;
     assert_eq!(response.status(), 201);
-    assert_eq!(app.count("SELECT priority FROM trackers WHERE id = 3"), 1, "merge on the primary key");
+    assert_eq!(app.count("SELECT priority FROM trackers WHERE id = 3").await, 1, "merge on the primary key");
     assert_error(
         app.send_json(Method::POST, "/api/v1/users?on_conflict=role", &rows, Some("resolution=merge-duplicates")).await,
         400,
@@ -345,9 +336,8 @@ async fn upserts_merge_or_ignore_duplicates() {
     .await;
 }
 
-#[tokio::test]
-async fn nested_insert_creates_parents_and_children_in_one_transaction() {
-    let app = TestApp::spawn().await;
+async fn nested_insert_creates_parents_and_children_in_one_transaction(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let items = json!([
         { "reporting_effort_id": 3, "item_type": "TLF", "item_subtype": "Table", "item_code": "T-NEW-1", "tracker": { "reporting_effort_id": 3, "priority": 2 } },
         { "reporting_effort_id": 3, "item_type": "TLF", "item_subtype": "Table", "item_code": "T-NEW-2", "tracker": { "reporting_effort_id": 3, "priority": 4 } },
@@ -364,13 +354,13 @@ async fn nested_insert_creates_parents_and_children_in_one_transaction() {
     let rows: Value = response.json().await.unwrap();
     assert_eq!(rows[0]["tracker"]["priority"], 2);
     assert_eq!(rows[1]["tracker"]["priority"], 4);
-    assert_eq!(app.count("SELECT count(*) FROM trackers t JOIN reporting_effort_items i ON i.id = t.reporting_effort_item_id WHERE i.item_code LIKE 'T-NEW-%'"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM trackers t JOIN reporting_effort_items i ON i.id = t.reporting_effort_item_id WHERE i.item_code LIKE 'T-NEW-%'").await, 2);
 
     let tracker = json!({ "reporting_effort_item_id": 1, "reporting_effort_id": 1, "tracker_comments": [{ "user_id": 2, "body": "hello" }, { "user_id": 3, "body": "again" }] });
     let response = app.send_json(Method::POST, "/api/v1/trackers", &tracker, None).await;
     assert_error(response, 409, "duplicate", "reporting_effort_item_id").await;
     assert_eq!(
-        app.count("SELECT count(*) FROM tracker_comments WHERE body IN ('hello', 'again')"),
+        app.count("SELECT count(*) FROM tracker_comments WHERE body IN ('hello', 'again')").await,
         0,
         "children roll back with their parent"
     );
@@ -387,12 +377,14 @@ async fn nested_insert_creates_parents_and_children_in_one_transaction() {
     )
     .await;
     assert!(body["details"]["problems"][0]["message"].as_str().unwrap().contains("at most 5"));
-    assert_eq!(app.count("SELECT count(*) FROM reporting_effort_items WHERE item_code IN ('T-NEW-3', 'T-NEW-4')"), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM reporting_effort_items WHERE item_code IN ('T-NEW-3', 'T-NEW-4')").await,
+        0
+    );
 }
 
-#[tokio::test]
-async fn malformed_bodies_get_clear_errors() {
-    let app = TestApp::spawn().await;
+async fn malformed_bodies_get_clear_errors(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let response = app
         .client
         .post(app.url("/api/v1/users"))
@@ -411,9 +403,8 @@ async fn malformed_bodies_get_clear_errors() {
     assert_error(response, 400, "invalid_parameter", "return").await;
 }
 
-#[tokio::test]
-async fn oversize_bodies_are_refused() {
-    let app = TestApp::spawn_with(|config| config.max_body_bytes = 10_000).await;
+async fn oversize_bodies_are_refused(engine: Engine) {
+    let app = TestApp::spawn_on_with(engine, |config| config.max_body_bytes = 10_000).await;
     let rows: Vec<Value> = (0..200).map(|index| comment(1, 2, &format!("padding padding padding {index}"))).collect();
     let response = app.send_json(Method::POST, "/api/v1/tracker_comments", &json!(rows), None).await;
     assert_error(response, 413, "payload_too_large", "larger than").await;

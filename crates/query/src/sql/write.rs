@@ -57,7 +57,13 @@ pub fn insert_statement(
             if index > 0 {
                 writer.push(", ");
             }
-            writer.parameter(value.clone());
+            // A row of an upsert without a key gets a new one: PostgreSQL's identity
+            // column takes DEFAULT (SQLite assigns one for NULL).
+            if dialect == Dialect::Postgres && *value == Literal::Null && target.columns[index] == target.key {
+                writer.push("DEFAULT");
+            } else {
+                writer.parameter(value.clone());
+            }
         }
         writer.push(")");
     }
@@ -166,11 +172,14 @@ pub fn delete_by_keys(table: &str, key: &str, dialect: Dialect) -> Statement {
 }
 
 /// Each row its own values: `WITH v(key, columns…) AS (VALUES …) UPDATE table SET column =
-/// v.column … FROM v WHERE table.key = v.key`.
+/// v.column … FROM v WHERE table.key = v.key`. `types` are the SQL types of the key and of
+/// each column: PostgreSQL cannot infer the types of a VALUES list's parameters, so the
+/// first row casts them.
 pub fn bulk_update(
     table: &str,
     key: &str,
     columns: &[String],
+    types: &[&str],
     rows: &[(&Literal, &[Literal])],
     dialect: Dialect,
 ) -> Statement {
@@ -187,10 +196,18 @@ pub fn bulk_update(
             writer.push(", ");
         }
         writer.push("(");
+        let cast = |writer: &mut Writer, position: usize| {
+            if row_index == 0 && dialect == Dialect::Postgres {
+                writer.push("::");
+                writer.push(types[position]);
+            }
+        };
         writer.parameter((*key_value).clone());
-        for value in values.iter() {
+        cast(&mut writer, 0);
+        for (index, value) in values.iter().enumerate() {
             writer.push(", ");
             writer.parameter(value.clone());
+            cast(&mut writer, index + 1);
         }
         writer.push(")");
     }

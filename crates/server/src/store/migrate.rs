@@ -3,7 +3,7 @@
 use oxbase_schema::Schema;
 
 use crate::config::DatabaseUrl;
-use crate::store::{StoreError, sqlite, unsupported_postgres};
+use crate::store::{StoreError, postgres, sqlite};
 
 /// How `migrate` may proceed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,12 +49,18 @@ fn bullet_list(items: &[String]) -> String {
 }
 
 /// Migrates the database at `url` to `schema`.
+///
+/// Blocking (the PostgreSQL client waits on its own runtime): call it from a blocking
+/// thread, never from inside an async task.
 pub fn migrate(url: &DatabaseUrl, schema: &Schema, options: MigrateOptions) -> Result<MigrateOutcome, MigrateError> {
     match url {
         DatabaseUrl::Sqlite(path) => {
             let mut connection = sqlite::open_connection(path, std::time::Duration::from_secs(5))?;
             sqlite::migrate::migrate(&mut connection, schema, options)
         }
-        DatabaseUrl::Postgres(_) => Err(MigrateError::Store(unsupported_postgres())),
+        DatabaseUrl::Postgres(url) => {
+            let mut client = postgres::connect(url)?;
+            postgres::migrate::migrate(&mut client, schema, options)
+        }
     }
 }

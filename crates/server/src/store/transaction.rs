@@ -14,6 +14,7 @@ use oxbase_query::sql::write::{
 use oxbase_query::write::{BulkUpdatePlan, Conflict, InsertPlan, InsertRow, InsertTarget, Problem, UpdatePlan};
 use oxbase_schema::Schema;
 use oxbase_schema::model::{FieldType, Literal, OnDelete};
+use oxbase_schema::physical::sql_type;
 
 use crate::bus::{ChangeOperation, RowChange};
 use crate::store::exec::{Executor, Value};
@@ -353,10 +354,16 @@ impl Run<'_> {
                     ),
                 });
             }
+            let dialect = self.executor.dialect();
+            let types: Vec<&str> = std::iter::once(&plan.key)
+                .chain(&group.columns)
+                .map(|column| sql_type(dialect, &resource.field(column).expect("columns are fields").field_type))
+                .collect();
             for chunk in group.rows.chunks(rows_per_statement(self.executor.dialect(), group.columns.len() + 1)) {
                 let rows: Vec<(&Literal, &[Literal])> =
                     chunk.iter().map(|row| (&row.key, row.values.as_slice())).collect();
-                let statement = bulk_update(&plan.table, &plan.key, &group.columns, &rows, self.executor.dialect());
+                let statement =
+                    bulk_update(&plan.table, &plan.key, &group.columns, &types, &rows, self.executor.dialect());
                 self.query(&statement, None)?;
             }
             for row in &group.rows {
