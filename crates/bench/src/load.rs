@@ -62,8 +62,8 @@ impl Phase {
     }
 }
 
-/// One worker's answers and the span they were counted over: from the first request it
-/// sent in the window to its last answer. Dividing per worker, not by the window, keeps the
+/// One worker's answers and the span they were counted over: from the start of its first
+/// request that ended in the window to its last answer. Dividing per worker, not by the window, keeps the
 /// rate right when a request takes a large part of the window (a request still running at
 /// the end would otherwise be lost, and all workers starting together would bunch their
 /// answers).
@@ -184,9 +184,11 @@ pub async fn closed_loop(plan: &LoadPlan, warmup: Duration, duration: Duration) 
                 let sent = Instant::now();
                 let result = exchange(&plan, &mut connection, &request).await;
                 let done = Instant::now();
-                if sent < measure_from {
+                if done < measure_from {
                     continue;
                 }
+                // A request that began in the warm-up but ends in the window counts, with
+                // its whole duration: slow requests may take longer than the warm-up.
                 first_sent.get_or_insert(sent);
                 match result {
                     Ok(answer) => {

@@ -35,7 +35,7 @@ pub struct BenchOptions {
     pub url: Option<String>,
     /// The fixed-rate pass that measures latency runs at this fraction of the closed-loop
     /// maximum rate.
-    #[arg(long, default_value_t = 0.75, value_parser = parse_fraction)]
+    #[arg(long, default_value_t = 0.5, value_parser = parse_fraction)]
     pub rate_fraction: f64,
     /// Seed of the request generator (the same seed replays the same requests).
     #[arg(long, default_value_t = 1)]

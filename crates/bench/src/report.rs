@@ -333,7 +333,7 @@ mod tests {
                 requests_per_second: 98_765.0,
                 requests: 987_650,
                 statements_per_request: 1.0,
-                root_reprepares_per_execution: 0.0,
+                reprepares_per_execution_with_server_settings: 0.0,
                 errors: 0,
                 first_error: None,
             }),

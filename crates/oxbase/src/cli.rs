@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// Migrate the database to the schema before serving.
     #[arg(long, env = "OXBASE_MIGRATE")]
     pub migrate: bool,
+    /// Serve /admin/* (pool statistics, EXPLAIN) [default: the schema file's [server] admin].
+    #[arg(long, env = "OXBASE_ADMIN")]
+    pub admin: bool,
 }
 
 /// `oxbase migrate`

@@ -145,7 +145,40 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
     if let Some(milliseconds) = schema.database.busy_timeout_ms {
         config.busy_timeout = std::time::Duration::from_millis(milliseconds);
     }
+    apply_pool_settings(&mut config, schema);
+    config.admin_enabled = arguments.admin || schema.server.admin.unwrap_or(false);
     Ok(config)
+}
+
+/// `[database]` pool and slow-query settings.
+fn apply_pool_settings(config: &mut ServerConfig, schema: &Schema) {
+    use std::time::Duration;
+    let database = &schema.database;
+    let pool = &mut config.pool;
+    if let Some(size) = database.pool_size {
+        pool.max_size = size.max(1);
+    }
+    if let Some(milliseconds) = database.acquire_timeout_ms {
+        pool.acquire_timeout = Duration::from_millis(milliseconds);
+    }
+    if let Some(milliseconds) = database.statement_timeout_ms {
+        pool.statement_timeout = Duration::from_millis(milliseconds);
+    }
+    if let Some(seconds) = database.max_lifetime_seconds {
+        pool.max_lifetime = Duration::from_secs(seconds);
+    }
+    if let Some(test) = database.test_before_acquire {
+        pool.test_before_acquire = test;
+    }
+    if let Some(name) = &database.application_name {
+        pool.application_name = name.clone();
+    }
+    if let Some(milliseconds) = database.slow_query_ms {
+        config.slow_query = (milliseconds > 0).then(|| Duration::from_millis(milliseconds));
+    }
+    if let Some(log_parameters) = database.log_slow_query_parameters {
+        config.log_slow_query_parameters = log_parameters;
+    }
 }
 
 fn parse_listen(listen: &str) -> anyhow::Result<SocketAddr> {

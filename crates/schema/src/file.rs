@@ -43,6 +43,8 @@ pub struct ServerSection {
     pub max_page_size: Option<u32>,
     pub max_body_bytes: Option<u64>,
     pub request_timeout_seconds: Option<u64>,
+    /// Serve `/admin/*` (pool statistics, EXPLAIN); off unless set.
+    pub admin: Option<bool>,
 }
 
 /// `[database]`
@@ -52,6 +54,14 @@ pub struct DatabaseSection {
     pub url: Option<String>,
     pub readers: Option<u32>,
     pub busy_timeout_ms: Option<u64>,
+    pub pool_size: Option<u32>,
+    pub acquire_timeout_ms: Option<u64>,
+    pub statement_timeout_ms: Option<u64>,
+    pub max_lifetime_seconds: Option<u64>,
+    pub test_before_acquire: Option<bool>,
+    pub application_name: Option<String>,
+    pub slow_query_ms: Option<u64>,
+    pub log_slow_query_parameters: Option<bool>,
 }
 
 /// `[cache]`

@@ -32,6 +32,16 @@ pub struct ServerConfig {
     pub max_in_list: usize,
     /// Longest accepted request URL (path and query), in bytes.
     pub max_url_length: usize,
+    /// PostgreSQL connection pool settings.
+    pub pool: PoolSettings,
+    /// Statements slower than this are logged with their SQL (never with parameter values
+    /// unless `log_slow_query_parameters`); `None` turns the log off.
+    pub slow_query: Option<Duration>,
+    /// Whether the slow-query log includes parameter values (they may be personal data).
+    pub log_slow_query_parameters: bool,
+    /// Whether `/admin/*` is served (pool statistics, EXPLAIN). Off by default until
+    /// access control protects it.
+    pub admin_enabled: bool,
     /// Secret that signs keyset cursors; instances behind one load balancer need the same
     /// one. Random per process when not configured (cursors then end with the process).
     pub cursor_secret: Vec<u8>,
@@ -54,6 +64,42 @@ impl ServerConfig {
             max_in_list: 1000,
             max_url_length: 8192,
             cursor_secret: random_secret(),
+            pool: PoolSettings::default(),
+            slow_query: Some(Duration::from_millis(500)),
+            log_slow_query_parameters: false,
+            admin_enabled: false,
+        }
+    }
+}
+
+/// How oxbase pools PostgreSQL connections. The defaults suit this 2-core machine: a
+/// PostgreSQL backend per core and some headroom for requests waiting on I/O.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Connections opened (all at start; lost ones are reopened on next use).
+    pub max_size: u32,
+    /// How long a request waits for a free connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` for every statement oxbase runs.
+    pub statement_timeout: Duration,
+    /// Connections older than this are closed and reopened on next use.
+    pub max_lifetime: Duration,
+    /// Run `SELECT 1` before handing out a connection (off: a lost connection is noticed
+    /// by its first failing statement and reopened for the next request).
+    pub test_before_acquire: bool,
+    /// `application_name` shown in `pg_stat_activity`.
+    pub application_name: String,
+}
+
+impl Default for PoolSettings {
+    fn default() -> PoolSettings {
+        PoolSettings {
+            max_size: 8,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+            max_lifetime: Duration::from_secs(30 * 60),
+            test_before_acquire: false,
+            application_name: "oxbase".to_owned(),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::config::DatabaseUrl;
 use crate::store::StoreError;
 use crate::store::migrate::{MigrateError, MigrateOptions, migrate};
 use crate::store::postgres::migrate::database_message;
-use crate::store::postgres::seed::{PostgresRowSink, reset_identity_sequences};
+use crate::store::postgres::seed::{PostgresRowSink, reset_identity_sequences, suspend_indexes_and_foreign_keys};
 use crate::store::sqlite::seed::SqliteRowSink;
 use crate::store::sqlite::{internal, open_connection};
 
@@ -90,11 +90,18 @@ fn seed_postgres(url: &str, schema: &Schema, scale: Scale) -> Result<SeedReport,
     }
     let started = Instant::now();
     let mut transaction = client.transaction().map_err(failed)?;
+    let restore = suspend_indexes_and_foreign_keys(&mut transaction, schema)?;
     let rows = {
         let mut sink = PostgresRowSink::new(&mut transaction, schema);
         pearl::generate(scale, &mut sink)?.rows
     };
+    for statement in &restore {
+        transaction.batch_execute(statement).map_err(failed)?;
+    }
     reset_identity_sequences(&mut transaction, schema)?;
+    // Fresh statistics, so the first queries after seeding are planned for the real sizes.
+    let tables: Vec<String> = schema.resources.values().map(|resource| format!("\"{}\"", resource.table)).collect();
+    transaction.batch_execute(&format!("ANALYZE {}", tables.join(", "))).map_err(failed)?;
     transaction.commit().map_err(failed)?;
     Ok(SeedReport { rows, elapsed: started.elapsed() })
 }

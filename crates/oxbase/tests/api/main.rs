@@ -6,6 +6,7 @@ mod differential;
 mod embed;
 mod errors;
 mod health;
+mod postgres;
 mod postgrest_client;
 mod query;
 mod read;

@@ -5,9 +5,11 @@
 //! - [`router`]: the one explicit route table.
 //! - [`records`]: `/api/v1/{resource}` handlers, one file per action.
 //! - [`health`]: liveness and readiness.
+//! - [`admin`]: pool statistics and EXPLAIN, when enabled.
 //! - [`middleware`]: request id, request log, `Server-Timing`, timeouts, panics.
 //! - [`error`]: [`error::ApiError`], the only error type handlers return.
 
+pub mod admin;
 pub mod error;
 pub mod health;
 pub mod middleware;

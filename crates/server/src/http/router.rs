@@ -9,13 +9,17 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
-use crate::http::{health, middleware, records};
+use crate::http::{admin, health, middleware, records};
 
 /// Builds the router for an app.
 pub fn router(state: AppState) -> Router {
     let timeout = state.0.config.request_timeout;
     let max_body_bytes = usize::try_from(state.0.config.max_body_bytes).unwrap_or(usize::MAX);
-    Router::new()
+    let mut routes = Router::new();
+    if state.0.config.admin_enabled {
+        routes = routes.route("/admin/pool", get(admin::pool)).route("/admin/explain", get(admin::explain));
+    }
+    routes
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route(

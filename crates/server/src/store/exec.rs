@@ -5,6 +5,8 @@
 //! canonical text, json is its text), so planning, assembling embedded rows, encoding JSON
 //! and the write logic exist once.
 
+use std::time::{Duration, Instant};
+
 use oxbase_query::sql::Statement;
 use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::Literal;
@@ -20,6 +22,43 @@ pub trait Executor {
     /// Runs `statement`; `keys` fills its key-list placeholder (a child read, a write by
     /// keys). Constraint violations come back as the matching [`WriteFailure`].
     fn rows(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, WriteFailure>;
+
+    /// Where slow statements are reported, if anywhere.
+    fn slow_query_log(&self) -> Option<SlowQueryLog>;
+
+    /// [`Executor::rows`], logging the statement when it is slower than the slow-query
+    /// threshold. `resource` names what the statement reads or writes.
+    fn run(
+        &mut self,
+        resource: &str,
+        statement: &Statement,
+        keys: Option<&[Literal]>,
+    ) -> Result<Vec<Vec<Value>>, WriteFailure> {
+        let started = Instant::now();
+        let result = self.rows(statement, keys);
+        if let Some(log) = self.slow_query_log() {
+            let elapsed = started.elapsed();
+            if elapsed >= log.threshold {
+                let duration_ms = elapsed.as_secs_f64() * 1000.0;
+                if log.with_parameters {
+                    let parameters = format!("{:?}", statement.parameters);
+                    tracing::warn!(resource, duration_ms, sql = %statement.sql, parameters, "slow query");
+                } else {
+                    tracing::warn!(resource, duration_ms, sql = %statement.sql, "slow query");
+                }
+            }
+        }
+        result
+    }
+}
+
+/// The slow-query log's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SlowQueryLog {
+    /// Statements at least this slow are logged.
+    pub threshold: Duration,
+    /// Whether parameter values are logged too (they may be personal data).
+    pub with_parameters: bool,
 }
 
 /// The key list as a JSON array: SQLite's one `json_each(?)` parameter.

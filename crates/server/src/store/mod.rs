@@ -66,12 +66,16 @@ impl Store {
     pub async fn open(config: &ServerConfig, schema: Arc<Schema>) -> Result<Store, StoreError> {
         match &config.database {
             DatabaseUrl::Sqlite(path) => {
-                let store = sqlite::SqliteStore::open(path, schema, config.readers, config.busy_timeout).await?;
+                let store = sqlite::SqliteStore::open(path, schema, config.readers, config.busy_timeout)
+                    .await?
+                    .with_slow_query_log(slow_query_log(config));
                 Ok(Store::Sqlite(store))
             }
-            DatabaseUrl::Postgres(url) => {
-                Ok(Store::Postgres(postgres::PostgresStore::open(url, schema, config.readers.max(4)).await?))
-            }
+            DatabaseUrl::Postgres(url) => Ok(Store::Postgres(
+                postgres::PostgresStore::open(url, schema, &config.pool)
+                    .await?
+                    .with_slow_query_log(slow_query_log(config)),
+            )),
         }
     }
 
@@ -96,6 +100,26 @@ impl Store {
         }
     }
 
+    /// The statements a read plan runs, with the engine's plan for each.
+    pub async fn explain(&self, plan: ReadPlan) -> Result<serde_json::Value, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.explain(plan).await,
+            Store::Postgres(store) => store.explain(plan).await,
+        }
+    }
+
+    /// Connection pool statistics.
+    pub fn pool_statistics(&self) -> serde_json::Value {
+        match self {
+            Store::Sqlite(store) => store.statistics(),
+            Store::Postgres(store) => {
+                let mut statistics = serde_json::to_value(store.statistics()).unwrap_or_default();
+                statistics["engine"] = "postgres".into();
+                statistics
+            }
+        }
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
@@ -103,6 +127,13 @@ impl Store {
             Store::Postgres(store) => store.ping().await,
         }
     }
+}
+
+/// The slow-query log a configuration asks for.
+fn slow_query_log(config: &ServerConfig) -> Option<exec::SlowQueryLog> {
+    config
+        .slow_query
+        .map(|threshold| exec::SlowQueryLog { threshold, with_parameters: config.log_slow_query_parameters })
 }
 
 /// The error for PostgreSQL URLs until the PostgreSQL backend ships.

@@ -55,12 +55,12 @@ pub(crate) fn read_with(executor: &mut dyn Executor, plan: &ReadPlan) -> Result<
     let dialect = executor.dialect();
     let started = Instant::now();
     let mut statements = 0;
-    let rows = run(executor, &root_statement(plan, dialect), None)?;
+    let rows = run(executor, &plan.root.resource, &root_statement(plan, dialect), None)?;
     statements += 1;
     let total = if plan.count == CountMode::None {
         None
     } else {
-        let count = run(executor, &count_statement(plan, dialect), None)?;
+        let count = run(executor, &plan.root.resource, &count_statement(plan, dialect), None)?;
         statements += 1;
         match count.first().and_then(|row| row.first()) {
             Some(Value::Integer(count)) => Some(u64::try_from(*count).unwrap_or(0)),
@@ -125,7 +125,7 @@ fn fetch(
             *statements += 1;
             let keys: Vec<Literal> = keys.iter().map(Key::literal).collect();
             let statement = child_statement(embed, executor.dialect());
-            run(executor, &statement, Some(&keys))?
+            run(executor, &embed.node.resource, &statement, Some(&keys))?
         };
         let mut by_parent: HashMap<Key, Vec<usize>> = HashMap::new();
         for (index, row) in child_rows.iter().enumerate() {
@@ -141,10 +141,11 @@ fn fetch(
 
 fn run(
     executor: &mut dyn Executor,
+    resource: &str,
     statement: &Statement,
     keys: Option<&[Literal]>,
 ) -> Result<Vec<Vec<Value>>, StoreError> {
-    executor.rows(statement, keys).map_err(|failure| match failure {
+    executor.run(resource, statement, keys).map_err(|failure| match failure {
         crate::store::write::WriteFailure::Store(error) => error,
         other => StoreError::Internal(other.to_string()),
     })
@@ -204,4 +205,48 @@ fn write_value(out: &mut Vec<u8>, value: &Value, output_type: &FieldType) {
         (Value::Text(text), _) => json::write_string(out, text),
         (Value::Blob(bytes), _) => json::write_string(out, &String::from_utf8_lossy(bytes)),
     }
+}
+
+/// The root statement (and the count, when asked for) with the engine's plan for each:
+/// `EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` on PostgreSQL.
+pub(crate) fn explain_with(executor: &mut dyn Executor, plan: &ReadPlan) -> Result<serde_json::Value, StoreError> {
+    let dialect = executor.dialect();
+    let mut statements = vec![root_statement(plan, dialect)];
+    if plan.count != CountMode::None {
+        statements.push(count_statement(plan, dialect));
+    }
+    let mut explained = Vec::new();
+    for statement in statements {
+        let prefix = match dialect {
+            oxbase_schema::dialect::Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
+            oxbase_schema::dialect::Dialect::Postgres => "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ",
+        };
+        let explain = Statement { sql: format!("{prefix}{}", statement.sql), ..statement.clone() };
+        let rows = run(executor, &plan.root.resource, &explain, None)?;
+        let engine_plan = match dialect {
+            oxbase_schema::dialect::Dialect::Sqlite => serde_json::Value::Array(
+                rows.iter()
+                    .map(|row| {
+                        let text = |index: usize| match row.get(index) {
+                            Some(Value::Text(text)) => serde_json::Value::from(text.as_str()),
+                            Some(Value::Integer(number)) => serde_json::Value::from(*number),
+                            _ => serde_json::Value::Null,
+                        };
+                        serde_json::json!({ "id": text(0), "parent": text(1), "detail": text(3) })
+                    })
+                    .collect(),
+            ),
+            oxbase_schema::dialect::Dialect::Postgres => match rows.first().and_then(|row| row.first()) {
+                Some(Value::Text(json)) => serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+                _ => serde_json::Value::Null,
+            },
+        };
+        let parameters: Vec<serde_json::Value> = statement
+            .parameters
+            .iter()
+            .map(|parameter| crate::store::json::literal_json(parameter, &FieldType::Text))
+            .collect();
+        explained.push(serde_json::json!({ "sql": statement.sql, "parameters": parameters, "plan": engine_plan }));
+    }
+    Ok(serde_json::json!({ "dialect": format!("{dialect:?}").to_lowercase(), "statements": explained }))
 }

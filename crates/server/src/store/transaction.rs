@@ -31,7 +31,7 @@ pub(crate) fn write_in_transaction(
     mut representation: Option<ReadPlan>,
 ) -> Result<WriteOutcome, WriteFailure> {
     let started = Instant::now();
-    let mut run = Run { executor, statements: 0 };
+    let mut run = Run { executor, statements: 0, resource: request.resource().to_owned() };
     let key_field = schema.resource(request.resource()).expect("requests name resources").primary_key();
     // The written rows as `select` shapes them, read inside the transaction.
     let read_back =
@@ -116,12 +116,15 @@ fn cascaded_resources(schema: &Schema, resource: &str) -> Vec<String> {
 struct Run<'a> {
     executor: &'a mut dyn Executor,
     statements: u32,
+    /// The resource the request writes, for the slow-query log.
+    resource: String,
 }
 
 impl Run<'_> {
     fn query(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, WriteFailure> {
         self.statements += 1;
-        self.executor.rows(statement, keys)
+        let resource = self.resource.clone();
+        self.executor.run(&resource, statement, keys)
     }
 
     fn bump_version(&mut self, resource: &str) -> Result<i64, WriteFailure> {

@@ -14,7 +14,7 @@ use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use time::format_description::well_known::Rfc3339;
 
 use crate::store::StoreError;
-use crate::store::exec::{Executor, Value};
+use crate::store::exec::{Executor, SlowQueryLog, Value};
 use crate::store::write::WriteFailure;
 
 /// A PostgreSQL client (or open transaction) as an [`Executor`], with the connection's
@@ -23,11 +23,16 @@ pub struct PostgresExecutor<'a, C: GenericClient> {
     pub client: &'a mut C,
     /// Statements prepared on this connection, by SQL text.
     pub prepared: &'a mut HashMap<String, postgres::Statement>,
+    pub slow_query_log: Option<SlowQueryLog>,
 }
 
 impl<C: GenericClient> Executor for PostgresExecutor<'_, C> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
+    }
+
+    fn slow_query_log(&self) -> Option<SlowQueryLog> {
+        self.slow_query_log
     }
 
     fn rows(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, WriteFailure> {

@@ -11,58 +11,121 @@ pub mod seed;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use deadpool::Runtime;
 use deadpool::unmanaged::{Pool, PoolConfig};
 use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 
+use crate::config::PoolSettings;
+use crate::store::exec::SlowQueryLog;
 use crate::store::postgres::exec::PostgresExecutor;
-use crate::store::read::read_with;
+use crate::store::read::{explain_with, read_with};
 use crate::store::transaction::write_in_transaction;
 use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
 use crate::store::{ReadOutput, StoreError};
-
-/// How long a request waits for a free connection before the database counts as
-/// unavailable.
-const CONNECTION_WAIT: Duration = Duration::from_secs(5);
 
 /// A pooled connection with the statements prepared on it.
 struct Connection {
     /// `None` after a failed reconnect; the next use tries again.
     client: Option<postgres::Client>,
     prepared: HashMap<String, postgres::Statement>,
+    opened: Instant,
+}
+
+/// Counters of how requests got their connections.
+#[derive(Default)]
+struct Acquisitions {
+    count: AtomicU64,
+    timeouts: AtomicU64,
+    total_micros: AtomicU64,
+    max_micros: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+/// The pool's state and history, for `/admin/pool` and metrics.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PoolStatistics {
+    pub max_size: usize,
+    pub size: usize,
+    pub idle: usize,
+    pub in_use: usize,
+    pub waiting: usize,
+    pub acquisitions: u64,
+    pub acquire_timeouts: u64,
+    pub average_acquire_ms: f64,
+    pub max_acquire_ms: f64,
+    pub reconnects: u64,
 }
 
 /// A PostgreSQL database behind a pool of connections.
 pub struct PostgresStore {
     url: String,
+    settings: PoolSettings,
     pool: Pool<Connection>,
     schema: Arc<Schema>,
+    acquisitions: Arc<Acquisitions>,
+    /// Where slow statements are reported.
+    slow_query_log: Option<SlowQueryLog>,
 }
 
 impl PostgresStore {
-    /// Opens `size` connections.
-    pub async fn open(url: &str, schema: Arc<Schema>, size: u32) -> Result<PostgresStore, StoreError> {
-        let opened_url = url.to_owned();
-        let size = size.max(1) as usize;
-        let clients =
-            tokio::task::spawn_blocking(move || (0..size).map(|_| connect(&opened_url)).collect::<Result<Vec<_>, _>>())
-                .await
-                .map_err(|error| StoreError::Internal(error.to_string()))??;
+    /// Opens the pool's connections.
+    pub async fn open(url: &str, schema: Arc<Schema>, settings: &PoolSettings) -> Result<PostgresStore, StoreError> {
+        let size = settings.max_size.max(1) as usize;
+        let (opened_url, opened_settings) = (url.to_owned(), settings.clone());
+        let clients = tokio::task::spawn_blocking(move || {
+            (0..size).map(|_| connect_with(&opened_url, &opened_settings)).collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))??;
         let mut config = PoolConfig::new(size);
         config.runtime = Some(Runtime::Tokio1);
         let pool = Pool::from_config(&config);
         for client in clients {
-            pool.try_add(Connection { client: Some(client), prepared: HashMap::new() })
+            pool.try_add(Connection { client: Some(client), prepared: HashMap::new(), opened: Instant::now() })
                 .map_err(|(_, error)| StoreError::Internal(format!("cannot pool a connection: {error}")))?;
         }
-        Ok(PostgresStore { url: url.to_owned(), pool, schema })
+        Ok(PostgresStore {
+            url: url.to_owned(),
+            settings: settings.clone(),
+            pool,
+            schema,
+            acquisitions: Arc::default(),
+            slow_query_log: None,
+        })
+    }
+
+    /// Reports statements slower than the log's threshold.
+    pub fn with_slow_query_log(mut self, log: Option<SlowQueryLog>) -> PostgresStore {
+        self.slow_query_log = log;
+        self
+    }
+
+    /// The pool's state and how requests got their connections.
+    pub fn statistics(&self) -> PoolStatistics {
+        let status = self.pool.status();
+        let count = self.acquisitions.count.load(Ordering::Relaxed);
+        let total = self.acquisitions.total_micros.load(Ordering::Relaxed);
+        PoolStatistics {
+            max_size: status.max_size,
+            size: status.size,
+            idle: status.available,
+            in_use: status.size.saturating_sub(status.available),
+            waiting: status.waiting,
+            acquisitions: count,
+            acquire_timeouts: self.acquisitions.timeouts.load(Ordering::Relaxed),
+            average_acquire_ms: if count == 0 { 0.0 } else { total as f64 / count as f64 / 1000.0 },
+            max_acquire_ms: self.acquisitions.max_micros.load(Ordering::Relaxed) as f64 / 1000.0,
+            reconnects: self.acquisitions.reconnects.load(Ordering::Relaxed),
+        }
     }
 
     /// Runs `work` on a pooled connection on a blocking thread, reconnecting first if the
-    /// connection was lost (so service resumes by itself when the database returns).
+    /// connection was lost or is past its lifetime (so service resumes by itself when the
+    /// database returns).
     async fn with_connection<T: Send + 'static>(
         &self,
         work: impl FnOnce(
@@ -73,17 +136,37 @@ impl PostgresStore {
         + Send
         + 'static,
     ) -> Result<T, WriteFailure> {
-        let mut connection = self.pool.timeout_get(Some(CONNECTION_WAIT)).await.map_err(|error| {
-            StoreError::Unavailable(format!("no database connection became free in {CONNECTION_WAIT:?}: {error}"))
-        })?;
-        let url = self.url.clone();
-        let schema = self.schema.clone();
+        let waited = Instant::now();
+        let wait = self.settings.acquire_timeout;
+        let mut connection = match self.pool.timeout_get(Some(wait)).await {
+            Ok(connection) => connection,
+            Err(error) => {
+                self.acquisitions.timeouts.fetch_add(1, Ordering::Relaxed);
+                return Err(StoreError::Unavailable(format!(
+                    "no database connection became free in {wait:?}: {error}"
+                ))
+                .into());
+            }
+        };
+        let micros = u64::try_from(waited.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.acquisitions.count.fetch_add(1, Ordering::Relaxed);
+        self.acquisitions.total_micros.fetch_add(micros, Ordering::Relaxed);
+        self.acquisitions.max_micros.fetch_max(micros, Ordering::Relaxed);
+        let (url, settings, schema, acquisitions) =
+            (self.url.clone(), self.settings.clone(), self.schema.clone(), self.acquisitions.clone());
         tokio::task::spawn_blocking(move || {
             let connection = &mut *connection;
-            if connection.client.as_ref().is_none_or(postgres::Client::is_closed) {
+            let lost = connection.client.as_ref().is_none_or(postgres::Client::is_closed);
+            let expired = connection.opened.elapsed() > settings.max_lifetime;
+            let failed_ping = !lost
+                && settings.test_before_acquire
+                && connection.client.as_mut().is_some_and(|client| client.simple_query("SELECT 1").is_err());
+            if lost || expired || failed_ping {
                 connection.prepared.clear();
                 connection.client = None;
-                connection.client = Some(connect(&url)?);
+                acquisitions.reconnects.fetch_add(1, Ordering::Relaxed);
+                connection.client = Some(connect_with(&url, &settings)?);
+                connection.opened = Instant::now();
             }
             let client = connection.client.as_mut().expect("connected above");
             let result = work(client, &mut connection.prepared, &schema);
@@ -96,10 +179,19 @@ impl PostgresStore {
         .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
     }
 
-    /// Reads the rows a plan asks for.
+    /// Reads the rows a plan asks for. A read that fails because its connection was lost
+    /// (the database restarted) is tried once more on a fresh connection.
     pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
+        match self.read_once(plan.clone()).await {
+            Err(StoreError::Unavailable(_)) => self.read_once(plan).await,
+            result => result,
+        }
+    }
+
+    async fn read_once(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
+        let slow_query_log = self.slow_query_log;
         self.with_connection(move |client, prepared, _| {
-            read_with(&mut PostgresExecutor { client, prepared }, &plan).map_err(WriteFailure::Store)
+            read_with(&mut PostgresExecutor { client, prepared, slow_query_log }, &plan).map_err(WriteFailure::Store)
         })
         .await
         .map_err(into_store_error)
@@ -111,11 +203,12 @@ impl PostgresStore {
         request: WriteRequest,
         representation: Option<ReadPlan>,
     ) -> Result<WriteOutcome, WriteFailure> {
+        let slow_query_log = self.slow_query_log;
         self.with_connection(move |client, prepared, schema| {
             let started = Instant::now();
             let mut transaction = client.transaction().map_err(exec::failure)?;
             let mut outcome = write_in_transaction(
-                &mut PostgresExecutor { client: &mut transaction, prepared },
+                &mut PostgresExecutor { client: &mut transaction, prepared, slow_query_log },
                 schema,
                 &request,
                 representation,
@@ -127,11 +220,24 @@ impl PostgresStore {
         .await
     }
 
-    /// Runs a trivial statement.
+    /// The statements a plan runs and PostgreSQL's analysed plan for each.
+    pub async fn explain(&self, plan: ReadPlan) -> Result<serde_json::Value, StoreError> {
+        self.with_connection(move |client, prepared, _| {
+            explain_with(&mut PostgresExecutor { client, prepared, slow_query_log: None }, &plan)
+                .map_err(WriteFailure::Store)
+        })
+        .await
+        .map_err(into_store_error)
+    }
+
+    /// Runs a trivial statement (once more on a fresh connection if the first was lost).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.with_connection(|client, _, _| client.simple_query("SELECT 1").map(|_| ()).map_err(exec::failure))
-            .await
-            .map_err(into_store_error)
+        let ping =
+            || self.with_connection(|client, _, _| client.simple_query("SELECT 1").map(|_| ()).map_err(exec::failure));
+        match ping().await.map_err(into_store_error) {
+            Err(StoreError::Unavailable(_)) => ping().await.map_err(into_store_error),
+            result => result,
+        }
     }
 }
 
@@ -140,6 +246,19 @@ fn into_store_error(failure: WriteFailure) -> StoreError {
         WriteFailure::Store(error) => error,
         other => StoreError::Internal(other.to_string()),
     }
+}
+
+/// Opens one pooled connection: `application_name` and `statement_timeout` set from the
+/// pool settings.
+fn connect_with(url: &str, settings: &PoolSettings) -> Result<postgres::Client, StoreError> {
+    let mut config: postgres::Config =
+        url.parse().map_err(|error| StoreError::Unavailable(format!("invalid PostgreSQL URL: {error}")))?;
+    config.application_name(&settings.application_name);
+    config.options(&format!("-c statement_timeout={}", settings.statement_timeout.as_millis()));
+    config.connect_timeout(settings.acquire_timeout);
+    config
+        .connect(postgres::NoTls)
+        .map_err(|error| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {error}")))
 }
 
 /// Opens one connection (no TLS: oxbase talks to PostgreSQL on a trusted network or

@@ -3,12 +3,19 @@
 //!
 //! Generated rows carry explicit ids, which identity columns accept but do not count, so
 //! after loading [`reset_identity_sequences`] moves every sequence past the highest id.
+//!
+//! Checking every foreign key row by row and growing every index row by row costs most of
+//! the load, so [`suspend_indexes_and_foreign_keys`] drops them before a bulk load into
+//! empty tables and hands back the DDL that puts them back: each index is then built once
+//! and each foreign key checked by one join, in the same transaction.
 
 use std::io::Write;
 
 use oxbase_examples::RowSink;
 use oxbase_schema::Schema;
 use oxbase_schema::dialect::{Dialect, quote_string};
+use oxbase_schema::migration::postgres_foreign_key_name;
+use oxbase_schema::physical::PhysicalSchema;
 use oxbase_schema::model::{FieldType, Literal};
 use postgres::GenericClient;
 
@@ -114,6 +121,51 @@ fn push_copy_text(out: &mut Vec<u8>, text: &str) {
         plain_from = position + 1;
     }
     out.extend_from_slice(&bytes[plain_from..]);
+}
+
+/// Drops every foreign key and every index except primary keys from the tables of `schema`,
+/// and returns the statements that create them again, as migrations named them. Run both
+/// in one transaction, or a failure leaves the tables without them.
+pub fn suspend_indexes_and_foreign_keys(
+    client: &mut impl GenericClient,
+    schema: &Schema,
+) -> Result<Vec<String>, StoreError> {
+    let dialect = Dialect::Postgres;
+    let physical = PhysicalSchema::of(schema, dialect);
+    let mut drops = Vec::new();
+    let mut indexes = Vec::new();
+    let mut foreign_keys = Vec::new();
+    for table in &physical.tables {
+        let quoted_table = dialect.quote(&table.name);
+        for column in &table.columns {
+            if let Some(reference) = &column.references {
+                let name = dialect.quote(&postgres_foreign_key_name(&table.name, &column.name));
+                drops.push(format!("ALTER TABLE {quoted_table} DROP CONSTRAINT {name}"));
+                foreign_keys.push(format!(
+                    "ALTER TABLE {quoted_table} ADD CONSTRAINT {name} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
+                    dialect.quote(&column.name),
+                    dialect.quote(&reference.table),
+                    dialect.quote(&reference.column),
+                    reference.on_delete.sql()
+                ));
+            }
+        }
+        for index in &table.indexes {
+            indexes.push(index.create_statement(&table.name, dialect));
+        }
+    }
+    // Foreign keys rely on the unique indexes of the columns they reference: drop them first
+    // and add them back last.
+    for table in &physical.tables {
+        drops.extend(table.indexes.iter().map(|index| format!("DROP INDEX {}", dialect.quote(&index.name))));
+    }
+    for statement in &drops {
+        client.batch_execute(statement).map_err(|error| {
+            StoreError::Internal(format!("preparing the bulk load failed: {}", database_message(&error)))
+        })?;
+    }
+    indexes.extend(foreign_keys);
+    Ok(indexes)
 }
 
 /// Moves the identity sequence of every integer `id` past the highest id in its table, so

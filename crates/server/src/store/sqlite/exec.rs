@@ -7,18 +7,23 @@ use oxbase_schema::model::Literal;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, ErrorCode};
 
-use crate::store::exec::{Executor, key_list_json};
+use crate::store::exec::{Executor, SlowQueryLog, key_list_json};
 use crate::store::sqlite::internal;
 use crate::store::write::WriteFailure;
 
 /// An SQLite connection (or an open transaction on it) as an [`Executor`].
 pub struct SqliteExecutor<'a> {
     pub connection: &'a Connection,
+    pub slow_query_log: Option<SlowQueryLog>,
 }
 
 impl Executor for SqliteExecutor<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
+    }
+
+    fn slow_query_log(&self) -> Option<SlowQueryLog> {
+        self.slow_query_log
     }
 
     fn rows(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, WriteFailure> {

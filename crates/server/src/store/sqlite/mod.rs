@@ -19,7 +19,8 @@ use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::store::read::read_with;
+use crate::store::exec::SlowQueryLog;
+use crate::store::read::{explain_with, read_with};
 use crate::store::sqlite::exec::SqliteExecutor;
 use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
 use crate::store::{ReadOutput, StoreError};
@@ -34,6 +35,8 @@ pub struct SqliteStore {
     /// The one connection that writes.
     writer: Arc<tokio::sync::Mutex<Connection>>,
     schema: Arc<Schema>,
+    /// Where slow statements are reported.
+    slow_query_log: Option<SlowQueryLog>,
 }
 
 /// Opens (creating if missing) an SQLite file with oxbase's settings.
@@ -111,7 +114,19 @@ impl SqliteStore {
                 .try_add(reader)
                 .map_err(|(_, error)| StoreError::Internal(format!("cannot pool a reader: {error}")))?;
         }
-        Ok(SqliteStore { path, readers, writer: Arc::new(tokio::sync::Mutex::new(writer)), schema })
+        Ok(SqliteStore {
+            path,
+            readers,
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            schema,
+            slow_query_log: None,
+        })
+    }
+
+    /// Reports statements slower than the log's threshold.
+    pub fn with_slow_query_log(mut self, log: Option<SlowQueryLog>) -> SqliteStore {
+        self.slow_query_log = log;
+        self
     }
 
     /// The database file.
@@ -135,7 +150,9 @@ impl SqliteStore {
 
     /// Reads the rows a plan asks for.
     pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
-        self.with_reader(move |connection, _| read_with(&mut SqliteExecutor { connection }, &plan)).await
+        let slow_query_log = self.slow_query_log;
+        self.with_reader(move |connection, _| read_with(&mut SqliteExecutor { connection, slow_query_log }, &plan))
+            .await
     }
 
     /// Runs a write request in one transaction on the writer connection.
@@ -145,10 +162,27 @@ impl SqliteStore {
         representation: Option<ReadPlan>,
     ) -> Result<WriteOutcome, WriteFailure> {
         let mut writer = self.writer.clone().lock_owned().await;
+        let slow_query_log = self.slow_query_log;
         let schema = self.schema.clone();
-        tokio::task::spawn_blocking(move || write::write(&mut writer, &schema, &request, representation))
-            .await
-            .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
+        tokio::task::spawn_blocking(move || {
+            write::write(&mut writer, &schema, &request, representation, slow_query_log)
+        })
+        .await
+        .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
+    }
+
+    /// The statements a plan runs and SQLite's plan for each.
+    pub async fn explain(&self, plan: ReadPlan) -> Result<serde_json::Value, StoreError> {
+        self.with_reader(move |connection, _| {
+            explain_with(&mut SqliteExecutor { connection, slow_query_log: None }, &plan)
+        })
+        .await
+    }
+
+    /// The reader pool's state.
+    pub fn statistics(&self) -> serde_json::Value {
+        let status = self.readers.status();
+        serde_json::json!({ "engine": "sqlite", "readers": status.max_size, "idle": status.available, "in_use": status.size.saturating_sub(status.available), "waiting": status.waiting })
     }
 
     /// Runs a trivial statement.

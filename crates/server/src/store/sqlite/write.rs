@@ -4,6 +4,7 @@ use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 use rusqlite::{Connection, TransactionBehavior};
 
+use crate::store::exec::SlowQueryLog;
 use crate::store::sqlite::exec::SqliteExecutor;
 use crate::store::sqlite::internal;
 use crate::store::transaction::write_in_transaction;
@@ -15,10 +16,15 @@ pub(super) fn write(
     schema: &Schema,
     request: &WriteRequest,
     representation: Option<ReadPlan>,
+    slow_query_log: Option<SlowQueryLog>,
 ) -> Result<WriteOutcome, WriteFailure> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
-    let outcome =
-        write_in_transaction(&mut SqliteExecutor { connection: &transaction }, schema, request, representation)?;
+    let outcome = write_in_transaction(
+        &mut SqliteExecutor { connection: &transaction, slow_query_log },
+        schema,
+        request,
+        representation,
+    )?;
     transaction.commit().map_err(internal)?;
     Ok(outcome)
 }

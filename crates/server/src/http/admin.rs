@@ -1,0 +1,43 @@
+//! `/admin/*`: operator endpoints, served only when `[server] admin = true` (or `--admin`)
+//! until access control protects them.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use oxbase_query::error::{QueryError, QueryErrorKind};
+use oxbase_query::plan::plan_read;
+
+use crate::app::AppState;
+use crate::http::error::ApiError;
+use crate::http::records::query_pairs;
+
+/// `GET /admin/pool`: connection pool statistics.
+pub async fn pool(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.0.store.pool_statistics())
+}
+
+/// `GET /admin/explain?resource=…&<the query string of a read>`: the SQL a read runs and
+/// the engine's plan for it.
+pub async fn explain(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let app = &state.0;
+    let mut parameters = query_pairs(query.as_deref());
+    let Some(position) = parameters.iter().position(|(name, _)| name == "resource") else {
+        return Err(QueryError::new(
+            QueryErrorKind::InvalidValue,
+            "name the resource to explain: /admin/explain?resource=trackers&…",
+        )
+        .parameter("resource")
+        .into());
+    };
+    let (_, resource) = parameters.remove(position);
+    let mut options = oxbase_query::plan::ReadOptions::default();
+    if headers.get("prefer").and_then(|value| value.to_str().ok()).is_some_and(|prefer| prefer.contains("count=")) {
+        options.count = oxbase_query::plan::CountMode::Exact;
+    }
+    let plan = plan_read(&app.schema, &resource, &parameters, options, &app.limits(), &app.cursor_key)?;
+    Ok(Json(app.store.explain(plan).await?))
+}
