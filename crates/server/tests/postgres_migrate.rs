@@ -5,6 +5,9 @@
 
 use oxbase_examples::Scale;
 use oxbase_schema::Schema;
+use oxbase_schema::dialect::Dialect;
+use oxbase_schema::migration::postgres_foreign_key_name;
+use oxbase_schema::physical::PhysicalSchema;
 use oxbase_server::config::DatabaseUrl;
 use oxbase_server::seed::{SeedError, example_schema, seed_example};
 use oxbase_server::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
@@ -304,6 +307,35 @@ fn seeding_small_is_deterministic_keeps_the_comment_count_rule_and_resets_sequen
     for (resource, rows) in &report.rows {
         assert_eq!(count(&mut client, &format!("SELECT count(*) FROM \"{resource}\"")), *rows as i64, "{resource}");
     }
+
+    // The indexes and foreign keys dropped for the load are all back, under their names.
+    let physical = PhysicalSchema::of(&pearl(), Dialect::Postgres);
+    let mut expected_indexes: Vec<String> = physical
+        .tables
+        .iter()
+        .flat_map(|table| table.indexes.iter().map(|index| index.name.clone()).chain([format!("{}_pkey", table.name)]))
+        .collect();
+    expected_indexes.sort();
+    let indexes = names(
+        &mut client,
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public' AND tablename NOT LIKE '\\_oxbase%' ORDER BY 1",
+    );
+    assert_eq!(indexes, expected_indexes);
+    let mut expected_foreign_keys: Vec<String> = physical
+        .tables
+        .iter()
+        .flat_map(|table| {
+            table
+                .columns
+                .iter()
+                .filter(|column| column.references.is_some())
+                .map(|column| postgres_foreign_key_name(&table.name, &column.name))
+        })
+        .collect();
+    expected_foreign_keys.sort();
+    let foreign_keys = names(&mut client, "SELECT conname::text FROM pg_constraint WHERE contype = 'f' ORDER BY 1");
+    assert_eq!(foreign_keys, expected_foreign_keys);
+    assert_eq!(migrate(&first.url(), &pearl(), MigrateOptions::default()).unwrap(), MigrateOutcome::UpToDate);
 
     let mismatches = count(
         &mut client,

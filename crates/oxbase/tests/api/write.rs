@@ -20,6 +20,9 @@ on_both_engines!(
     nested_insert_creates_parents_and_children_in_one_transaction,
     malformed_bodies_get_clear_errors,
     oversize_bodies_are_refused,
+    single_object_writes_roll_back_unless_exactly_one_row,
+    a_write_past_the_request_timeout_is_rolled_back,
+    server_managed_timestamps,
 );
 
 fn comment(tracker_id: i64, user_id: i64, body: &str) -> Value {
@@ -408,4 +411,89 @@ async fn oversize_bodies_are_refused(engine: Engine) {
     let rows: Vec<Value> = (0..200).map(|index| comment(1, 2, &format!("padding padding padding {index}"))).collect();
     let response = app.send_json(Method::POST, "/api/v1/tracker_comments", &json!(rows), None).await;
     assert_error(response, 413, "payload_too_large", "larger than").await;
+}
+
+async fn single_object_writes_roll_back_unless_exactly_one_row(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let before = app.count("SELECT count(*) FROM tracker_comments").await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/tracker_comments"))
+        .header("prefer", "return=representation")
+        .header("accept", "application/vnd.pgrst.object+json")
+        .json(&json!([comment(1, 2, "one"), comment(2, 2, "two")]))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 406, "not_single_object", "nothing was written").await;
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments").await, before);
+    let response = app
+        .client
+        .post(app.url("/api/v1/tracker_comments"))
+        .header("prefer", "return=representation")
+        .header("accept", "application/vnd.pgrst.object+json")
+        .json(&comment(1, 2, "just one"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["body"], "just one", "one object, not an array: {created}");
+}
+
+async fn a_write_past_the_request_timeout_is_rolled_back(engine: Engine) {
+    let app =
+        TestApp::spawn_on_with(engine, |config| config.request_timeout = std::time::Duration::from_millis(1)).await;
+    let mut events = app.app.bus.subscribe();
+    let before = app.count("SELECT count(*) FROM tracker_comments").await;
+    let rows: Vec<Value> = (0..3000).map(|index| comment(1 + index % 50, 2, &format!("late {index}"))).collect();
+    let response = app.send_json(Method::POST, "/api/v1/tracker_comments", &json!(rows), None).await;
+    assert_error(response, 503, "timeout", "").await;
+    // The write task may still be finishing: give it time, then nothing must be there.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments").await, before, "a timed-out write commits nothing");
+    assert!(events.try_recv().is_err(), "and publishes nothing");
+}
+
+async fn server_managed_timestamps(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let response = app
+        .send_json(
+            Method::PATCH,
+            "/api/v1/trackers/8",
+            &json!({ "priority": 2, "updated_at": "2020-01-01T00:00:00Z" }),
+            None,
+        )
+        .await;
+    assert_error(response, 422, "validation_failed", "updated_at").await;
+
+    let old = app.get_json("/api/v1/trackers/3", 200).await["updated_at"].clone();
+    let found = app.rows("SELECT reporting_effort_item_id, reporting_effort_id FROM trackers WHERE id = 3").await;
+    let tracker =
+        json!({ "id": 3, "reporting_effort_item_id": found[0][0], "reporting_effort_id": found[0][1], "priority": 5 });
+    let response = app
+        .send_json(
+            Method::POST,
+            "/api/v1/trackers",
+            &tracker,
+            Some("resolution=merge-duplicates,return=representation"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let rows: Value = response.json().await.unwrap();
+    assert_ne!(rows[0]["updated_at"], old, "a merge refreshes updated_at");
+
+    let bad: Vec<Value> = (0..150).map(|_| json!({ "tracker_id": 1, "user_id": 2, "body": "" })).collect();
+    let body = assert_error(
+        app.send_json(Method::POST, "/api/v1/tracker_comments", &json!(bad), None).await,
+        422,
+        "validation_failed",
+        "150 invalid values",
+    )
+    .await;
+    assert_eq!(
+        body["details"]["problems"].as_array().unwrap().len(),
+        101,
+        "100 listed, then one line counting the rest"
+    );
 }

@@ -123,7 +123,7 @@ pub fn plan_insert(
         let path = if single_object { String::new() } else { format!("[{index}]") };
         rows.push(context.row(resource, &target, object, &path, None, &mut problems));
     }
-    let provided = provided_columns(&target, &objects);
+    let provided = provided_columns(resource, &target, &objects);
     if upsert {
         if rows.iter().any(|row| row.children.iter().any(|children| !children.is_empty())) {
             return Err(QueryError::new(QueryErrorKind::Unsupported, "nested rows cannot be upserted")
@@ -133,8 +133,12 @@ pub fn plan_insert(
         }
         if conflict == Conflict::Merge {
             for (index, object) in &objects {
-                let keys: Vec<&String> = object.keys().filter(|key| target.columns.contains(key)).collect();
-                if keys.len() != provided.len() {
+                let given: Vec<&String> = object.keys().filter(|key| target.columns.contains(key)).collect();
+                let expected = provided
+                    .iter()
+                    .filter(|column| resource.field(column).is_some_and(|field| field.auto.is_none()))
+                    .count();
+                if given.len() != expected {
                     problems.add(
                         format!("[{index}]"),
                         format!("every row of a merge must give the same fields: {}", provided.join(", ")),
@@ -232,11 +236,20 @@ fn conflict_columns(resource: &Resource, on_conflict: Option<&str>) -> Result<Ve
     Ok(columns)
 }
 
-fn provided_columns(target: &InsertTarget, objects: &[(usize, &Map<String, Value>)]) -> Vec<String> {
+/// The columns a merge overwrites: those the client gave, plus `auto = "updated"`
+/// timestamps, which every update refreshes.
+fn provided_columns(
+    resource: &Resource,
+    target: &InsertTarget,
+    objects: &[(usize, &Map<String, Value>)],
+) -> Vec<String> {
     target
         .columns
         .iter()
-        .filter(|column| objects.iter().any(|(_, object)| object.contains_key(column.as_str())))
+        .filter(|column| {
+            objects.iter().any(|(_, object)| object.contains_key(column.as_str()))
+                || resource.field(column).is_some_and(|field| field.auto == Some(AutoTimestamp::Updated))
+        })
         .cloned()
         .collect()
 }
@@ -346,6 +359,8 @@ impl RowContext<'_> {
                         }
                         (None, Some(DefaultValue::Now)) => Literal::Text(self.now.to_owned()),
                         (None, None) if field.nullable => Literal::Null,
+                        // A value was given but refused: its problem is already listed.
+                        (None, None) if object.contains_key(column.as_str()) => Literal::Null,
                         (None, None) => {
                             problems.add(field_path(path, column), "is required");
                             Literal::Null

@@ -31,9 +31,12 @@ pub struct Problem {
 
 /// Every problem found in a request body; nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} invalid value{} in the request body", .problems.len(), if .problems.len() == 1 { "" } else { "s" })]
+#[error("{total} invalid value{} in the request body", if *.total == 1 { "" } else { "s" })]
 pub struct ValidationFailure {
+    /// The problems listed (at most [`MAX_PROBLEMS`], then one entry counting the rest).
     pub problems: Vec<Problem>,
+    /// How many problems there are in all.
+    pub total: usize,
 }
 
 /// Why a write cannot be planned.
@@ -70,11 +73,12 @@ impl Problems {
         if self.problems.is_empty() {
             return Ok(());
         }
+        let total = self.problems.len() + self.omitted;
         let mut problems = self.problems;
         if self.omitted > 0 {
             problems.push(Problem { path: String::new(), message: format!("… and {} more problems", self.omitted) });
         }
-        Err(ValidationFailure { problems })
+        Err(ValidationFailure { problems, total })
     }
 }
 

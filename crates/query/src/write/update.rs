@@ -157,6 +157,9 @@ fn changed_values(
     let mut set = Vec::new();
     for field in &resource.fields {
         if field.auto == Some(AutoTimestamp::Updated) {
+            if object.contains_key(&field.name) {
+                problems.add(field_path(path, &field.name), "is set by oxbase and cannot be written");
+            }
             set.push((field.name.clone(), Literal::Text(now.to_owned())));
             continue;
         }

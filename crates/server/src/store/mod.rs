@@ -87,16 +87,15 @@ impl Store {
         }
     }
 
-    /// Runs a write request in one transaction; `representation` reads the written rows
-    /// back inside it.
+    /// Runs a write request in one transaction, as `options` say.
     pub async fn write(
         &self,
         request: write::WriteRequest,
-        representation: Option<ReadPlan>,
+        options: write::WriteOptions,
     ) -> Result<write::WriteOutcome, write::WriteFailure> {
         match self {
-            Store::Sqlite(store) => store.write(request, representation).await,
-            Store::Postgres(store) => store.write(request, representation).await,
+            Store::Sqlite(store) => store.write(request, options).await,
+            Store::Postgres(store) => store.write(request, options).await,
         }
     }
 

@@ -20,7 +20,7 @@ use crate::bus::{ChangeOperation, RowChange};
 use crate::store::exec::{Executor, Value};
 use crate::store::json::literal_json;
 use crate::store::read::read_with;
-use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
+use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 use crate::store::{ReadOutput, StoreError};
 
 /// Runs a write request on `executor`, which is inside a transaction the caller commits.
@@ -28,8 +28,9 @@ pub(crate) fn write_in_transaction(
     executor: &mut dyn Executor,
     schema: &Schema,
     request: &WriteRequest,
-    mut representation: Option<ReadPlan>,
+    options: WriteOptions,
 ) -> Result<WriteOutcome, WriteFailure> {
+    let mut representation = options.representation;
     let started = Instant::now();
     let mut run = Run { executor, statements: 0, resource: request.resource().to_owned() };
     let key_field = schema.resource(request.resource()).expect("requests name resources").primary_key();
@@ -88,6 +89,12 @@ pub(crate) fn write_in_transaction(
         Some(output) => Some(output),
         None => read_back(&mut run, representation, &keys)?,
     };
+    if options.single_row && keys.len() != 1 {
+        return Err(WriteFailure::NotSingleRow { rows: keys.len() });
+    }
+    if options.deadline.is_some_and(|deadline| Instant::now() > deadline) {
+        return Err(WriteFailure::DeadlinePassed);
+    }
     let statements = run.statements;
     Ok(WriteOutcome { op, keys, changes, versions, representation, statements, database_time: started.elapsed() })
 }

@@ -48,6 +48,18 @@ pub struct WriteOutcome {
     pub database_time: Duration,
 }
 
+/// How a write is to be carried out besides what it writes.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Read the written rows back (inside the transaction) with this plan.
+    pub representation: Option<ReadPlan>,
+    /// The client asked for exactly one row back: anything else rolls the write back.
+    pub single_row: bool,
+    /// Past this instant the write is rolled back instead of committed, so a request
+    /// answered "timeout" has written nothing.
+    pub deadline: Option<std::time::Instant>,
+}
+
 /// A representation to read back: a read plan whose root condition the store replaces
 /// with the written keys.
 pub type RepresentationPlan = ReadPlan;
@@ -65,6 +77,12 @@ pub enum WriteFailure {
     /// A reference or constraint failed without saying which row.
     #[error("{0}")]
     Constraint(String),
+    /// The client asked for exactly one row and the write touched another number.
+    #[error("the write touched {rows} rows, not exactly one")]
+    NotSingleRow { rows: usize },
+    /// The write ran past its deadline and was rolled back.
+    #[error("the write took longer than the request timeout and was rolled back")]
+    DeadlinePassed,
     /// Keys named by a bulk update or a single-row write that do not exist.
     #[error("{message}")]
     NotFound { message: String },

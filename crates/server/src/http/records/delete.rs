@@ -6,6 +6,8 @@ use axum::response::Response;
 use oxbase_query::parse::{id_filter, resource as find_resource};
 use oxbase_query::plan::plan_filter;
 
+use std::sync::Arc;
+
 use crate::app::{App, AppState};
 use crate::http::error::ApiError;
 use crate::http::records::query_pairs;
@@ -37,7 +39,7 @@ pub async fn delete_one(
 }
 
 async fn delete_rows(
-    app: &App,
+    app: &Arc<App>,
     resource: &str,
     parameters: Vec<(String, String)>,
     headers: HeaderMap,

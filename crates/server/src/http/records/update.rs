@@ -12,6 +12,8 @@ use oxbase_query::plan::plan_filter;
 use oxbase_query::write::{plan_bulk_update, plan_update};
 use serde_json::{Value, json};
 
+use std::sync::Arc;
+
 use crate::app::{App, AppState};
 use crate::http::error::ApiError;
 use crate::http::records::query_pairs;
@@ -44,7 +46,7 @@ pub async fn update_one(
 }
 
 async fn update_rows(
-    app: &App,
+    app: &Arc<App>,
     resource: &str,
     parameters: Vec<(String, String)>,
     headers: HeaderMap,

@@ -1,6 +1,9 @@
 //! What every write endpoint shares: the JSON body, `Prefer`, the representation read,
 //! the change event, and the response.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -16,7 +19,7 @@ use crate::http::error::ApiError;
 use crate::http::records::read::SINGLE_OBJECT;
 use crate::http::records::{DatabaseTiming, json_response};
 use crate::store::json::literal_json;
-use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
+use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 
 /// What a client asked to get back (`Prefer: return=…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,43 +136,51 @@ pub fn representation_plan(
 }
 
 /// Runs a write, publishes its change event, and answers it.
+///
+/// The write and the publication run in a task of their own: if the request is cancelled
+/// (the client went away, the request timeout fired), a write that commits still
+/// publishes its event, so caches and subscribers never miss a committed change. A write
+/// still running at the request deadline rolls back instead of committing.
 pub async fn execute(
-    app: &App,
+    app: &Arc<App>,
     request: WriteRequest,
     headers: &HeaderMap,
     returning: Return,
     success: StatusCode,
     representation: Option<ReadPlan>,
 ) -> Result<(WriteOutcome, Response), ApiError> {
-    let resource = request.resource().to_owned();
-    let mut outcome = app.store.write(request, representation).await?;
-    if !outcome.keys.is_empty() {
-        app.bus.publish(change_event(app, &resource, &outcome, headers));
-    }
+    let single = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|accept| accept.to_str().unwrap_or_default().contains(SINGLE_OBJECT));
+    let options = WriteOptions {
+        single_row: single && representation.is_some(),
+        representation,
+        deadline: Some(Instant::now() + app.config.request_timeout),
+    };
+    let request_id = headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
+    let task_app = app.clone();
+    let mut outcome = tokio::spawn(async move {
+        let resource = request.resource().to_owned();
+        let outcome = task_app.store.write(request, options).await?;
+        if !outcome.keys.is_empty() {
+            task_app.bus.publish(change_event(&task_app, &resource, &outcome, request_id));
+        }
+        Ok::<_, WriteFailure>(outcome)
+    })
+    .await
+    .map_err(|error| ApiError::from(crate::store::StoreError::Internal(format!("the write task failed: {error}"))))??;
     let timing = DatabaseTiming { duration: outcome.database_time, statements: outcome.statements };
     let response = match (returning, outcome.representation.take()) {
         (Return::Representation, Some(output)) => {
-            let single = headers
-                .get_all(header::ACCEPT)
-                .iter()
-                .any(|accept| accept.to_str().unwrap_or_default().contains(SINGLE_OBJECT));
-            if single {
-                if output.rows != 1 {
-                    return Err(ApiError::new(
-                        StatusCode::NOT_ACCEPTABLE,
-                        "not_single_object",
-                        format!("the write returned {} rows, not exactly one", output.rows),
-                    ));
-                }
-                let body = output.body[1..output.body.len() - 1].to_vec();
-                let mut response = json_response(body, "application/vnd.pgrst.object+json; charset=utf-8", timing);
-                *response.status_mut() = success;
-                response
+            let (body, content_type) = if single {
+                (output.body[1..output.body.len() - 1].to_vec(), "application/vnd.pgrst.object+json; charset=utf-8")
             } else {
-                let mut response = json_response(output.body, "application/json; charset=utf-8", timing);
-                *response.status_mut() = success;
-                response
-            }
+                (output.body, "application/json; charset=utf-8")
+            };
+            let mut response = json_response(body, content_type, timing);
+            *response.status_mut() = success;
+            response
         }
         (Return::Representation, None) => {
             let mut response = json_response(b"[]".to_vec(), "application/json; charset=utf-8", timing);
@@ -186,7 +197,7 @@ pub async fn execute(
     Ok((outcome, response))
 }
 
-fn change_event(app: &App, resource: &str, outcome: &WriteOutcome, headers: &HeaderMap) -> ChangeEvent {
+fn change_event(app: &App, resource: &str, outcome: &WriteOutcome, request_id: String) -> ChangeEvent {
     let key_type = app
         .schema
         .resource(resource)
@@ -199,7 +210,7 @@ fn change_event(app: &App, resource: &str, outcome: &WriteOutcome, headers: &Hea
         changes: outcome.changes.clone(),
         version: outcome.versions.first().map_or(0, |(_, version)| *version),
         versions: outcome.versions.iter().cloned().collect(),
-        request_id: headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned(),
+        request_id,
     }
 }
 
@@ -260,6 +271,20 @@ impl From<WriteFailure> for ApiError {
             WriteFailure::Constraint(message) => {
                 ApiError::new(StatusCode::CONFLICT, "constraint_violation", message).with_hint("nothing was written")
             }
+            WriteFailure::NotSingleRow { rows } => ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not_single_object",
+                format!("the write touched {rows} rows, not exactly one; nothing was written"),
+            )
+            .with_hint("filter the write to one row, or ask for application/json"),
+            WriteFailure::DeadlinePassed => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    "the write took longer than the request timeout and was rolled back; nothing was written",
+                )
+            },
             WriteFailure::NotFound { message } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
             WriteFailure::Store(error) => error.into(),
         }

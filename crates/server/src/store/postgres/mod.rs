@@ -24,7 +24,7 @@ use crate::store::exec::SlowQueryLog;
 use crate::store::postgres::exec::PostgresExecutor;
 use crate::store::read::{explain_with, read_with};
 use crate::store::transaction::write_in_transaction;
-use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
+use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 use crate::store::{ReadOutput, StoreError};
 
 /// A pooled connection with the statements prepared on it.
@@ -198,11 +198,7 @@ impl PostgresStore {
     }
 
     /// Runs a write request in one transaction.
-    pub async fn write(
-        &self,
-        request: WriteRequest,
-        representation: Option<ReadPlan>,
-    ) -> Result<WriteOutcome, WriteFailure> {
+    pub async fn write(&self, request: WriteRequest, options: WriteOptions) -> Result<WriteOutcome, WriteFailure> {
         let slow_query_log = self.slow_query_log;
         self.with_connection(move |client, prepared, schema| {
             let started = Instant::now();
@@ -211,7 +207,7 @@ impl PostgresStore {
                 &mut PostgresExecutor { client: &mut transaction, prepared, slow_query_log },
                 schema,
                 &request,
-                representation,
+                options,
             )?;
             transaction.commit().map_err(exec::failure)?;
             outcome.database_time = started.elapsed();

@@ -15,8 +15,8 @@ use oxbase_examples::RowSink;
 use oxbase_schema::Schema;
 use oxbase_schema::dialect::{Dialect, quote_string};
 use oxbase_schema::migration::postgres_foreign_key_name;
-use oxbase_schema::physical::PhysicalSchema;
 use oxbase_schema::model::{FieldType, Literal};
+use oxbase_schema::physical::PhysicalSchema;
 use postgres::GenericClient;
 
 use crate::store::StoreError;

@@ -99,6 +99,10 @@ fn constraint_failure(error: rusqlite::Error) -> WriteFailure {
             "a required value is missing ({})",
             message.split_once(": ").map_or(message.as_str(), |(_, name)| name)
         )),
+        // A foreign-key failure found at statement end can carry the plain constraint code.
+        _ if message.contains("FOREIGN KEY") => WriteFailure::Constraint(
+            "a reference points at a row that does not exist, or a row is still referenced".to_owned(),
+        ),
         _ => WriteFailure::Constraint(message),
     }
 }

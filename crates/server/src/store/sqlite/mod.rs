@@ -22,7 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::store::exec::SlowQueryLog;
 use crate::store::read::{explain_with, read_with};
 use crate::store::sqlite::exec::SqliteExecutor;
-use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
+use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 use crate::store::{ReadOutput, StoreError};
 
 /// How long a request waits for a free reader before the database counts as unavailable.
@@ -156,19 +156,13 @@ impl SqliteStore {
     }
 
     /// Runs a write request in one transaction on the writer connection.
-    pub async fn write(
-        &self,
-        request: WriteRequest,
-        representation: Option<ReadPlan>,
-    ) -> Result<WriteOutcome, WriteFailure> {
+    pub async fn write(&self, request: WriteRequest, options: WriteOptions) -> Result<WriteOutcome, WriteFailure> {
         let mut writer = self.writer.clone().lock_owned().await;
         let slow_query_log = self.slow_query_log;
         let schema = self.schema.clone();
-        tokio::task::spawn_blocking(move || {
-            write::write(&mut writer, &schema, &request, representation, slow_query_log)
-        })
-        .await
-        .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
+        tokio::task::spawn_blocking(move || write::write(&mut writer, &schema, &request, options, slow_query_log))
+            .await
+            .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
     }
 
     /// The statements a plan runs and SQLite's plan for each.

@@ -1,6 +1,5 @@
 //! Writes on SQLite: one IMMEDIATE transaction on the single writer connection.
 
-use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -8,14 +7,14 @@ use crate::store::exec::SlowQueryLog;
 use crate::store::sqlite::exec::SqliteExecutor;
 use crate::store::sqlite::internal;
 use crate::store::transaction::write_in_transaction;
-use crate::store::write::{WriteFailure, WriteOutcome, WriteRequest};
+use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 
 /// Runs a write request in one transaction; nothing of it stays unless all of it commits.
 pub(super) fn write(
     connection: &mut Connection,
     schema: &Schema,
     request: &WriteRequest,
-    representation: Option<ReadPlan>,
+    options: WriteOptions,
     slow_query_log: Option<SlowQueryLog>,
 ) -> Result<WriteOutcome, WriteFailure> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
@@ -23,7 +22,7 @@ pub(super) fn write(
         &mut SqliteExecutor { connection: &transaction, slow_query_log },
         schema,
         request,
-        representation,
+        options,
     )?;
     transaction.commit().map_err(internal)?;
     Ok(outcome)
