@@ -1,19 +1,27 @@
 //! Bad requests get a 4xx JSON error naming what was wrong; never a 500.
 
-use crate::support::{TestApp, assert_error};
+use crate::on_both_engines;
+use crate::support::{Engine, TestApp, assert_error};
 
-#[tokio::test]
-async fn unknown_resource_is_404_with_a_hint() {
-    let app = TestApp::spawn().await;
+on_both_engines!(
+    unknown_resource_is_404_with_a_hint,
+    bad_and_missing_ids,
+    bad_paging_parameters,
+    unknown_columns_are_refused_not_ignored,
+    unknown_routes_and_methods,
+    random_paths_and_queries_never_give_a_server_error,
+);
+
+async fn unknown_resource_is_404_with_a_hint(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let body = assert_error(app.get("/api/v1/tracker").await, 404, "unknown_resource", "'tracker'").await;
     assert_eq!(body["hint"], "did you mean 'trackers'?");
     assert_eq!(body["details"]["token"], "tracker");
     assert_error(app.get("/api/v1/nothing_like_it/1").await, 404, "unknown_resource", "nothing_like_it").await;
 }
 
-#[tokio::test]
-async fn bad_and_missing_ids() {
-    let app = TestApp::spawn().await;
+async fn bad_and_missing_ids(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     assert_error(app.get("/api/v1/trackers/abc").await, 400, "invalid_id", "'abc'").await;
     assert_error(app.get("/api/v1/trackers/99999999999999999999").await, 400, "invalid_id", "expected an integer")
         .await;
@@ -21,9 +29,8 @@ async fn bad_and_missing_ids() {
     assert_eq!(body["details"]["resource"], "trackers");
 }
 
-#[tokio::test]
-async fn bad_paging_parameters() {
-    let app = TestApp::spawn().await;
+async fn bad_paging_parameters(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let body = assert_error(app.get("/api/v1/trackers?limit=abc").await, 400, "invalid_parameter", "'limit'").await;
     assert_eq!(body["details"]["token"], "abc");
     assert_error(app.get("/api/v1/trackers?limit=-5").await, 400, "invalid_parameter", "'limit'").await;
@@ -33,30 +40,26 @@ async fn bad_paging_parameters() {
     assert!(body["hint"].as_str().unwrap().contains("max_page_size"));
 }
 
-#[tokio::test]
-async fn unknown_columns_are_refused_not_ignored() {
-    let app = TestApp::spawn().await;
+async fn unknown_columns_are_refused_not_ignored(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let body = assert_error(app.get("/api/v1/trackers?colour=eq.red").await, 400, "unknown_column", "'colour'").await;
     assert_eq!(body["details"]["parameter"], "colour");
     assert_eq!(body["details"]["token"], "colour");
     assert_error(app.get("/api/v1/trackers?columns=id").await, 400, "unsupported_parameter", "'columns'").await;
 }
 
-#[tokio::test]
-async fn unknown_routes_and_methods() {
-    let app = TestApp::spawn().await;
+async fn unknown_routes_and_methods(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     assert_error(app.get("/nowhere").await, 404, "route_not_found", "/nowhere").await;
     let response =
         app.client.put(app.url("/api/v1/trackers/1")).json(&serde_json::json!({"priority": 1})).send().await.unwrap();
     assert_error(response, 405, "method_not_allowed", "PUT").await;
-    let count: i64 =
-        app.database().query_row("SELECT count(*) FROM trackers WHERE id = 1", [], |row| row.get(0)).unwrap();
+    let count = app.count("SELECT count(*) FROM trackers WHERE id = 1").await;
     assert_eq!(count, 1, "the row is still there");
 }
 
-#[tokio::test]
-async fn random_paths_and_queries_never_give_a_server_error() {
-    let app = TestApp::spawn().await;
+async fn random_paths_and_queries_never_give_a_server_error(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let mut random = fastrand::Rng::with_seed(7);
     // Fragments of the grammar, glued at random: most requests are malformed in some way.
     let pieces = [

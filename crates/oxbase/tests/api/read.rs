@@ -2,11 +2,20 @@
 
 use serde_json::Value;
 
-use crate::support::TestApp;
+use crate::on_both_engines;
+use crate::support::{Engine, TestApp};
 
-#[tokio::test]
-async fn a_page_of_trackers_with_content_range() {
-    let app = TestApp::spawn().await;
+on_both_engines!(
+    a_page_of_trackers_with_content_range,
+    offset_pages_match_the_database,
+    default_page_size_and_the_end_of_the_data,
+    one_row_by_id_with_exact_types,
+    nulls_and_dates_round_trip,
+    responses_carry_request_id_and_server_timing,
+);
+
+async fn a_page_of_trackers_with_content_range(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let response = app.get("/api/v1/trackers?limit=2").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-range"], "0-1/*");
@@ -25,51 +34,40 @@ async fn a_page_of_trackers_with_content_range() {
     }
 }
 
-#[tokio::test]
-async fn offset_pages_match_the_database() {
-    let app = TestApp::spawn().await;
+async fn offset_pages_match_the_database(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let rows: Vec<Value> =
         serde_json::from_value(app.get_json("/api/v1/tracker_comments?limit=7&offset=100", 200).await).unwrap();
-    let database = app.database();
-    let mut statement = database
-        .prepare("SELECT id, tracker_id, body, parent_comment_id FROM tracker_comments ORDER BY id LIMIT 7 OFFSET 100")
-        .unwrap();
-    let expected: Vec<(i64, i64, String, Option<i64>)> = statement
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let expected = app
+        .rows("SELECT id, tracker_id, body, parent_comment_id FROM tracker_comments ORDER BY id LIMIT 7 OFFSET 100")
+        .await;
     assert_eq!(rows.len(), expected.len());
-    for (row, (id, tracker_id, body, parent)) in rows.iter().zip(expected) {
-        assert_eq!(row["id"], id);
-        assert_eq!(row["tracker_id"], tracker_id);
-        assert_eq!(row["body"], body);
-        assert_eq!(row["parent_comment_id"].as_i64(), parent);
+    for (row, expected) in rows.iter().zip(expected) {
+        assert_eq!(row["id"], expected[0]);
+        assert_eq!(row["tracker_id"], expected[1]);
+        assert_eq!(row["body"], expected[2]);
+        assert_eq!(row["parent_comment_id"], expected[3]);
     }
 }
 
-#[tokio::test]
-async fn default_page_size_and_the_end_of_the_data() {
-    let app = TestApp::spawn().await;
+async fn default_page_size_and_the_end_of_the_data(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let rows = app.get_json("/api/v1/trackers", 200).await;
     assert_eq!(rows.as_array().unwrap().len(), 50, "the default page size");
-    let count: i64 = app.database().query_row("SELECT count(*) FROM studies", [], |row| row.get(0)).unwrap();
+    let count = app.count("SELECT count(*) FROM studies").await;
     let response = app.get(&format!("/api/v1/studies?offset={count}")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-range"], "*/*");
     assert_eq!(response.json::<Value>().await.unwrap(), serde_json::json!([]));
 }
 
-#[tokio::test]
-async fn one_row_by_id_with_exact_types() {
-    let app = TestApp::spawn().await;
+async fn one_row_by_id_with_exact_types(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let item = app.get_json("/api/v1/reporting_effort_items/5", 200).await;
-    let (code, active, title): (String, bool, Option<String>) = app
-        .database()
-        .query_row("SELECT item_code, is_active, title FROM reporting_effort_items WHERE id = 5", [], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
-        .unwrap();
+    let found = app
+        .rows("SELECT item_code, CASE WHEN is_active THEN 1 ELSE 0 END, title FROM reporting_effort_items WHERE id = 5")
+        .await;
+    let (code, active, title) = (found[0][0].clone(), found[0][1] == 1, found[0][2].as_str().map(str::to_owned));
     assert_eq!(item["id"], 5);
     assert_eq!(item["item_code"], code);
     assert_eq!(item["is_active"], active, "booleans are JSON booleans");
@@ -78,28 +76,23 @@ async fn one_row_by_id_with_exact_types() {
     assert_eq!(fields.first().map(|name| name.as_str()), Some("id"), "fields in schema order");
 }
 
-#[tokio::test]
-async fn nulls_and_dates_round_trip() {
-    let app = TestApp::spawn().await;
-    let (id, due): (i64, Option<String>) = app
-        .database()
-        .query_row("SELECT id, due_date FROM trackers WHERE due_date IS NULL ORDER BY id LIMIT 1", [], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .unwrap();
+async fn nulls_and_dates_round_trip(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let found =
+        app.rows("SELECT id, CAST(due_date AS TEXT) FROM trackers WHERE due_date IS NULL ORDER BY id LIMIT 1").await;
+    let (id, due) = (found[0][0].as_i64().unwrap(), found[0][1].as_str().map(str::to_owned));
     let tracker = app.get_json(&format!("/api/v1/trackers/{id}"), 200).await;
     assert_eq!(due, None);
     assert!(tracker["due_date"].is_null(), "{tracker}");
-    let date: String = app
-        .database()
-        .query_row("SELECT due_date FROM trackers WHERE due_date IS NOT NULL ORDER BY id LIMIT 1", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(date.len(), 10);
+    let found = app
+        .rows("SELECT id, CAST(due_date AS TEXT) FROM trackers WHERE due_date IS NOT NULL ORDER BY id LIMIT 1")
+        .await;
+    let tracker = app.get_json(&format!("/api/v1/trackers/{}", found[0][0]), 200).await;
+    assert_eq!(tracker["due_date"], found[0][1], "dates are YYYY-MM-DD on both engines");
 }
 
-#[tokio::test]
-async fn responses_carry_request_id_and_server_timing() {
-    let app = TestApp::spawn().await;
+async fn responses_carry_request_id_and_server_timing(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
     let response = app.get("/api/v1/users?limit=3").await;
     assert_eq!(response.status(), 200);
     let request_id = response.headers()["x-request-id"].to_str().unwrap();
