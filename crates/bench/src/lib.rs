@@ -86,6 +86,7 @@ struct Run<'a> {
 /// scenario with its database limit, and writes `bench.json` and `bench.md` to `--out`.
 pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
     let started = Instant::now();
+    let load_average_start = report::load_average();
     let started_at =
         time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     if options.example != "pearl" {
@@ -174,7 +175,7 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
         oxbase_version: env!("CARGO_PKG_VERSION"),
         started_at,
         elapsed_seconds: started.elapsed().as_secs_f64(),
-        machine: this_machine(),
+        machine: report::Machine { load_average_start, ..this_machine() },
         settings: Settings {
             example: options.example.clone(),
             scale: options.scale.clone(),

@@ -34,6 +34,10 @@ pub struct Machine {
     pub cpu_model: Option<String>,
     pub memory_gib: Option<f64>,
     pub os: String,
+    /// One-minute load average when the run started and when it ended: anything else busy
+    /// on the machine (a build, another benchmark) shows here and skews every figure.
+    pub load_average_start: Option<f64>,
+    pub load_average_end: Option<f64>,
 }
 
 /// How the run was made.
@@ -280,8 +284,16 @@ impl Report {
             summary.push_str(&format!(", {memory:.0} GiB"));
         }
         summary.push_str(&format!(", {}", self.machine.os));
+        if let (Some(start), Some(end)) = (self.machine.load_average_start, self.machine.load_average_end) {
+            summary.push_str(&format!(", load average {start:.2} → {end:.2}"));
+        }
         summary
     }
+}
+
+/// The one-minute load average, from `/proc/loadavg`.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 /// What this machine is: CPU count and model and memory, from `/proc`.
@@ -298,7 +310,14 @@ pub fn this_machine() -> Machine {
         let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kilobytes / 1024.0 / 1024.0)
     });
-    Machine { cpus, cpu_model, memory_gib, os: std::env::consts::OS.to_owned() }
+    Machine {
+        cpus,
+        cpu_model,
+        memory_gib,
+        os: std::env::consts::OS.to_owned(),
+        load_average_start: None,
+        load_average_end: load_average(),
+    }
 }
 
 #[cfg(test)]
@@ -351,7 +370,14 @@ mod tests {
             oxbase_version: "0.1.0",
             started_at: "2026-11-23T10:00:00Z".into(),
             elapsed_seconds: 300.0,
-            machine: Machine { cpus: 2, cpu_model: Some("Xeon".into()), memory_gib: Some(24.0), os: "linux".into() },
+            machine: Machine {
+                cpus: 2,
+                cpu_model: Some("Xeon".into()),
+                memory_gib: Some(24.0),
+                os: "linux".into(),
+                load_average_start: Some(0.5),
+                load_average_end: Some(1.25),
+            },
             settings: Settings {
                 example: "pearl".into(),
                 scale: "default".into(),
@@ -407,7 +433,7 @@ mod tests {
             "{}",
             lines[0]
         );
-        assert!(lines[0].ends_with("2 CPUs (Xeon), 24 GiB, linux"), "{}", lines[0]);
+        assert!(lines[0].ends_with("2 CPUs (Xeon), 24 GiB, linux, load average 0.50 → 1.25"), "{}", lines[0]);
         assert_eq!(
             lines[2],
             "| # | scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors / unexpected | statements / req | peak RSS MiB | DB limit req/s | of DB limit | of HTTP limit |"

@@ -19,6 +19,7 @@ on_both_engines!(
     request_limits_are_clear_errors,
     counts_of_aggregates_count_groups,
     cursors_are_bound_to_inner_filters_and_keep_the_page_size,
+    planned_and_estimated_counts,
 );
 
 fn ids(rows: &Value) -> Vec<i64> {
@@ -302,4 +303,24 @@ async fn cursors_are_bound_to_inner_filters_and_keep_the_page_size(engine: Engin
         app.client.get(app.url("/api/v1/trackers?select=id")).header("range", "100-102").send().await.unwrap();
     let link = response.headers()["link"].to_str().unwrap().to_owned();
     assert!(link.contains("limit=3"), "the next page keeps the Range's size: {link}");
+}
+
+async fn planned_and_estimated_counts(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let exact = app.count("SELECT count(*) FROM trackers WHERE priority >= 3").await;
+    let total = |preference: &'static str| {
+        let request =
+            app.client.get(app.url("/api/v1/trackers?select=id&priority=gte.3&limit=1")).header("prefer", preference);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.headers()["content-range"].to_str().unwrap().rsplit('/').next().unwrap().parse::<i64>().unwrap()
+        }
+    };
+    assert_eq!(total("count=estimated").await, exact, "small results are counted exactly");
+    let planned = total("count=planned").await;
+    match engine {
+        Engine::Sqlite => assert_eq!(planned, exact, "SQLite keeps no statistics: planned is exact"),
+        Engine::Postgres => assert!(planned > 0, "the planner's estimate: {planned} (exact {exact})"),
+    }
 }

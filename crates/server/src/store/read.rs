@@ -57,15 +57,15 @@ pub(crate) fn read_with(executor: &mut dyn Executor, plan: &ReadPlan) -> Result<
     let mut statements = 0;
     let rows = run(executor, &plan.root.resource, &root_statement(plan, dialect), None)?;
     statements += 1;
-    let total = if plan.count == CountMode::None {
-        None
-    } else {
-        let count = run(executor, &plan.root.resource, &count_statement(plan, dialect), None)?;
-        statements += 1;
-        match count.first().and_then(|row| row.first()) {
-            Some(Value::Integer(count)) => Some(u64::try_from(*count).unwrap_or(0)),
-            _ => Some(0),
-        }
+    let total = match plan.count {
+        CountMode::None => None,
+        CountMode::Exact => Some(exact_count(executor, plan, &mut statements)?),
+        // Where the engine keeps statistics (PostgreSQL), a planned count is the planner's
+        // row estimate; an estimated count is exact while that estimate is small.
+        CountMode::Planned | CountMode::Estimated => match planned_count(executor, plan, &mut statements)? {
+            Some(planned) if plan.count == CountMode::Planned || planned > ESTIMATE_EXACTLY_BELOW => Some(planned),
+            _ => Some(exact_count(executor, plan, &mut statements)?),
+        },
     };
     let fetched = fetch(executor, &plan.root, rows, &mut statements)?;
     let mut body = Vec::with_capacity(256 + fetched.rows.len() * 128);
@@ -205,6 +205,45 @@ fn write_value(out: &mut Vec<u8>, value: &Value, output_type: &FieldType) {
         (Value::Text(text), _) => json::write_string(out, text),
         (Value::Blob(bytes), _) => json::write_string(out, &String::from_utf8_lossy(bytes)),
     }
+}
+
+/// Below this many planned rows, `count=estimated` counts exactly.
+const ESTIMATE_EXACTLY_BELOW: u64 = 10_000;
+
+fn exact_count(executor: &mut dyn Executor, plan: &ReadPlan, statements: &mut u32) -> Result<u64, StoreError> {
+    let statement = count_statement(plan, executor.dialect());
+    let count = run(executor, &plan.root.resource, &statement, None)?;
+    *statements += 1;
+    Ok(match count.first().and_then(|row| row.first()) {
+        Some(Value::Integer(count)) => u64::try_from(*count).unwrap_or(0),
+        _ => 0,
+    })
+}
+
+/// The planner's estimate of the rows the count statement counts; `None` on SQLite, which
+/// keeps no such statistics.
+fn planned_count(
+    executor: &mut dyn Executor,
+    plan: &ReadPlan,
+    statements: &mut u32,
+) -> Result<Option<u64>, StoreError> {
+    if executor.dialect() != oxbase_schema::dialect::Dialect::Postgres || plan.root.grouped {
+        return Ok(None);
+    }
+    let counted = count_statement(plan, executor.dialect());
+    // The count statement's input is what the estimate is about: explain its FROM/WHERE.
+    let sql = counted.sql.replacen("SELECT count(*) FROM ", "EXPLAIN (FORMAT JSON) SELECT 1 FROM ", 1);
+    let explain = Statement { sql, ..counted };
+    let rows = run(executor, &plan.root.resource, &explain, None)?;
+    *statements += 1;
+    let estimate = match rows.first().and_then(|row| row.first()) {
+        Some(Value::Text(json)) => serde_json::from_str::<serde_json::Value>(json)
+            .ok()
+            .and_then(|plan| plan[0]["Plan"]["Plan Rows"].as_f64())
+            .map(|rows| rows.max(0.0) as u64),
+        _ => None,
+    };
+    Ok(estimate)
 }
 
 /// The root statement (and the count, when asked for) with the engine's plan for each:
