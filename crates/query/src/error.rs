@@ -102,17 +102,4 @@ impl QueryError {
     }
 }
 
-/// "did you mean 'x'?" from the closest candidate, else the list of candidates.
-pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>, kind: &str) -> String {
-    let candidates: Vec<&str> = candidates.into_iter().collect();
-    let closest = candidates
-        .iter()
-        .map(|candidate| (strsim::damerau_levenshtein(wrong, candidate), *candidate))
-        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3))
-        .min();
-    match closest {
-        Some((_, candidate)) => format!("did you mean '{candidate}'?"),
-        None if candidates.is_empty() => format!("there are no {kind}"),
-        None => format!("known {kind}: {}", candidates.join(", ")),
-    }
-}
+pub use oxbase_schema::validate::did_you_mean;

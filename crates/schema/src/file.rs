@@ -35,7 +35,7 @@ pub struct SchemaFile {
 }
 
 /// `[server]`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     pub listen: Option<String>,
@@ -48,7 +48,7 @@ pub struct ServerSection {
 }
 
 /// `[database]`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSection {
     pub url: Option<String>,
@@ -65,7 +65,7 @@ pub struct DatabaseSection {
 }
 
 /// `[cache]`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSection {
     pub enabled: Option<bool>,
@@ -75,7 +75,7 @@ pub struct CacheSection {
 }
 
 /// `[realtime]`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RealtimeSection {
     pub enabled: Option<bool>,
@@ -85,7 +85,7 @@ pub struct RealtimeSection {
 }
 
 /// `[rate_limits]`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSection {
     pub requests_per_second: Option<u32>,

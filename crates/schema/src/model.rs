@@ -6,6 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::predicate::Predicate;
 
+/// The configuration sections are kept as the file declares them: flags and the
+/// environment override them where the server resolves its settings.
+pub use crate::file::{
+    CacheSection as CacheSettings, DatabaseSection as DatabaseSettings, RateLimitSection as RateLimitSettings,
+    RealtimeSection as RealtimeSettings, ServerSection as ServerSettings,
+};
+
 /// A validated schema file.
 #[derive(Debug, Clone)]
 pub struct Schema {
@@ -60,58 +67,6 @@ impl Schema {
         });
         to_one.chain(to_many)
     }
-}
-
-/// `[server]` as declared.
-#[derive(Debug, Clone, Default)]
-pub struct ServerSettings {
-    pub listen: Option<String>,
-    pub default_page_size: Option<u32>,
-    pub max_page_size: Option<u32>,
-    pub max_body_bytes: Option<u64>,
-    pub request_timeout_seconds: Option<u64>,
-    pub admin: Option<bool>,
-}
-
-/// `[database]` as declared.
-#[derive(Debug, Clone, Default)]
-pub struct DatabaseSettings {
-    pub url: Option<String>,
-    pub readers: Option<u32>,
-    pub busy_timeout_ms: Option<u64>,
-    pub pool_size: Option<u32>,
-    pub acquire_timeout_ms: Option<u64>,
-    pub statement_timeout_ms: Option<u64>,
-    pub max_lifetime_seconds: Option<u64>,
-    pub test_before_acquire: Option<bool>,
-    pub application_name: Option<String>,
-    pub slow_query_ms: Option<u64>,
-    pub log_slow_query_parameters: Option<bool>,
-}
-
-/// `[cache]` as declared.
-#[derive(Debug, Clone, Default)]
-pub struct CacheSettings {
-    pub enabled: Option<bool>,
-    pub max_bytes: Option<u64>,
-    pub ttl_seconds: Option<u64>,
-    pub redis_url: Option<String>,
-}
-
-/// `[realtime]` as declared.
-#[derive(Debug, Clone, Default)]
-pub struct RealtimeSettings {
-    pub enabled: Option<bool>,
-    pub max_connections_per_user: Option<u32>,
-    pub send_queue: Option<u32>,
-    pub heartbeat_seconds: Option<u64>,
-}
-
-/// `[rate_limits]` as declared.
-#[derive(Debug, Clone, Default)]
-pub struct RateLimitSettings {
-    pub requests_per_second: Option<u32>,
-    pub burst: Option<u32>,
 }
 
 /// A role and its permissions.

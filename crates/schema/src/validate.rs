@@ -12,8 +12,8 @@ use toml::Spanned;
 
 use crate::file::{FieldDef, IndexDef, PermissionDef, ResourceDef, RoleDef, SchemaFile};
 use crate::model::{
-    Action, AutoTimestamp, CacheSettings, DatabaseSettings, DefaultValue, Field, FieldType, Index, Literal, OnDelete,
-    Permission, RateLimitSettings, RealtimeSettings, Reference, Resource, Role, Schema, ServerSettings,
+    Action, AutoTimestamp, DefaultValue, Field, FieldType, Index, Literal, OnDelete, Permission, Reference, Resource,
+    Role, Schema,
 };
 use crate::predicate::Predicate;
 use crate::values;
@@ -271,43 +271,11 @@ impl Validator<'_> {
         Schema {
             resources,
             roles,
-            server: ServerSettings {
-                listen: file.server.listen,
-                default_page_size: file.server.default_page_size,
-                max_page_size: file.server.max_page_size,
-                max_body_bytes: file.server.max_body_bytes,
-                request_timeout_seconds: file.server.request_timeout_seconds,
-                admin: file.server.admin,
-            },
-            database: DatabaseSettings {
-                url: file.database.url,
-                readers: file.database.readers,
-                busy_timeout_ms: file.database.busy_timeout_ms,
-                pool_size: file.database.pool_size,
-                acquire_timeout_ms: file.database.acquire_timeout_ms,
-                statement_timeout_ms: file.database.statement_timeout_ms,
-                max_lifetime_seconds: file.database.max_lifetime_seconds,
-                test_before_acquire: file.database.test_before_acquire,
-                application_name: file.database.application_name,
-                slow_query_ms: file.database.slow_query_ms,
-                log_slow_query_parameters: file.database.log_slow_query_parameters,
-            },
-            cache: CacheSettings {
-                enabled: file.cache.enabled,
-                max_bytes: file.cache.max_bytes,
-                ttl_seconds: file.cache.ttl_seconds,
-                redis_url: file.cache.redis_url,
-            },
-            realtime: RealtimeSettings {
-                enabled: file.realtime.enabled,
-                max_connections_per_user: file.realtime.max_connections_per_user,
-                send_queue: file.realtime.send_queue,
-                heartbeat_seconds: file.realtime.heartbeat_seconds,
-            },
-            rate_limits: RateLimitSettings {
-                requests_per_second: file.rate_limits.requests_per_second,
-                burst: file.rate_limits.burst,
-            },
+            server: file.server,
+            database: file.database,
+            cache: file.cache,
+            realtime: file.realtime,
+            rate_limits: file.rate_limits,
         }
     }
 
@@ -1120,8 +1088,8 @@ fn check_literal(literal: &Literal, field_type: &FieldType) -> Result<Literal, S
 }
 
 /// "did you mean 'x'?" from the closest candidate, else the list of candidates.
-fn did_you_mean<'a>(wrong: &str, candidates: impl Iterator<Item = &'a str>, kind: &str) -> String {
-    let candidates: Vec<&str> = candidates.collect();
+pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>, kind: &str) -> String {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
     let closest = candidates
         .iter()
         .map(|candidate| (strsim::damerau_levenshtein(wrong, candidate), *candidate))
