@@ -104,12 +104,20 @@ async fn postgrest_js_queries_match_sql_on_the_same_database() {
 /// `tests/postgrest-js` at the workspace root, with its npm packages installed.
 fn postgrest_js_directory() -> PathBuf {
     let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/postgrest-js");
-    assert!(
-        directory.join("node_modules/@supabase/postgrest-js/package.json").is_file(),
-        "postgrest-js is not installed in {}: run `npm ci --prefix tests/postgrest-js` at the repository root \
-         (.ci/run does this before the tests)",
-        directory.display()
-    );
+    let installed = |directory: &Path| directory.join("node_modules/@supabase/postgrest-js/package.json").is_file();
+    if !installed(&directory) {
+        // The locked client version comes from the npm registry, so that the README's test
+        // command works on a fresh clone (.ci/run installs it before the tests as well).
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&directory)
+            .status()
+            .unwrap_or_else(|error| {
+                panic!("postgrest-js is not installed and npm cannot run ({error}): install Node.js 20+ with npm")
+            });
+        assert!(status.success(), "`npm ci --prefix {}` failed", directory.display());
+    }
+    assert!(installed(&directory), "postgrest-js is still missing from {}", directory.display());
     directory
 }
 
