@@ -99,9 +99,12 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
     let url = DatabaseUrl::parse(&options.database).map_err(|error| BenchError::Options(error.to_string()))?;
     let DatabaseUrl::Sqlite(database_path) = url.clone() else {
         return Err(BenchError::Options(
-            "PostgreSQL is not served by this build yet: benchmark an sqlite:// database".to_owned(),
+            "the harness measures SQLite databases so far (its fixture and database limit read the file directly): \
+             give an sqlite:// URL"
+                .to_owned(),
         ));
     };
+    let target = options.url.as_deref().map(loopback_address).transpose()?;
     std::fs::create_dir_all(&options.out).map_err(|source| BenchError::Output { path: options.out.clone(), source })?;
 
     prepare_database(&url, &options.example, scale)?;
@@ -111,8 +114,8 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
     std::fs::write(&schema_path, source).map_err(|source| BenchError::Output { path: schema_path.clone(), source })?;
     let facts = read_facts(&open_reader(&database_path)?, &schema)?;
 
-    let (server, address) = match &options.url {
-        Some(url) => (None, loopback_address(url)?),
+    let (server, address) = match target {
+        Some(address) => (None, address),
         None => {
             let server = ServerProcess::start(&schema_path, &options.database, &options.out.join("server.log"))?;
             tracing::info!(pid = server.pid(), address = %server.address, "started the server under test");
