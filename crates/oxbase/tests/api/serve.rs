@@ -157,6 +157,10 @@ fn serves_postgresql_after_migrating_it() {
     assert!(body.contains("\"item_code\""), "{body}");
     let (status, body) = server.get("/health/ready");
     assert_eq!(status, 200, "{body}");
+    let mut server = server;
+    server.terminate();
+    let exit = server.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(exit.code(), Some(0), "a graceful stop on PostgreSQL exits 0 too");
 }
 
 #[test]

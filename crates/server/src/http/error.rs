@@ -88,7 +88,7 @@ impl From<QueryError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match &error {
-            StoreError::Unavailable(_) => ApiError {
+            StoreError::Unavailable(_) | StoreError::ConnectionLost(_) => ApiError {
                 retry_after: Some(1),
                 internal: Some(error.to_string()),
                 ..ApiError::new(

@@ -49,8 +49,13 @@ fn milliseconds(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
+/// When the request's time is up: writes roll back instead of committing after it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestDeadline(pub Instant);
+
 /// Answers 503 when a request takes longer than the configured timeout.
-pub async fn enforce_timeout(timeout: Duration, request: Request, next: Next) -> Response {
+pub async fn enforce_timeout(timeout: Duration, mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(RequestDeadline(Instant::now() + timeout));
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError {

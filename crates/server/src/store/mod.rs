@@ -53,6 +53,10 @@ pub enum StoreError {
     /// The database cannot be reached or is too busy right now; retrying may work.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The connection broke (the database restarted or the network dropped): the same
+    /// statement on a fresh connection may succeed.
+    #[error("the database connection was lost: {0}")]
+    ConnectionLost(String),
     /// This engine is not served yet.
     #[error("{0}")]
     Unsupported(String),
@@ -133,9 +137,4 @@ fn slow_query_log(config: &ServerConfig) -> Option<exec::SlowQueryLog> {
     config
         .slow_query
         .map(|threshold| exec::SlowQueryLog { threshold, with_parameters: config.log_slow_query_parameters })
-}
-
-/// The error for PostgreSQL URLs until the PostgreSQL backend ships.
-pub fn unsupported_postgres() -> StoreError {
-    StoreError::Unsupported("PostgreSQL is not served by this build yet; use an sqlite:// database URL".to_owned())
 }

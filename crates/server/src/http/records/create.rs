@@ -1,6 +1,7 @@
 //! `POST /api/v1/{resource}`: create one row, many rows, or rows with nested children;
 //! upsert with `Prefer: resolution=…`.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -11,6 +12,7 @@ use oxbase_query::write::plan_insert;
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
 use crate::http::records::write::{Return, execute, json_body, location, now, representation_plan, write_preferences};
 use crate::store::write::WriteRequest;
@@ -21,6 +23,7 @@ pub async fn create(
     Path(resource): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    deadline: Option<Extension<RequestDeadline>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let app = &state.0;
@@ -46,9 +49,16 @@ pub async fn create(
     let plan = plan_insert(&app.schema, &resource, &body, preferences.conflict, on_conflict, &now())?;
     let single = plan.single_object;
     let representation = representation_plan(app, &resource, &parameters, preferences.returning)?;
-    let (outcome, mut response) =
-        execute(app, WriteRequest::Insert(plan), &headers, preferences.returning, StatusCode::CREATED, representation)
-            .await?;
+    let (outcome, mut response) = execute(
+        app,
+        WriteRequest::Insert(plan),
+        &headers,
+        preferences.returning,
+        StatusCode::CREATED,
+        representation,
+        deadline.map(|Extension(deadline)| deadline),
+    )
+    .await?;
     if single
         && preferences.returning != Return::Minimal
         && let Some(value) = outcome.keys.first().and_then(|key| location(&resource, key))

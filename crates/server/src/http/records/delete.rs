@@ -1,5 +1,6 @@
 //! `DELETE /api/v1/{resource}` (filtered rows) and `DELETE /api/v1/{resource}/{id}`.
 
+use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use crate::app::{App, AppState};
 use crate::http::error::ApiError;
+use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
 use crate::http::records::update::{not_found, refuse_unfiltered};
 use crate::http::records::write::{execute, representation_plan, write_preferences};
@@ -21,9 +23,10 @@ pub async fn delete(
     Path(resource): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    deadline: Option<Extension<RequestDeadline>>,
 ) -> Result<Response, ApiError> {
     let parameters = query_pairs(query.as_deref());
-    delete_rows(&state.0, &resource, parameters, headers, None).await
+    delete_rows(&state.0, &resource, parameters, headers, None, deadline.map(|Extension(deadline)| deadline)).await
 }
 
 /// Deletes the row with this key, or 404.
@@ -32,10 +35,11 @@ pub async fn delete_one(
     Path((resource, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    deadline: Option<Extension<RequestDeadline>>,
 ) -> Result<Response, ApiError> {
     let mut parameters = query_pairs(query.as_deref());
     parameters.push(id_filter(&state.0.schema, &resource, &id)?);
-    delete_rows(&state.0, &resource, parameters, headers, Some(id)).await
+    delete_rows(&state.0, &resource, parameters, headers, Some(id), deadline.map(|Extension(deadline)| deadline)).await
 }
 
 async fn delete_rows(
@@ -44,6 +48,7 @@ async fn delete_rows(
     parameters: Vec<(String, String)>,
     headers: HeaderMap,
     id: Option<String>,
+    deadline: Option<RequestDeadline>,
 ) -> Result<Response, ApiError> {
     let preferences = write_preferences(&headers)?;
     let definition = find_resource(&app.schema, resource)?;
@@ -59,7 +64,7 @@ async fn delete_rows(
         condition,
     };
     let (outcome, response) =
-        execute(app, request, &headers, preferences.returning, StatusCode::OK, representation).await?;
+        execute(app, request, &headers, preferences.returning, StatusCode::OK, representation, deadline).await?;
     if let Some(id) = id
         && outcome.keys.is_empty()
     {

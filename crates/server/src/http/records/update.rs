@@ -1,6 +1,7 @@
 //! `PATCH /api/v1/{resource}` (filtered rows, or an array of rows by key) and
 //! `PATCH /api/v1/{resource}/{id}`.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use crate::app::{App, AppState};
 use crate::http::error::ApiError;
+use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
 use crate::http::records::write::{execute, json_body, now, representation_plan, write_preferences};
 use crate::store::write::WriteRequest;
@@ -26,10 +28,12 @@ pub async fn update(
     Path(resource): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    deadline: Option<Extension<RequestDeadline>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let parameters = query_pairs(query.as_deref());
-    update_rows(&state.0, &resource, parameters, headers, body, None).await
+    update_rows(&state.0, &resource, parameters, headers, body, None, deadline.map(|Extension(deadline)| deadline))
+        .await
 }
 
 /// Updates the row with this key, or 404.
@@ -38,11 +42,13 @@ pub async fn update_one(
     Path((resource, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    deadline: Option<Extension<RequestDeadline>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let mut parameters = query_pairs(query.as_deref());
     parameters.push(id_filter(&state.0.schema, &resource, &id)?);
-    update_rows(&state.0, &resource, parameters, headers, body, Some(id)).await
+    update_rows(&state.0, &resource, parameters, headers, body, Some(id), deadline.map(|Extension(deadline)| deadline))
+        .await
 }
 
 async fn update_rows(
@@ -52,6 +58,7 @@ async fn update_rows(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     id: Option<String>,
+    deadline: Option<RequestDeadline>,
 ) -> Result<Response, ApiError> {
     let preferences = write_preferences(&headers)?;
     let body = json_body(&headers, body)?;
@@ -76,7 +83,7 @@ async fn update_rows(
     };
     let representation = representation_plan(app, resource, &parameters, preferences.returning)?;
     let (outcome, response) =
-        execute(app, request, &headers, preferences.returning, StatusCode::OK, representation).await?;
+        execute(app, request, &headers, preferences.returning, StatusCode::OK, representation, deadline).await?;
     if let Some(id) = id
         && outcome.keys.is_empty()
     {

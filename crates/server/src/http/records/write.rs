@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::bus::ChangeEvent;
 use crate::http::error::ApiError;
+use crate::http::middleware::RequestDeadline;
 use crate::http::records::read::SINGLE_OBJECT;
 use crate::http::records::{DatabaseTiming, json_response};
 use crate::store::json::literal_json;
@@ -148,6 +149,7 @@ pub async fn execute(
     returning: Return,
     success: StatusCode,
     representation: Option<ReadPlan>,
+    deadline: Option<RequestDeadline>,
 ) -> Result<(WriteOutcome, Response), ApiError> {
     let single = headers
         .get_all(header::ACCEPT)
@@ -156,7 +158,7 @@ pub async fn execute(
     let options = WriteOptions {
         single_row: single && representation.is_some(),
         representation,
-        deadline: Some(Instant::now() + app.config.request_timeout),
+        deadline: Some(deadline.map_or_else(|| Instant::now() + app.config.request_timeout, |deadline| deadline.0)),
     };
     let request_id = headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
     let task_app = app.clone();

@@ -44,17 +44,44 @@ impl<C: GenericClient> Executor for PostgresExecutor<'_, C> {
                 prepared
             }
         };
+        let rows = match self.query(&prepared, statement, keys)? {
+            // A migration changed a table under a statement prepared earlier: prepare it
+            // again (outside a transaction the retry is safe; inside one it fails cleanly).
+            Err(error)
+                if error
+                    .as_db_error()
+                    .is_some_and(|database| database.message().contains("cached plan must not change result type")) =>
+            {
+                self.prepared.remove(&statement.sql);
+                let fresh = self.client.prepare(&statement.sql).map_err(failure)?;
+                self.prepared.insert(statement.sql.clone(), fresh.clone());
+                self.query(&fresh, statement, keys)?.map_err(failure)?
+            }
+            result => result.map_err(failure)?,
+        };
+        rows.iter().map(decode_row).collect()
+    }
+}
+
+impl<C: GenericClient> PostgresExecutor<'_, C> {
+    /// Binds the statement's values by the prepared statement's parameter types (a value
+    /// that cannot take its type is the outer error) and runs it (the inner result).
+    fn query(
+        &mut self,
+        prepared: &postgres::Statement,
+        statement: &Statement,
+        keys: Option<&[Literal]>,
+    ) -> Result<Result<Vec<postgres::Row>, postgres::Error>, WriteFailure> {
         let mut parameters: Vec<Box<dyn ToSql + Sync>> = Vec::with_capacity(statement.parameters.len());
         for (index, (value, parameter_type)) in statement.parameters.iter().zip(prepared.params()).enumerate() {
-            if statement.key_list == Some(index + 1) {
-                parameters.push(key_array(keys.unwrap_or_default(), parameter_type)?);
+            parameters.push(if statement.key_list == Some(index + 1) {
+                key_array(keys.unwrap_or_default(), parameter_type)?
             } else {
-                parameters.push(typed_parameter(value, parameter_type)?);
-            }
+                typed_parameter(value, parameter_type)?
+            });
         }
         let references: Vec<&(dyn ToSql + Sync)> = parameters.iter().map(|parameter| parameter.as_ref()).collect();
-        let rows = self.client.query(&prepared, &references).map_err(failure)?;
-        rows.iter().map(decode_row).collect()
+        Ok(self.client.query(prepared, &references))
     }
 }
 
@@ -214,7 +241,7 @@ fn decode_row(row: &postgres::Row) -> Result<Vec<Value>, WriteFailure> {
 pub(crate) fn failure(error: postgres::Error) -> WriteFailure {
     let Some(database) = error.as_db_error() else {
         if error.is_closed() || error.source().is_some_and(|source| source.is::<std::io::Error>()) {
-            return WriteFailure::Store(StoreError::Unavailable(error.to_string()));
+            return WriteFailure::Store(StoreError::ConnectionLost(error.to_string()));
         }
         return WriteFailure::Store(StoreError::Internal(error.to_string()));
     };
@@ -254,7 +281,13 @@ pub(crate) fn failure(error: postgres::Error) -> WriteFailure {
             "the statement took longer than the statement timeout".to_owned(),
         ));
     }
-    if matches!(code.code().get(..2), Some("08" | "57")) {
+    if matches!(code.code().get(..2), Some("08"))
+        || *code == SqlState::ADMIN_SHUTDOWN
+        || *code == SqlState::CRASH_SHUTDOWN
+    {
+        return WriteFailure::Store(StoreError::ConnectionLost(database.message().to_owned()));
+    }
+    if matches!(code.code().get(..2), Some("57")) {
         return WriteFailure::Store(StoreError::Unavailable(database.message().to_owned()));
     }
     WriteFailure::Store(StoreError::Internal(format!("{}: {}", code.code(), database.message())))

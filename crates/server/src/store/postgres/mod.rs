@@ -28,11 +28,22 @@ use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest
 use crate::store::{ReadOutput, StoreError};
 
 /// A pooled connection with the statements prepared on it.
+///
+/// The synchronous client runs a small runtime of its own and must not be dropped inside
+/// an async task (it would panic at shutdown): its drop is moved to a plain thread.
 struct Connection {
     /// `None` after a failed reconnect; the next use tries again.
     client: Option<postgres::Client>,
     prepared: HashMap<String, postgres::Statement>,
     opened: Instant,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = std::thread::Builder::new().name("oxbase-pg-close".into()).spawn(move || drop(client));
+        }
+    }
 }
 
 /// Counters of how requests got their connections.
@@ -43,6 +54,9 @@ struct Acquisitions {
     total_micros: AtomicU64,
     max_micros: AtomicU64,
     reconnects: AtomicU64,
+    /// Requests waiting for a connection right now (deadpool's own count only moves when
+    /// a wait ends).
+    waiting: AtomicU64,
 }
 
 /// The pool's state and history, for `/admin/pool` and metrics.
@@ -114,7 +128,7 @@ impl PostgresStore {
             size: status.size,
             idle: status.available,
             in_use: status.size.saturating_sub(status.available),
-            waiting: status.waiting,
+            waiting: usize::try_from(self.acquisitions.waiting.load(Ordering::Relaxed)).unwrap_or(usize::MAX),
             acquisitions: count,
             acquire_timeouts: self.acquisitions.timeouts.load(Ordering::Relaxed),
             average_acquire_ms: if count == 0 { 0.0 } else { total as f64 / count as f64 / 1000.0 },
@@ -138,7 +152,10 @@ impl PostgresStore {
     ) -> Result<T, WriteFailure> {
         let waited = Instant::now();
         let wait = self.settings.acquire_timeout;
-        let mut connection = match self.pool.timeout_get(Some(wait)).await {
+        self.acquisitions.waiting.fetch_add(1, Ordering::Relaxed);
+        let acquired = self.pool.timeout_get(Some(wait)).await;
+        self.acquisitions.waiting.fetch_sub(1, Ordering::Relaxed);
+        let mut connection = match acquired {
             Ok(connection) => connection,
             Err(error) => {
                 self.acquisitions.timeouts.fetch_add(1, Ordering::Relaxed);
@@ -183,7 +200,7 @@ impl PostgresStore {
     /// (the database restarted) is tried once more on a fresh connection.
     pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
         match self.read_once(plan.clone()).await {
-            Err(StoreError::Unavailable(_)) => self.read_once(plan).await,
+            Err(StoreError::ConnectionLost(_)) => self.read_once(plan).await,
             result => result,
         }
     }
@@ -231,7 +248,7 @@ impl PostgresStore {
         let ping =
             || self.with_connection(|client, _, _| client.simple_query("SELECT 1").map(|_| ()).map_err(exec::failure));
         match ping().await.map_err(into_store_error) {
-            Err(StoreError::Unavailable(_)) => ping().await.map_err(into_store_error),
+            Err(StoreError::ConnectionLost(_)) => ping().await.map_err(into_store_error),
             result => result,
         }
     }
