@@ -1,6 +1,7 @@
 //! Bringing a database to the schema: options, outcomes and errors shared by every engine.
 
 use oxbase_schema::Schema;
+use oxbase_schema::migration::MigrationPlan;
 
 use crate::config::DatabaseUrl;
 use crate::store::{StoreError, postgres, sqlite};
@@ -46,6 +47,38 @@ pub enum MigrateError {
 
 fn bullet_list(items: &[String]) -> String {
     items.iter().map(|item| format!("  - {item}")).collect::<Vec<_>>().join("\n")
+}
+
+/// A migration's step descriptions and its statements, in order.
+pub(crate) type StepsAndStatements = (Vec<String>, Vec<String>);
+
+/// The checks every engine applies to a plan, and what it then runs: `None` when the
+/// database is up to date, else the step descriptions and every statement in order
+/// (oxbase's own tables first when the history is missing).
+pub(crate) fn checked_statements(
+    plan: &MigrationPlan,
+    history_missing: bool,
+    system_tables: &[&str],
+    options: MigrateOptions,
+) -> Result<Option<StepsAndStatements>, MigrateError> {
+    if plan.is_empty() && !history_missing {
+        return Ok(None);
+    }
+    if !plan.impossible.is_empty() {
+        return Err(MigrateError::Impossible(plan.impossible.clone()));
+    }
+    let destructive: Vec<String> = plan
+        .destructive_steps()
+        .map(|step| format!("{}: {}", step.description, step.destructive.as_deref().unwrap_or_default()))
+        .collect();
+    if !destructive.is_empty() && !options.allow_destructive {
+        return Err(MigrateError::DestructiveRefused(destructive));
+    }
+    let steps: Vec<String> = plan.steps.iter().map(|step| step.description.clone()).collect();
+    let mut statements: Vec<String> =
+        if history_missing { system_tables.iter().map(|sql| (*sql).to_owned()).collect() } else { Vec::new() };
+    statements.extend(plan.statements().cloned());
+    Ok(Some((steps, statements)))
 }
 
 /// Migrates the database at `url` to `schema`.

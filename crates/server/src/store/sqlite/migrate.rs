@@ -7,7 +7,7 @@ use oxbase_schema::migration::plan_migration;
 use oxbase_schema::physical::PhysicalSchema;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome};
+use crate::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, checked_statements};
 
 /// oxbase's own tables: the migration history and the per-resource versions.
 const SYSTEM_TABLES: &[&str] = &[
@@ -25,23 +25,9 @@ pub fn migrate(
     let wanted = PhysicalSchema::of(schema, Dialect::Sqlite);
     let plan = plan_migration(applied.as_ref(), &wanted);
     let history_missing = applied.is_none() && !history_exists(connection)?;
-    if plan.is_empty() && !history_missing {
+    let Some((steps, statements)) = checked_statements(&plan, history_missing, SYSTEM_TABLES, options)? else {
         return Ok(MigrateOutcome::UpToDate);
-    }
-    if !plan.impossible.is_empty() {
-        return Err(MigrateError::Impossible(plan.impossible));
-    }
-    let destructive: Vec<String> = plan
-        .destructive_steps()
-        .map(|step| format!("{}: {}", step.description, step.destructive.as_deref().unwrap_or_default()))
-        .collect();
-    if !destructive.is_empty() && !options.allow_destructive {
-        return Err(MigrateError::DestructiveRefused(destructive));
-    }
-    let steps: Vec<String> = plan.steps.iter().map(|step| step.description.clone()).collect();
-    let mut statements: Vec<String> =
-        if history_missing { SYSTEM_TABLES.iter().map(|sql| (*sql).to_owned()).collect() } else { Vec::new() };
-    statements.extend(plan.statements().cloned());
+    };
     if options.dry_run {
         return Ok(MigrateOutcome::Planned { steps, statements });
     }
