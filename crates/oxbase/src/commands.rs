@@ -147,6 +147,9 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
     }
     apply_pool_settings(&mut config, schema);
     config.admin_enabled = arguments.admin || schema.server.admin.unwrap_or(false);
+    if let Some(bytes) = schema.server.compression_min_bytes {
+        config.compression_min_bytes = bytes;
+    }
     Ok(config)
 }
 

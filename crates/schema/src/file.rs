@@ -45,6 +45,8 @@ pub struct ServerSection {
     pub request_timeout_seconds: Option<u64>,
     /// Serve `/admin/*` (pool statistics, EXPLAIN); off unless set.
     pub admin: Option<bool>,
+    /// Responses smaller than this many bytes are sent uncompressed.
+    pub compression_min_bytes: Option<u64>,
 }
 
 /// `[database]`

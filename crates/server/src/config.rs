@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub slow_query: Option<Duration>,
     /// Whether the slow-query log includes parameter values (they may be personal data).
     pub log_slow_query_parameters: bool,
+    /// Responses smaller than this are sent uncompressed (compression costs more than it
+    /// saves on small bodies).
+    pub compression_min_bytes: u64,
     /// Whether `/admin/*` is served (pool statistics, EXPLAIN). Off by default until
     /// access control protects it.
     pub admin_enabled: bool,
@@ -68,6 +71,7 @@ impl ServerConfig {
             slow_query: Some(Duration::from_millis(500)),
             log_slow_query_parameters: false,
             admin_enabled: false,
+            compression_min_bytes: 1024,
         }
     }
 }

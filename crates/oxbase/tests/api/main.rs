@@ -2,6 +2,7 @@
 //! a real server (in-process on port 0, or the `oxbase` binary) over a real SQLite file.
 
 mod cli;
+mod conditional;
 mod differential;
 mod embed;
 mod errors;

@@ -88,3 +88,24 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     }
     .into_response()
 }
+
+/// Where `Content-Range` waits while the compressor runs (it skips ranged responses).
+const HIDDEN_CONTENT_RANGE: &str = "x-oxbase-content-range";
+
+/// Moves `Content-Range` aside before compression.
+pub async fn hide_content_range(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(range) = response.headers_mut().remove(axum::http::header::CONTENT_RANGE) {
+        response.headers_mut().insert(HIDDEN_CONTENT_RANGE, range);
+    }
+    response
+}
+
+/// Puts `Content-Range` back after compression.
+pub async fn restore_content_range(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(range) = response.headers_mut().remove(HIDDEN_CONTENT_RANGE) {
+        response.headers_mut().insert(axum::http::header::CONTENT_RANGE, range);
+    }
+    response
+}

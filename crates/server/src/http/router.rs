@@ -5,6 +5,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::OriginalUri;
 use axum::http::StatusCode;
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::SizeAbove;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::app::AppState;
@@ -15,6 +17,7 @@ use crate::http::{admin, health, middleware, records};
 pub fn router(state: AppState) -> Router {
     let timeout = state.0.config.request_timeout;
     let max_body_bytes = usize::try_from(state.0.config.max_body_bytes).unwrap_or(usize::MAX);
+    let compression_min_bytes = state.0.config.compression_min_bytes;
     let mut routes = Router::new();
     if state.0.config.admin_enabled {
         routes = routes.route("/admin/pool", get(admin::pool)).route("/admin/explain", get(admin::explain));
@@ -37,6 +40,14 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        // br, zstd or gzip by Accept-Encoding (quality values honoured), above a size. The
+        // compressor leaves alone any response with a Content-Range (it assumes byte
+        // ranges); ours counts rows, so it steps aside around the compressor.
+        .layer(axum::middleware::from_fn(middleware::hide_content_range))
+        .layer(
+            CompressionLayer::new().br(true).zstd(true).gzip(true).compress_when(SizeAbove::new(compression_min_bytes)),
+        )
+        .layer(axum::middleware::from_fn(middleware::restore_content_range))
         .layer(axum::middleware::from_fn(move |request, next| middleware::enforce_timeout(timeout, request, next)))
         .layer(axum::middleware::from_fn(middleware::log_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))

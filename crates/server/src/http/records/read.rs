@@ -2,7 +2,7 @@
 //! and the response headers (`Content-Range`, `Link`).
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use oxbase_query::plan::{CountMode, ReadOptions, plan_read};
 use serde_json::json;
 
@@ -67,7 +67,7 @@ pub async fn serve_read(
         } else {
             "application/vnd.pgrst.object+json; charset=utf-8"
         };
-        return Ok(json_response(body, content_type, timing));
+        return Ok(conditional(headers, body, content_type, timing));
     }
     let total = output.total.map_or_else(|| "*".to_owned(), |total| total.to_string());
     let range = if output.rows == 0 {
@@ -81,15 +81,43 @@ pub async fn serve_read(
         }
         _ => None,
     };
-    let mut response = json_response(output.body, "application/json; charset=utf-8", timing);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).expect("a range is ASCII"));
+    let mut response = conditional(headers, output.body, "application/json; charset=utf-8", timing);
+    let not_modified = response.status() == StatusCode::NOT_MODIFIED;
+    let response_headers = response.headers_mut();
+    if !not_modified {
+        response_headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).expect("a range is ASCII"));
+    }
     if let Some(next) = next
         && let Ok(value) = HeaderValue::from_str(&next)
     {
-        headers.insert(header::LINK, value);
+        response_headers.insert(header::LINK, value);
     }
     Ok(response)
+}
+
+/// The JSON response with an `ETag` (a hash of the exact body) and `Cache-Control:
+/// private, no-cache`; `304 Not Modified` without the body when the client already holds
+/// it (`If-None-Match`). The rows are still read to know the tag; with the response cache
+/// (a later release) a 304 will need no database work at all.
+fn conditional(request: &HeaderMap, body: Vec<u8>, content_type: &'static str, timing: DatabaseTiming) -> Response {
+    let tag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
+    let matches =
+        request.get_all(header::IF_NONE_MATCH).iter().any(|value| {
+            value.to_str().unwrap_or_default().split(',').map(str::trim).any(|candidate| {
+                candidate == "*" || candidate == tag || candidate.strip_prefix("W/") == Some(tag.as_str())
+            })
+        });
+    let mut response = if matches {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.extensions_mut().insert(timing);
+        response
+    } else {
+        json_response(body, content_type, timing)
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, HeaderValue::from_str(&tag).expect("a hex tag is ASCII"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    response
 }
 
 fn check_url_length(app: &App, uri: &Uri) -> Result<(), ApiError> {

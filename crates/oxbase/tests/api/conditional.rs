@@ -1,0 +1,84 @@
+//! ETags, conditional GETs and compression of responses.
+
+use std::io::Read;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::on_both_engines;
+use crate::support::{Engine, TestApp};
+
+on_both_engines!(etag_and_if_none_match, compression_by_accept_encoding);
+
+async fn etag_and_if_none_match(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let path = "/api/v1/trackers?select=id,priority&id=lt.20";
+    let first = app.get(path).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["cache-control"], "private, no-cache");
+    let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
+
+    let again = app.client.get(app.url(path)).header("if-none-match", &tag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], tag.as_str());
+    assert!(again.bytes().await.unwrap().is_empty(), "a 304 has no body");
+
+    let other = app.client.get(app.url(path)).header("if-none-match", "\"0000000000000000\"").send().await.unwrap();
+    assert_eq!(other.status(), 200, "a stale tag gets the body");
+
+    let priority = app.count("SELECT priority FROM trackers WHERE id = 5").await;
+    let patched =
+        app.send_json(Method::PATCH, "/api/v1/trackers/5", &json!({ "priority": priority % 5 + 1 }), None).await;
+    assert_eq!(patched.status(), 204);
+    let changed = app.client.get(app.url(path)).header("if-none-match", &tag).send().await.unwrap();
+    assert_eq!(changed.status(), 200, "after a write the old tag no longer matches");
+    assert_ne!(changed.headers()["etag"], tag.as_str());
+}
+
+fn decode(encoding: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut decoded = Vec::new();
+    match encoding {
+        "gzip" => {
+            flate2::read::GzDecoder::new(bytes).read_to_end(&mut decoded).unwrap();
+        }
+        "br" => {
+            brotli::Decompressor::new(bytes, 4096).read_to_end(&mut decoded).unwrap();
+        }
+        "zstd" => decoded = zstd::decode_all(bytes).unwrap(),
+        other => panic!("unexpected encoding {other}"),
+    }
+    decoded
+}
+
+async fn compression_by_accept_encoding(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let path = "/api/v1/tracker_comments?limit=200";
+    let plain = app.get(path).await;
+    assert!(plain.headers().get("content-encoding").is_none(), "no Accept-Encoding, no compression");
+    let plain: Value = plain.json().await.unwrap();
+    for (accept, expected) in [("gzip", "gzip"), ("br", "br"), ("zstd", "zstd"), ("gzip;q=0.5, br;q=1.0", "br")] {
+        let response = app.client.get(app.url(path)).header("accept-encoding", accept).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let encoding = response.headers()["content-encoding"].to_str().unwrap().to_owned();
+        assert_eq!(encoding, expected, "Accept-Encoding: {accept}");
+        assert_eq!(response.headers()["content-range"], "0-199/*", "the row range survives compression");
+        let bytes = response.bytes().await.unwrap();
+        let decoded: Value = serde_json::from_slice(&decode(&encoding, &bytes)).unwrap();
+        assert_eq!(decoded, plain, "{encoding} decodes to the same rows");
+        assert!(bytes.len() < serde_json::to_vec(&plain).unwrap().len() / 2, "{encoding} is smaller");
+    }
+    let small = app.client.get(app.url("/api/v1/users/1")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert!(small.headers().get("content-encoding").is_none(), "a small body is sent as it is");
+    let tag = app.get("/api/v1/users/1").await.headers()["etag"].to_str().unwrap().to_owned();
+    let not_modified = app
+        .client
+        .get(app.url("/api/v1/users/1"))
+        .header("accept-encoding", "gzip")
+        .header("if-none-match", tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), 304);
+    assert!(not_modified.headers().get("content-encoding").is_none(), "a 304 is never compressed");
+}
