@@ -150,6 +150,13 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
     if let Some(bytes) = schema.server.compression_min_bytes {
         config.compression_min_bytes = bytes;
     }
+    config.cache_enabled = schema.cache.enabled;
+    if let Some(bytes) = schema.cache.max_bytes {
+        config.cache_max_bytes = bytes;
+    }
+    if let Some(seconds) = schema.cache.ttl_seconds {
+        config.cache_ttl = std::time::Duration::from_secs(seconds);
+    }
     Ok(config)
 }
 

@@ -11,6 +11,7 @@ use oxbase_schema::Schema;
 use tokio::net::TcpListener;
 
 use crate::bus::{Bus, LocalBus};
+use crate::cache::ResponseCache;
 use crate::config::ServerConfig;
 use crate::http::router::router;
 use crate::store::{Store, StoreError};
@@ -27,6 +28,8 @@ pub struct App {
     pub cursor_key: CursorKey,
     /// Carries a change event after every committed write.
     pub bus: Arc<dyn Bus>,
+    /// The exact response cache, when enabled.
+    pub cache: Option<ResponseCache>,
 }
 
 /// Handle to the shared [`App`] that handlers receive.
@@ -39,7 +42,10 @@ impl App {
         let schema = Arc::new(schema);
         let store = Store::open(&config, schema.clone()).await?;
         let cursor_key = CursorKey::new(config.cursor_secret.clone());
-        Ok(App { schema, store, config, cursor_key, bus: Arc::new(LocalBus::new()) })
+        let cache_enabled =
+            config.cache_enabled.unwrap_or(matches!(config.database, crate::config::DatabaseUrl::Sqlite(_)));
+        let cache = cache_enabled.then(|| ResponseCache::new(config.cache_max_bytes));
+        Ok(App { schema, store, config, cursor_key, bus: Arc::new(LocalBus::new()), cache })
     }
 
     /// The limits every read plan is held to.

@@ -39,6 +39,13 @@ pub struct ServerConfig {
     pub slow_query: Option<Duration>,
     /// Whether the slow-query log includes parameter values (they may be personal data).
     pub log_slow_query_parameters: bool,
+    /// Whether read responses are cached: `None` means on for SQLite (oxbase is the only
+    /// writer) and off for PostgreSQL (until versions travel between instances).
+    pub cache_enabled: Option<bool>,
+    /// Memory the response cache may hold.
+    pub cache_max_bytes: u64,
+    /// Longest life of a cache entry (a memory bound; exactness comes from versions).
+    pub cache_ttl: Duration,
     /// Responses smaller than this are sent uncompressed (compression costs more than it
     /// saves on small bodies).
     pub compression_min_bytes: u64,
@@ -72,6 +79,9 @@ impl ServerConfig {
             log_slow_query_parameters: false,
             admin_enabled: false,
             compression_min_bytes: 1024,
+            cache_enabled: None,
+            cache_max_bytes: 64 * 1024 * 1024,
+            cache_ttl: Duration::from_secs(300),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! - [`config`]: the resolved settings a server runs with, and database URLs.
 //! - [`store`]: connections, statement execution, migrations and bulk loading per engine;
 //!   rows are encoded to JSON bytes right where they are read.
+//! - [`cache`]: the exact response cache, checked against resource versions.
 //! - [`bus`]: change events after each committed write, and the bus that carries them.
 //! - [`seed`]: loads an example's generated data into a store.
 //! - [`http`]: the route table, handlers, middleware and the one error type at the edge.
@@ -18,6 +19,7 @@
 
 pub mod app;
 pub mod bus;
+pub mod cache;
 pub mod config;
 pub mod http;
 pub mod seed;

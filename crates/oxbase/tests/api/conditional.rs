@@ -82,3 +82,61 @@ async fn compression_by_accept_encoding(engine: Engine) {
     assert_eq!(not_modified.status(), 304);
     assert!(not_modified.headers().get("content-encoding").is_none(), "a 304 is never compressed");
 }
+
+/// The statement count a response's `Server-Timing` reports.
+fn statements(response: &reqwest::Response) -> u32 {
+    let timing = response.headers()["server-timing"].to_str().unwrap().to_owned();
+    let description = timing.split("desc=\"").nth(1).unwrap_or_else(|| panic!("no statement count in {timing}"));
+    description.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn repeated_reads_come_from_the_cache_until_a_write_changes_what_they_read() {
+    let app = TestApp::spawn_on(Engine::Sqlite).await;
+    let path = "/api/v1/trackers?select=id,comments:tracker_comments(id,body)&id=eq.3";
+    let first = app.get(path).await;
+    assert!(statements(&first) > 0);
+    let first: Value = first.json().await.unwrap();
+    let second = app.get(path).await;
+    assert_eq!(statements(&second), 0, "the second read is a cache hit");
+    assert_eq!(second.json::<Value>().await.unwrap(), first);
+
+    // A write to an embedded resource invalidates the entry at once.
+    let created = app
+        .send_json(
+            Method::POST,
+            "/api/v1/tracker_comments",
+            &json!({ "tracker_id": 3, "user_id": 2, "body": "fresh" }),
+            None,
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let third = app.get(path).await;
+    assert!(statements(&third) > 0, "a changed resource misses");
+    let third: Value = third.json().await.unwrap();
+    assert!(third[0]["comments"].as_array().unwrap().iter().any(|comment| comment["body"] == "fresh"), "{third}");
+
+    // No stale read across many write/read rounds.
+    for round in 0..50 {
+        let priority = round % 5 + 1;
+        let path = "/api/v1/trackers/9?select=id,priority";
+        app.get(path).await;
+        let patched = app.send_json(Method::PATCH, "/api/v1/trackers/9", &json!({ "priority": priority }), None).await;
+        assert_eq!(patched.status(), 204);
+        let read = app.get_json(path, 200).await;
+        assert_eq!(read["priority"], priority, "round {round}: the read after a write sees it");
+    }
+}
+
+#[tokio::test]
+async fn a_conditional_hit_needs_no_database_work() {
+    let app = TestApp::spawn_on_with(Engine::Sqlite, |config| config.admin_enabled = true).await;
+    let path = "/api/v1/tracker_comments?limit=100";
+    let tag = app.get(path).await.headers()["etag"].to_str().unwrap().to_owned();
+    let conditional = app.client.get(app.url(path)).header("if-none-match", &tag).send().await.unwrap();
+    assert_eq!(conditional.status(), 304);
+    assert_eq!(statements(&conditional), 0, "answered from the cache");
+    let statistics = app.get_json("/admin/cache", 200).await;
+    assert!(statistics["hits"].as_u64().unwrap() >= 1, "{statistics}");
+    assert!(statistics["bytes"].as_u64().unwrap() > 0, "{statistics}");
+}

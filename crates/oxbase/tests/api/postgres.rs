@@ -205,3 +205,36 @@ async fn admin_pool_and_explain_when_enabled() {
     let closed = TestApp::spawn_on(Engine::Sqlite).await;
     assert_error(closed.get("/admin/pool").await, 404, "route_not_found", "/admin/pool").await;
 }
+
+#[tokio::test]
+async fn with_the_cache_a_conditional_get_executes_nothing_in_postgresql() {
+    let proxy = Proxy::start().await;
+    let address = proxy.address;
+    let app = TestApp::spawn_on_with(Engine::Postgres, move |config| {
+        let DatabaseUrl::Postgres(url) = &config.database else { unreachable!("a PostgreSQL test") };
+        config.database = DatabaseUrl::Postgres(url.replace("127.0.0.1:5432", &address.to_string()));
+        config.cache_enabled = Some(true);
+    })
+    .await;
+    let path = "/api/v1/trackers?select=id,item:reporting_effort_items(item_code,title)&limit=20";
+    let first = app.get(path).await;
+    let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let before = proxy.executes();
+    let conditional = app.client.get(app.url(path)).header("if-none-match", &tag).send().await.unwrap();
+    assert_eq!(conditional.status(), 304);
+    assert_eq!(proxy.executes() - before, 0, "PostgreSQL executed no statement for the 304");
+
+    let patched = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/v1/reporting_effort_items/1",
+            &serde_json::json!({ "title": "renamed" }),
+            None,
+        )
+        .await;
+    assert_eq!(patched.status(), 204);
+    let before = proxy.executes();
+    let after_write = app.client.get(app.url(path)).header("if-none-match", &tag).send().await.unwrap();
+    assert_eq!(after_write.status(), 200, "the embedded resource changed, so the old tag no longer matches");
+    assert!(proxy.executes() - before >= 2, "and the read went to PostgreSQL");
+}

@@ -16,6 +16,14 @@ pub async fn pool(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.0.store.pool_statistics())
 }
 
+/// `GET /admin/cache`: response cache statistics.
+pub async fn cache(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(match &state.0.cache {
+        Some(cache) => cache.statistics(),
+        None => serde_json::json!({ "enabled": false }),
+    })
+}
+
 /// `GET /admin/explain?resource=…&<the query string of a read>`: the SQL a read runs and
 /// the engine's plan for it.
 pub async fn explain(

@@ -20,7 +20,10 @@ pub fn router(state: AppState) -> Router {
     let compression_min_bytes = state.0.config.compression_min_bytes;
     let mut routes = Router::new();
     if state.0.config.admin_enabled {
-        routes = routes.route("/admin/pool", get(admin::pool)).route("/admin/explain", get(admin::explain));
+        routes = routes
+            .route("/admin/pool", get(admin::pool))
+            .route("/admin/cache", get(admin::cache))
+            .route("/admin/explain", get(admin::explain));
     }
     routes
         .route("/health/live", get(health::live))

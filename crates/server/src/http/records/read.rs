@@ -1,14 +1,18 @@
 //! What list and single-row reads share: request headers → read options, plan, execute,
 //! and the response headers (`Content-Range`, `Link`).
 
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use oxbase_query::plan::{CountMode, ReadOptions, plan_read};
 use serde_json::json;
 
 use crate::app::App;
+use crate::cache::CachedRead;
 use crate::http::error::ApiError;
-use crate::http::records::{DatabaseTiming, json_response};
+use crate::http::records::DatabaseTiming;
 
 /// The media type PostgREST clients send to ask for one object instead of an array.
 pub const SINGLE_OBJECT: &str = "application/vnd.pgrst.object+json";
@@ -22,7 +26,8 @@ pub enum Shape {
     ById(String),
 }
 
-/// Reads the rows a request asks for and answers them.
+/// Reads the rows a request asks for and answers them: from the response cache when it
+/// holds an exact entry, else from the database (and then into the cache).
 pub async fn serve_read(
     app: &App,
     resource: &str,
@@ -37,14 +42,23 @@ pub async fn serve_read(
         options.single_object = true;
         options.range = None;
     }
+    let key = cache_key(uri, headers);
+    if let Some(cache) = &app.cache
+        && let Some(entry) = cache.lookup(key)
+    {
+        return Ok(render(headers, &entry, DatabaseTiming { duration: Duration::ZERO, statements: 0 }));
+    }
     let plan = plan_read(&app.schema, resource, parameters, options, &app.limits(), &app.cursor_key)?;
+    let resources = read_resources(app, &plan.root);
+    let versions = app.cache.as_ref().map(|cache| cache.versions_of(&resources)).unwrap_or_default();
     let grouped = plan.root.grouped;
     let limit = plan.root.limit.unwrap_or(0) as usize;
     let offset = plan.root.offset;
     let scope = plan.cursor_scope.clone();
     let output = app.store.read(plan).await?;
     let timing = DatabaseTiming { duration: output.database_time, statements: output.statements };
-    if options.single_object {
+    let expires = Instant::now() + cache_ttl(app, &resources);
+    let entry = if options.single_object {
         if output.rows != 1 {
             if let Shape::ById(id) = &shape {
                 return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {resource} with id {id}"))
@@ -61,62 +75,121 @@ pub async fn serve_read(
             .with_details(json!({ "rows": output.rows }))
             .with_hint("filter to one row (e.g. id=eq.42), or ask for application/json"));
         }
-        let body = output.body[1..output.body.len() - 1].to_vec();
+        let body = Bytes::copy_from_slice(&output.body[1..output.body.len() - 1]);
         let content_type = if matches!(shape, Shape::ById(_)) {
             "application/json; charset=utf-8"
         } else {
             "application/vnd.pgrst.object+json; charset=utf-8"
         };
-        return Ok(conditional(headers, body, content_type, timing));
-    }
-    let total = output.total.map_or_else(|| "*".to_owned(), |total| total.to_string());
-    let range = if output.rows == 0 {
-        format!("*/{total}")
+        CachedRead { etag: etag(&body), body, content_type, content_range: None, link: None, versions, expires }
     } else {
-        format!("{}-{}/{total}", offset, offset + output.rows as u64 - 1)
-    };
-    let next = match (&output.last_order_values, grouped) {
-        (Some(values), false) if output.rows == limit && limit > 0 => {
-            Some(next_link(uri, parameters, &app.cursor_key.encode(&scope, values), limit))
+        let total = output.total.map_or_else(|| "*".to_owned(), |total| total.to_string());
+        let range = if output.rows == 0 {
+            format!("*/{total}")
+        } else {
+            format!("{}-{}/{total}", offset, offset + output.rows as u64 - 1)
+        };
+        let next = match (&output.last_order_values, grouped) {
+            (Some(values), false) if output.rows == limit && limit > 0 => {
+                Some(next_link(uri, parameters, &app.cursor_key.encode(&scope, values), limit))
+            }
+            _ => None,
+        };
+        let body = Bytes::from(output.body);
+        CachedRead {
+            etag: etag(&body),
+            body,
+            content_type: "application/json; charset=utf-8",
+            content_range: Some(range),
+            link: next,
+            versions,
+            expires,
         }
-        _ => None,
     };
-    let mut response = conditional(headers, output.body, "application/json; charset=utf-8", timing);
-    let not_modified = response.status() == StatusCode::NOT_MODIFIED;
-    let response_headers = response.headers_mut();
-    if !not_modified {
-        response_headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).expect("a range is ASCII"));
-    }
-    if let Some(next) = next
-        && let Ok(value) = HeaderValue::from_str(&next)
+    let response = render(headers, &entry, timing);
+    if let Some(cache) = &app.cache
+        && resources.iter().all(|name| app.schema.resource(name).is_some_and(|definition| definition.cache_enabled))
     {
-        response_headers.insert(header::LINK, value);
+        cache.insert(key, entry);
     }
     Ok(response)
 }
 
-/// The JSON response with an `ETag` (a hash of the exact body) and `Cache-Control:
-/// private, no-cache`; `304 Not Modified` without the body when the client already holds
-/// it (`If-None-Match`). The rows are still read to know the tag; with the response cache
-/// (a later release) a 304 will need no database work at all.
-fn conditional(request: &HeaderMap, body: Vec<u8>, content_type: &'static str, timing: DatabaseTiming) -> Response {
-    let tag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
-    let matches =
-        request.get_all(header::IF_NONE_MATCH).iter().any(|value| {
-            value.to_str().unwrap_or_default().split(',').map(str::trim).any(|candidate| {
-                candidate == "*" || candidate == tag || candidate.strip_prefix("W/") == Some(tag.as_str())
-            })
-        });
+/// The cache key: the path and query as sent, the headers that shape the answer, and the
+/// access scope (one public scope until access control arrives).
+fn cache_key(uri: &Uri, headers: &HeaderMap) -> u64 {
+    let mut key = String::with_capacity(256);
+    key.push_str(uri.path_and_query().map_or("", |path| path.as_str()));
+    for name in [header::ACCEPT.as_str(), "prefer", header::RANGE.as_str()] {
+        key.push('\n');
+        for value in headers.get_all(name) {
+            key.push_str(value.to_str().unwrap_or_default());
+            key.push(',');
+        }
+    }
+    key.push_str("\nscope:public");
+    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+}
+
+/// Every resource a read touches: the root, embedded resources and junctions.
+fn read_resources(app: &App, node: &oxbase_query::plan::Node) -> Vec<String> {
+    let mut resources = vec![node.resource.clone()];
+    for embed in &node.embeds {
+        if let oxbase_query::plan::Join::Through { junction_table, .. } = &embed.join
+            && let Some(junction) = app.schema.resources.values().find(|resource| resource.table == *junction_table)
+        {
+            resources.push(junction.name.clone());
+        }
+        resources.extend(read_resources(app, &embed.node));
+    }
+    resources.sort();
+    resources.dedup();
+    resources
+}
+
+/// The shortest entry lifetime of the resources read (per-resource `cache.ttl_seconds`,
+/// else `[cache] ttl_seconds`).
+fn cache_ttl(app: &App, resources: &[String]) -> Duration {
+    resources
+        .iter()
+        .filter_map(|name| app.schema.resource(name)?.cache_ttl_seconds)
+        .map(Duration::from_secs)
+        .fold(app.config.cache_ttl, Duration::min)
+}
+
+fn etag(body: &[u8]) -> String {
+    format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(body))
+}
+
+/// The response for a read: `ETag` and `Cache-Control: private, no-cache` always; `304 Not
+/// Modified` without the body when the client already holds it (`If-None-Match`).
+fn render(request: &HeaderMap, entry: &CachedRead, timing: DatabaseTiming) -> Response {
+    let matches = request.get_all(header::IF_NONE_MATCH).iter().any(|value| {
+        value.to_str().unwrap_or_default().split(',').map(str::trim).any(|candidate| {
+            candidate == "*" || candidate == entry.etag || candidate.strip_prefix("W/") == Some(entry.etag.as_str())
+        })
+    });
     let mut response = if matches {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response.extensions_mut().insert(timing);
-        response
+        StatusCode::NOT_MODIFIED.into_response()
     } else {
-        json_response(body, content_type, timing)
+        let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(entry.content_type))], entry.body.clone())
+            .into_response();
+        if let Some(range) = &entry.content_range {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_RANGE, HeaderValue::from_str(range).expect("a range is ASCII"));
+        }
+        response
     };
+    response.extensions_mut().insert(timing);
     let headers = response.headers_mut();
-    headers.insert(header::ETAG, HeaderValue::from_str(&tag).expect("a hex tag is ASCII"));
+    headers.insert(header::ETAG, HeaderValue::from_str(&entry.etag).expect("a hex tag is ASCII"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if let Some(link) = &entry.link
+        && let Ok(value) = HeaderValue::from_str(link)
+    {
+        headers.insert(header::LINK, value);
+    }
     response
 }
 

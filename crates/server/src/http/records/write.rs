@@ -165,6 +165,10 @@ pub async fn execute(
     let mut outcome = tokio::spawn(async move {
         let resource = request.resource().to_owned();
         let outcome = task_app.store.write(request, options).await?;
+        if let Some(cache) = &task_app.cache {
+            // Before anyone hears of the write, so no read after it can be served old data.
+            cache.note_versions(&outcome.versions);
+        }
         if !outcome.keys.is_empty() {
             task_app.bus.publish(change_event(&task_app, &resource, &outcome, request_id));
         }
