@@ -105,15 +105,7 @@ pub fn select_for_write(
     condition: Option<&Condition>,
     dialect: Dialect,
 ) -> Statement {
-    let mut writer = Writer::new(dialect);
-    writer.push("SELECT ");
-    writer.column("t", key);
-    for column in columns {
-        writer.push(", ");
-        writer.column("t", column);
-    }
-    writer.push(" FROM ");
-    writer.table(table, "t");
+    let mut writer = select_key_and_columns(table, key, columns, dialect);
     if let Some(condition) = condition {
         writer.push(" WHERE ");
         write_condition(&mut writer, condition, "t");
@@ -123,8 +115,8 @@ pub fn select_for_write(
     writer.finish(None)
 }
 
-/// `SELECT key, columns… FROM table WHERE key IN (keys)`: old values of a bulk update.
-pub fn select_by_keys(table: &str, key: &str, columns: &[String], dialect: Dialect) -> Statement {
+/// `SELECT t.key, t.columns… FROM table AS t`, the start of both key selections.
+fn select_key_and_columns(table: &str, key: &str, columns: &[String], dialect: Dialect) -> Writer {
     let mut writer = Writer::new(dialect);
     writer.push("SELECT ");
     writer.column("t", key);
@@ -134,6 +126,12 @@ pub fn select_by_keys(table: &str, key: &str, columns: &[String], dialect: Diale
     }
     writer.push(" FROM ");
     writer.table(table, "t");
+    writer
+}
+
+/// `SELECT key, columns… FROM table WHERE key IN (keys)`: old values of a bulk update.
+pub fn select_by_keys(table: &str, key: &str, columns: &[String], dialect: Dialect) -> Statement {
+    let mut writer = select_key_and_columns(table, key, columns, dialect);
     writer.push(" WHERE ");
     writer.column("t", key);
     let key_list = key_list(&mut writer);
