@@ -20,6 +20,8 @@ mod ast;
 mod filter;
 mod order;
 mod select;
+#[cfg(test)]
+mod test_support;
 
 pub use ast::{AggregateFunction, Condition, GrammarError, NullsOrder, Operator, OrderTerm, SelectItem, Value};
 pub use filter::{parse_filter, parse_logic};

@@ -1,6 +1,7 @@
 use super::super::ast::{Condition, GrammarError, Operator, Value};
 use super::super::select::{MAX_NESTING_DEPTH, MAX_TEXT_BYTES};
 use super::{parse_filter, parse_logic};
+use crate::grammar::test_support::assert_grammar_error;
 
 fn compare(column: &str, operator: Operator, value: Value) -> Condition {
     Condition::Compare { column: column.to_owned(), operator, value }
@@ -19,18 +20,7 @@ fn not(condition: Condition) -> Condition {
 }
 
 fn assert_message(error: &GrammarError, text: &str, fragment: &str, token: &str, position: usize) {
-    assert!(
-        error.message.contains(fragment),
-        "message of '{text}' was '{}', expected it to contain '{fragment}'",
-        error.message
-    );
-    assert_eq!(
-        (error.token.as_str(), error.position),
-        (token, position),
-        "token and position for '{text}': {}",
-        error.message
-    );
-    assert_eq!(error.text, text);
+    assert_grammar_error(error, text, fragment, token, position);
 }
 
 fn assert_filter_error(text: &str, fragment: &str, token: &str, position: usize) {

@@ -1,6 +1,7 @@
 use super::super::ast::{NullsOrder, OrderTerm};
 use super::super::select::MAX_TEXT_BYTES;
 use super::parse_order;
+use crate::grammar::test_support::assert_grammar_error;
 
 fn term(column: &str, descending: bool, nulls: Option<NullsOrder>) -> OrderTerm {
     OrderTerm { column: column.to_owned(), descending, nulls }
@@ -11,18 +12,7 @@ fn assert_error(text: &str, fragment: &str, token: &str, position: usize) {
         Ok(terms) => panic!("'{text}' parsed as {terms:?}, expected an error"),
         Err(error) => error,
     };
-    assert!(
-        error.message.contains(fragment),
-        "message of '{text}' was '{}', expected it to contain '{fragment}'",
-        error.message
-    );
-    assert_eq!(
-        (error.token.as_str(), error.position),
-        (token, position),
-        "token and position for '{text}': {}",
-        error.message
-    );
-    assert_eq!(error.text, text);
+    assert_grammar_error(&error, text, fragment, token, position);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 use super::super::ast::{AggregateFunction, GrammarError, SelectItem};
 use super::{MAX_NESTING_DEPTH, MAX_TEXT_BYTES, parse_select};
+use crate::grammar::test_support::assert_grammar_error;
 
 fn column(name: &str) -> SelectItem {
     SelectItem::Column { alias: None, name: name.to_owned() }
@@ -23,18 +24,7 @@ fn parse_error(text: &str) -> GrammarError {
 /// Checks the message contains `fragment`, and the token and position.
 fn assert_error(text: &str, fragment: &str, token: &str, position: usize) {
     let error = parse_error(text);
-    assert!(
-        error.message.contains(fragment),
-        "message of '{text}' was '{}', expected it to contain '{fragment}'",
-        error.message
-    );
-    assert_eq!(
-        (error.token.as_str(), error.position),
-        (token, position),
-        "token and position for '{text}': {}",
-        error.message
-    );
-    assert_eq!(error.text, text);
+    assert_grammar_error(&error, text, fragment, token, position);
 }
 
 #[test]
