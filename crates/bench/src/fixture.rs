@@ -9,13 +9,11 @@ use oxbase_query::cursor::CursorKey;
 use oxbase_query::plan::{ColumnExpression, Limits, plan_read};
 use oxbase_query::sql::read::root_statement;
 use oxbase_schema::Schema;
-use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::{FieldType, Literal};
-use rusqlite::Connection;
-use rusqlite::types::ValueRef;
 
 use crate::BenchError;
 use crate::client::{Answer, Connection as HttpConnection};
+use crate::database::Database;
 use crate::workload::{DEEP_OFFSET, DeepPage, Fixture, PAGE, deep_page_by_offset, list_with_relations};
 
 /// Hot efforts S8 reads over and over.
@@ -36,35 +34,34 @@ pub struct DataFacts {
     pub rows: Vec<(String, u64)>,
 }
 
-fn database_error(error: rusqlite::Error) -> BenchError {
-    BenchError::Database(error.to_string())
+fn integer(value: &Literal, what: &str) -> Result<i64, BenchError> {
+    match value {
+        Literal::Integer(number) => Ok(*number),
+        other => Err(BenchError::Database(format!("{what}: expected an integer, got {other:?}"))),
+    }
 }
 
 /// Reads the id ranges, the big effort and the row counts the workload needs.
-pub fn read_facts(connection: &Connection, schema: &Schema) -> Result<DataFacts, BenchError> {
-    let range = |table: &str| -> Result<(i64, i64), BenchError> {
-        let (low, high): (Option<i64>, Option<i64>) = connection
-            .query_row(&format!("SELECT min(\"id\"), max(\"id\") FROM \"{table}\""), [], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .map_err(database_error)?;
-        match (low, high) {
-            (Some(low), Some(high)) => Ok((low, high)),
+pub async fn read_facts(database: &Database, schema: &Schema) -> Result<DataFacts, BenchError> {
+    async fn range(database: &Database, table: &str) -> Result<(i64, i64), BenchError> {
+        let rows = database.rows(&format!("SELECT min(\"id\"), max(\"id\") FROM \"{table}\""), &[]).await?;
+        match rows.first().map(Vec::as_slice) {
+            Some([Literal::Integer(low), Literal::Integer(high)]) => Ok((*low, *high)),
             _ => Err(BenchError::Database(format!("'{table}' has no rows: the workload needs the example's data"))),
         }
-    };
-    let tracker_ids = range("trackers")?;
-    let effort_ids = range("reporting_efforts")?;
-    let big_effort = connection
-        .query_row(
-            "SELECT \"reporting_effort_id\" FROM \"trackers\" GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(database_error)?;
-    let deep_page_rows: i64 = connection
-        .query_row("SELECT count(*) FROM \"trackers\" WHERE \"priority\" >= 2", [], |row| row.get(0))
-        .map_err(database_error)?;
+    }
+    let tracker_ids = range(database, "trackers").await?;
+    let effort_ids = range(database, "reporting_efforts").await?;
+    let big_effort = integer(
+        &database
+            .value("SELECT \"reporting_effort_id\" FROM \"trackers\" GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+            .await?,
+        "the effort with the most trackers",
+    )?;
+    let deep_page_rows = integer(
+        &database.value("SELECT count(*) FROM \"trackers\" WHERE \"priority\" >= 2").await?,
+        "trackers of priority 2 and above",
+    )?;
     let statuses = schema
         .resource("trackers")
         .and_then(|resource| resource.field("production_status"))
@@ -75,9 +72,10 @@ pub fn read_facts(connection: &Connection, schema: &Schema) -> Result<DataFacts,
         .ok_or_else(|| BenchError::Database("the schema has no trackers.production_status enum".to_owned()))?;
     let mut rows = Vec::new();
     for resource in schema.resources.values() {
-        let count: i64 = connection
-            .query_row(&format!("SELECT count(*) FROM \"{}\"", resource.table), [], |row| row.get(0))
-            .map_err(database_error)?;
+        let count = integer(
+            &database.value(&format!("SELECT count(*) FROM \"{}\"", resource.table)).await?,
+            &format!("rows of {}", resource.table),
+        )?;
         rows.push((resource.name.clone(), u64::try_from(count).unwrap_or(0)));
     }
     Ok(DataFacts {
@@ -105,8 +103,8 @@ pub fn deep_offsets(matching_rows: u64) -> Vec<u64> {
 
 /// The order-term values of the row just before `offset` in S4's order: the keyset
 /// position a cursor to the page at `offset` carries.
-pub fn keyset_before(
-    connection: &Connection,
+pub async fn keyset_before(
+    database: &Database,
     schema: &Schema,
     limits: &Limits,
     offset: u64,
@@ -118,20 +116,10 @@ pub fn keyset_before(
     parameters.push(("limit".to_owned(), "1".to_owned()));
     let plan = plan_read(schema, &read.resource, &parameters, read.options, limits, &CursorKey::new(vec![0; 32]))
         .map_err(|error| BenchError::Plan(error.to_string()))?;
-    let statement = root_statement(&plan, Dialect::Sqlite);
-    let mut prepared = connection.prepare(&statement.sql).map_err(database_error)?;
-    let parameters = statement.parameters.iter().map(|value| match value {
-        Literal::Null => rusqlite::types::Value::Null,
-        Literal::Boolean(flag) => rusqlite::types::Value::Integer(i64::from(*flag)),
-        Literal::Integer(number) => rusqlite::types::Value::Integer(*number),
-        Literal::Float(number) => rusqlite::types::Value::Real(*number),
-        Literal::Text(text) => rusqlite::types::Value::Text(text.clone()),
-    });
-    let mut rows = prepared.query(rusqlite::params_from_iter(parameters)).map_err(database_error)?;
-    let row = rows
-        .next()
-        .map_err(database_error)?
-        .ok_or_else(|| BenchError::Database(format!("no row at offset {offset} for the deep page")))?;
+    let statement = root_statement(&plan, database.dialect());
+    let rows = database.rows(&statement.sql, &statement.parameters).await?;
+    let row =
+        rows.first().ok_or_else(|| BenchError::Database(format!("no row at offset {offset} for the deep page")))?;
     plan.root
         .order
         .iter()
@@ -142,12 +130,7 @@ pub fn keyset_before(
                 .iter()
                 .position(|column| column.expression == ColumnExpression::Field(term.field.clone()))
                 .ok_or_else(|| BenchError::Plan(format!("order column {} is not selected", term.field)))?;
-            Ok(match row.get_ref(index).map_err(database_error)? {
-                ValueRef::Integer(number) => Literal::Integer(number),
-                ValueRef::Real(number) => Literal::Float(number),
-                ValueRef::Text(bytes) => Literal::Text(String::from_utf8_lossy(bytes).into_owned()),
-                ValueRef::Null | ValueRef::Blob(_) => Literal::Null,
-            })
+            Ok(row[index].clone())
         })
         .collect()
 }
@@ -167,7 +150,7 @@ async fn get(connection: &mut HttpConnection, request: &crate::workload::BenchRe
 /// Everything the workload draws from; `connection` reaches the server under test.
 pub async fn build_fixture(
     address: SocketAddr,
-    database: &Connection,
+    database: &Database,
     schema: &Schema,
     limits: &Limits,
     facts: &DataFacts,
@@ -192,7 +175,7 @@ pub async fn build_fixture(
     for offset in deep_offsets(facts.deep_page_rows) {
         let answer = get(&mut connection, &deep_page_by_offset(offset - u64::from(PAGE))).await?;
         let cursor = answer.header("link").and_then(cursor_from_link);
-        let after = keyset_before(database, schema, limits, offset)?;
+        let after = keyset_before(database, schema, limits, offset).await?;
         deep_pages.push(DeepPage { offset, cursor, after });
     }
     if let Some(DeepPage { offset, cursor: Some(cursor), .. }) = deep_pages.first() {

@@ -13,16 +13,22 @@
 //! - [`client`] and [`load`]: the load generator (hyper, a fixed number of connections;
 //!   a closed-loop phase for the maximum rate, a fixed-rate phase for latency).
 //! - [`stats`]: HDR histograms and counts.
-//! - [`database_limit`]: the same SQL run straight through rusqlite, without the server.
+//! - [`database`]: the database under test as the harness reads it (the fixture's facts),
+//!   on either engine.
+//! - [`database_limit`]: the same SQL run straight through the engine's fastest native
+//!   client (rusqlite, tokio-postgres with pipelining), without the server.
+//! - [`postgres_values`]: binding plan literals to tokio-postgres parameters.
 //! - [`report`]: JSON and markdown.
 //!
 //! [`run`] is the whole run; the binary only parses the flags and prints the table.
 
 pub mod client;
+pub mod database;
 pub mod database_limit;
 pub mod fixture;
 pub mod load;
 pub mod options;
+pub mod postgres_values;
 pub mod report;
 pub mod server;
 pub mod stats;
@@ -36,13 +42,15 @@ use std::time::{Duration, Instant};
 use oxbase_examples::Scale;
 use oxbase_query::plan::Limits;
 use oxbase_schema::Schema;
+use oxbase_schema::dialect::Dialect;
 use oxbase_server::config::DatabaseUrl;
 use oxbase_server::seed::{SeedError, example_schema, seed_example};
 
 pub use options::BenchOptions;
 pub use report::Report;
 
-use crate::database_limit::{DatabaseLimit, measure, open_reader, plan_reads};
+use crate::database::{Database, create_postgres_database};
+use crate::database_limit::{DatabaseLimit, Workload, measure, plan_reads, plan_writes};
 use crate::fixture::{DataFacts, build_fixture, probe_write, read_facts};
 use crate::load::{LoadPlan, Phase, closed_loop, fixed_rate, success, success_or_not_modified};
 use crate::report::{DataCount, FixedRate, HttpLimit, ScenarioReport, Settings, this_machine};
@@ -74,7 +82,7 @@ const DATABASE_REQUESTS: usize = 64;
 struct Run<'a> {
     options: &'a BenchOptions,
     schema: Schema,
-    database_path: PathBuf,
+    database_url: DatabaseUrl,
     limits: Limits,
     warmup: Duration,
     address: SocketAddr,
@@ -97,22 +105,27 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
     })?;
     let scenarios = workload::select_scenarios(&options.scenario).map_err(BenchError::Options)?;
     let url = DatabaseUrl::parse(&options.database).map_err(|error| BenchError::Options(error.to_string()))?;
-    let DatabaseUrl::Sqlite(database_path) = url.clone() else {
-        return Err(BenchError::Options(
-            "the harness measures SQLite databases so far (its fixture and database limit read the file directly): \
-             give an sqlite:// URL"
-                .to_owned(),
-        ));
-    };
     let target = options.url.as_deref().map(loopback_address).transpose()?;
     std::fs::create_dir_all(&options.out).map_err(|source| BenchError::Output { path: options.out.clone(), source })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |count| count.get()))
+        .enable_all()
+        .build()
+        .map_err(|error| BenchError::Server(format!("cannot start the load generator's runtime: {error}")))?;
 
+    if let DatabaseUrl::Postgres(postgres_url) = &url
+        && runtime.block_on(create_postgres_database(postgres_url))?
+    {
+        tracing::info!("created the database {url}");
+    }
+    // Blocking (the server's seeding runs its own PostgreSQL client): outside the runtime.
     prepare_database(&url, &options.example, scale)?;
     let schema = example_schema(&options.example)?;
     let schema_path = options.out.join("schema.toml");
     let source = oxbase_examples::schema_source(&options.example).expect("the example exists");
     std::fs::write(&schema_path, source).map_err(|source| BenchError::Output { path: schema_path.clone(), source })?;
-    let facts = read_facts(&open_reader(&database_path)?, &schema)?;
+    let database = runtime.block_on(Database::open(&url))?;
+    let facts = runtime.block_on(read_facts(&database, &schema))?;
 
     let (server, address) = match target {
         Some(address) => (None, address),
@@ -123,11 +136,6 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
             (Some(server), address)
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |count| count.get()))
-        .enable_all()
-        .build()
-        .map_err(|error| BenchError::Server(format!("cannot start the load generator's runtime: {error}")))?;
     let limits = Limits {
         default_page_size: schema.server.default_page_size.unwrap_or(50),
         max_page_size: schema.server.max_page_size.unwrap_or(1000),
@@ -136,7 +144,7 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
     let run = Run {
         options,
         schema,
-        database_path,
+        database_url: url.clone(),
         limits,
         warmup: (options.duration / 10).clamp(Duration::from_millis(100), Duration::from_secs(1)),
         address,
@@ -144,10 +152,9 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
         runtime,
     };
     run.runtime.block_on(wait_until_ready(address))?;
-    let fixture = {
-        let database = open_reader(&run.database_path)?;
-        run.runtime.block_on(build_fixture(address, &database, &run.schema, &run.limits, &facts, options.seed))?
-    };
+    let fixture =
+        run.runtime.block_on(build_fixture(address, &database, &run.schema, &run.limits, &facts, options.seed))?;
+    drop(database);
 
     let mut overall_peak = run.server.as_ref().and_then(ServerProcess::peak_memory);
     tracing::info!("measuring the HTTP limit: GET /health/live");
@@ -183,7 +190,10 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
             example: options.example.clone(),
             scale: options.scale.clone(),
             database: url.to_string(),
-            engine: "SQLite",
+            engine: match url {
+                DatabaseUrl::Sqlite(_) => "SQLite",
+                DatabaseUrl::Postgres(_) => "PostgreSQL",
+            },
             duration_seconds: options.duration.as_secs_f64(),
             warmup_seconds: run.warmup.as_secs_f64(),
             concurrency: options.concurrency,
@@ -357,7 +367,7 @@ impl Run<'_> {
                 report.note = Some("peak RSS is the server's peak since it started".to_owned());
             }
         }
-        if scenario.kind == Kind::Read {
+        if matches!(scenario.kind, Kind::Read | Kind::Write) {
             tracing::info!(scenario = scenario.id, "database limit");
             match self.database_limit(scenario, fixture) {
                 Ok(limit) => report.database_limit = Some(limit),
@@ -396,18 +406,32 @@ impl Run<'_> {
         }
     }
 
+    /// The scenario's database limit: its requests' statements run without the server.
     fn database_limit(&self, scenario: &'static Scenario, fixture: &Fixture) -> Result<DatabaseLimit, BenchError> {
         let mut rng = worker_rng(self.options.seed, scenario, usize::MAX - 1);
-        let reads: Vec<_> = (0..DATABASE_REQUESTS)
-            .filter_map(|_| generate(scenario, fixture, &mut rng).and_then(|request| request.read))
-            .collect();
-        let planned = plan_reads(&self.schema, &self.limits, &reads)?;
+        let requests: Vec<BenchRequest> =
+            (0..DATABASE_REQUESTS).filter_map(|_| generate(scenario, fixture, &mut rng)).collect();
+        let dialect = match self.database_url {
+            DatabaseUrl::Sqlite(_) => Dialect::Sqlite,
+            DatabaseUrl::Postgres(_) => Dialect::Postgres,
+        };
+        let workload = match scenario.kind {
+            Kind::Write => {
+                let now = oxbase_schema::values::format_timestamp(time::OffsetDateTime::now_utc());
+                Workload::Writes(plan_writes(&self.schema, &self.limits, &requests, dialect, &now)?)
+            }
+            _ => {
+                let reads: Vec<_> = requests.into_iter().filter_map(|request| request.read).collect();
+                Workload::Reads(plan_reads(&self.schema, &self.limits, &reads, dialect)?)
+            }
+        };
         measure(
-            &self.database_path,
-            &planned,
+            &self.database_url,
+            &workload,
             usize::from(self.options.concurrency),
             self.warmup,
             self.options.duration,
+            &self.runtime,
         )
     }
 }

@@ -13,14 +13,15 @@ pub struct BenchOptions {
     /// Data set to seed when the database holds none yet: small, default or large.
     #[arg(long, default_value = "default")]
     pub scale: String,
-    /// Database URL (sqlite://…): migrated and seeded unless it already holds the example's
-    /// data; the database limit is measured on it directly.
+    /// Database URL (sqlite://… or postgres://…; a missing PostgreSQL database is created):
+    /// migrated and seeded unless it already holds the example's data; the database limit is
+    /// measured on it directly.
     #[arg(long, env = "OXBASE_DATABASE")]
     pub database: String,
     /// How long each measured phase runs, e.g. 10s, 1.5s, 500ms, 1m.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
-    /// HTTP connections, and database threads for the database limit, kept busy at once.
+    /// HTTP connections, and requests in flight for the database limit, kept busy at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
     /// Directory for the report (bench.json, bench.md), the schema served and the server's log.
