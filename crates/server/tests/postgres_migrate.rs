@@ -179,8 +179,9 @@ fn additive_changes_apply_in_place() {
         [
             "add column trackers.notes",
             "add column trackers.category_id",
-            "create index trackers_category_id_idx",
-            "create index tracker_comments_created_at_idx",
+            // Both tables have rows: their indexes are built after the commit.
+            "create index trackers_category_id_idx concurrently, after the commit (trackers has rows)",
+            "create index tracker_comments_created_at_idx concurrently, after the commit (tracker_comments has rows)",
             "create table tracker_categories",
             "add foreign key trackers.category_id",
         ]
@@ -358,4 +359,166 @@ fn seeding_small_is_deterministic_keeps_the_comment_count_rule_and_resets_sequen
 
     let again = seed_example(&first.url(), "pearl", Scale::Small).unwrap_err();
     assert!(matches!(&again, SeedError::AlreadySeeded { resource } if resource == "users"), "{again:?}");
+}
+
+/// Whether PostgreSQL holds the index and it is valid (`None`: no such index).
+fn index_validity(client: &mut postgres::Client, index: &str) -> Option<bool> {
+    client
+        .query_opt(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1",
+            &[&index],
+        )
+        .unwrap()
+        .map(|row| row.get(0))
+}
+
+/// The statements the last migration recorded.
+fn last_recorded_statements(client: &mut postgres::Client) -> Vec<String> {
+    let json: String =
+        client.query_one("SELECT statements FROM _oxbase_migrations ORDER BY id DESC LIMIT 1", &[]).unwrap().get(0);
+    serde_json::from_str(&json).unwrap()
+}
+
+/// pearl with an index on tracker_comments.created_at.
+fn pearl_with_comment_index() -> Schema {
+    pearl_changed(|source| {
+        source.replace(
+            "[resources.tracker_comments]",
+            "[[resources.tracker_comments.indexes]]\ncolumns = [\"created_at\"]\n\n[resources.tracker_comments]",
+        )
+    })
+}
+
+#[test]
+fn an_index_on_a_table_with_rows_is_built_concurrently_without_blocking_writes() {
+    let database = ScratchDatabase::create();
+    seed_example(&database.url(), "pearl", Scale::Small).unwrap();
+    let changed = pearl_with_comment_index();
+    let Ok(MigrateOutcome::Planned { statements, .. }) =
+        migrate(&database.url(), &changed, MigrateOptions { dry_run: true, ..MigrateOptions::default() })
+    else {
+        panic!("a dry run plans the index")
+    };
+    assert_eq!(
+        statements,
+        ["CREATE INDEX CONCURRENTLY \"tracker_comments_created_at_idx\" ON \"tracker_comments\" (\"created_at\")"]
+    );
+
+    // A transaction with an older snapshot makes the concurrent build wait before it
+    // finishes; meanwhile, a write to the table must go through.
+    let mut snapshot_holder = database.client();
+    let mut snapshot =
+        snapshot_holder.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start().unwrap();
+    snapshot.batch_execute("SELECT 1").unwrap();
+    let url = database.url();
+    let migration = std::thread::spawn(move || migrate(&url, &changed, MigrateOptions::default()));
+    let mut observer = database.client();
+    let started = std::time::Instant::now();
+    while count(
+        &mut observer,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'",
+    ) == 0
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the concurrent build never started waiting");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut writer = database.client();
+    writer.batch_execute("SET statement_timeout = 5000").unwrap();
+    writer
+        .batch_execute(
+            "INSERT INTO tracker_comments (tracker_id, user_id, body, created_at) VALUES (1, 1, 'during the build', now())",
+        )
+        .expect("a write is not blocked by the index build");
+    snapshot.commit().unwrap();
+
+    let outcome = migration.join().unwrap().unwrap();
+    let MigrateOutcome::Applied { steps, statements } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(
+        steps,
+        ["create index tracker_comments_created_at_idx concurrently, after the commit (tracker_comments has rows)"]
+    );
+    assert_eq!(statements, 1);
+    let mut client = database.client();
+    assert_eq!(index_validity(&mut client, "tracker_comments_created_at_idx"), Some(true));
+    assert_eq!(
+        last_recorded_statements(&mut client),
+        ["CREATE INDEX CONCURRENTLY \"tracker_comments_created_at_idx\" ON \"tracker_comments\" (\"created_at\")"],
+        "the history records the concurrent build with the migration"
+    );
+    assert_eq!(
+        migrate(&database.url(), &pearl_with_comment_index(), MigrateOptions::default()).unwrap(),
+        MigrateOutcome::UpToDate
+    );
+}
+
+#[test]
+fn an_index_on_a_new_or_empty_table_is_built_in_the_transaction() {
+    let database = ScratchDatabase::create();
+    migrate(&database.url(), &pearl(), MigrateOptions::default()).unwrap();
+    let outcome = migrate(&database.url(), &pearl_with_comment_index(), MigrateOptions::default()).unwrap();
+    let MigrateOutcome::Applied { steps, .. } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(steps, ["create index tracker_comments_created_at_idx"], "tracker_comments is empty");
+    let mut client = database.client();
+    assert_eq!(
+        last_recorded_statements(&mut client),
+        ["CREATE INDEX \"tracker_comments_created_at_idx\" ON \"tracker_comments\" (\"created_at\")"]
+    );
+    assert_eq!(index_validity(&mut client, "tracker_comments_created_at_idx"), Some(true));
+}
+
+#[test]
+fn a_failed_concurrent_build_is_dropped_and_built_by_the_next_migrate() {
+    let database = ScratchDatabase::create();
+    seed_example(&database.url(), "pearl", Scale::Small).unwrap();
+    // Several comments per tracker: a unique index on tracker_id cannot be built.
+    let unique = pearl_changed(|source| {
+        source.replace(
+            "[resources.tracker_comments]",
+            "[[resources.tracker_comments.indexes]]\ncolumns = [\"tracker_id\"]\nunique = true\n\n[resources.tracker_comments]",
+        )
+    });
+    let error = migrate(&database.url(), &unique, MigrateOptions::default()).unwrap_err();
+    let MigrateError::IndexBuild { index, statement, message } = &error else { panic!("{error}") };
+    assert_eq!(index, "tracker_comments_tracker_id_key");
+    assert!(statement.starts_with("CREATE UNIQUE INDEX CONCURRENTLY"), "{statement}");
+    assert!(message.contains("could not create unique index"), "{message}");
+    assert!(error.to_string().contains("the migration was committed"), "{error}");
+    let mut client = database.client();
+    assert_eq!(index_validity(&mut client, "tracker_comments_tracker_id_key"), None, "the invalid index was dropped");
+
+    // Once the duplicates are gone, the next migrate builds the index the history promises.
+    client
+        .batch_execute(
+            "DELETE FROM tracker_comments WHERE id NOT IN (SELECT min(id) FROM tracker_comments GROUP BY tracker_id)",
+        )
+        .unwrap();
+    let outcome = migrate(&database.url(), &unique, MigrateOptions::default()).unwrap();
+    assert_eq!(
+        outcome,
+        MigrateOutcome::Applied {
+            steps: vec!["create index tracker_comments_tracker_id_key concurrently (it was missing)".to_owned()],
+            statements: 1
+        }
+    );
+    assert_eq!(index_validity(&mut client, "tracker_comments_tracker_id_key"), Some(true));
+
+    // An index left INVALID (as by a build killed halfway) is dropped and built again.
+    client
+        .batch_execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'tracker_comments_tracker_id_key'::regclass",
+        )
+        .unwrap();
+    let outcome = migrate(&database.url(), &unique, MigrateOptions::default()).unwrap();
+    assert_eq!(
+        outcome,
+        MigrateOutcome::Applied {
+            steps: vec![
+                "rebuild index tracker_comments_tracker_id_key concurrently (a failed build had left it invalid)"
+                    .to_owned()
+            ],
+            statements: 2
+        }
+    );
+    assert_eq!(index_validity(&mut client, "tracker_comments_tracker_id_key"), Some(true));
+    assert_eq!(migrate(&database.url(), &unique, MigrateOptions::default()).unwrap(), MigrateOutcome::UpToDate);
 }

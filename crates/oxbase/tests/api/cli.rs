@@ -1,9 +1,19 @@
-//! `oxbase check`, `migrate` and `seed`, run as a user runs them.
+//! `oxbase check`, `migrate` and `seed`, run as a user runs them. Those that touch a
+//! database run on both engines.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::{oxbase_binary, pearl_schema_path};
+use crate::on_both_engines_blocking;
+use crate::support::{Engine, ScratchDatabase, oxbase_binary, pearl_schema_path};
+
+on_both_engines_blocking!(
+    migrate_creates_is_idempotent_and_records_history,
+    migrate_applies_additive_changes_and_refuses_destructive_ones,
+    migrate_refuses_a_new_required_field_without_default,
+    seed_is_deterministic_and_refuses_a_seeded_database,
+    seeded_data_keeps_the_unresolved_comment_count_rule,
+);
 
 fn oxbase(arguments: &[&str]) -> Output {
     Command::new(oxbase_binary())
@@ -57,60 +67,41 @@ fn check_reports_a_missing_file() {
 
 const SHOP: &str = "[resources.customers.fields]\nname = { type = \"text\", unique = true }\nnote = { type = \"text\", nullable = true }\n\n[resources.orders.fields]\ncustomer_id = { type = \"integer\", references = \"customers\", on_delete = \"cascade\" }\ntotal = { type = \"float\", min = 0 }\n";
 
-fn table_columns(database: &Path, table: &str) -> Vec<String> {
-    let connection = rusqlite::Connection::open(database).unwrap();
-    let mut statement =
-        connection.prepare(&format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")).unwrap();
-    statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
-}
-
-#[test]
-fn migrate_creates_is_idempotent_and_records_history() {
-    let directory = tempfile::tempdir().unwrap();
-    let schema = directory.path().join("shop.toml");
+fn migrate_creates_is_idempotent_and_records_history(engine: Engine) {
+    let database = ScratchDatabase::create(engine, "data/shop.db");
+    let schema = database.directory().join("shop.toml");
     write(&schema, SHOP);
-    let database = directory.path().join("data/shop.db");
-    let url = format!("sqlite://{}", database.display());
+    let url = database.url();
     let arguments = ["migrate", "--schema", schema.to_str().unwrap(), "--database", &url];
 
     let output = oxbase(&arguments);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("create table orders"), "{}", text(&output.stdout));
-    assert_eq!(table_columns(&database, "orders"), ["id", "customer_id", "total"]);
+    assert_eq!(database.columns("orders"), ["id", "customer_id", "total"]);
 
     let output = oxbase(&arguments);
     assert!(output.status.success());
     assert!(text(&output.stdout).contains("up to date"), "{}", text(&output.stdout));
 
-    let connection = rusqlite::Connection::open(&database).unwrap();
-    let history: i64 = connection.query_row("SELECT count(*) FROM _oxbase_migrations", [], |row| row.get(0)).unwrap();
-    assert_eq!(history, 1, "an up-to-date run records nothing");
-    let indexes: Vec<String> = connection
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders' AND name NOT LIKE 'sqlite_%'",
-        )
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    assert_eq!(database.count("SELECT count(*) FROM _oxbase_migrations"), 1, "an up-to-date run records nothing");
+    let indexes = database.texts(database.pick(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders' AND name NOT LIKE 'sqlite_%'",
+        "SELECT indexname::text FROM pg_indexes WHERE tablename = 'orders' AND indexname <> 'orders_pkey'",
+    ));
     assert_eq!(indexes, ["orders_customer_id_idx"], "foreign keys get an index");
-    let refused = connection.execute("INSERT INTO orders (customer_id, total) VALUES (1, -1)", []);
+    let refused = database.execute("INSERT INTO orders (customer_id, total) VALUES (1, -1)");
     assert!(refused.is_err(), "constraints are in the database too");
 }
 
-#[test]
-fn migrate_applies_additive_changes_and_refuses_destructive_ones() {
-    let directory = tempfile::tempdir().unwrap();
-    let schema = directory.path().join("shop.toml");
+fn migrate_applies_additive_changes_and_refuses_destructive_ones(engine: Engine) {
+    let database = ScratchDatabase::create(engine, "shop.db");
+    let schema = database.directory().join("shop.toml");
     write(&schema, SHOP);
-    let database = directory.path().join("shop.db");
-    let url = format!("sqlite://{}", database.display());
+    let url = database.url();
     let arguments = ["migrate", "--schema", schema.to_str().unwrap(), "--database", &url];
     assert!(oxbase(&arguments).status.success());
-    let connection = rusqlite::Connection::open(&database).unwrap();
-    connection.execute("INSERT INTO customers (name, note) VALUES ('ada', 'first')", []).unwrap();
-    connection.execute("INSERT INTO orders (customer_id, total) VALUES (1, 9.5)", []).unwrap();
+    database.execute("INSERT INTO customers (name, note) VALUES ('ada', 'first')").unwrap();
+    database.execute("INSERT INTO orders (customer_id, total) VALUES (1, 9.5)").unwrap();
 
     // Additive: a new resource, a new nullable field, a new defaulted field, a new index.
     let additive = format!(
@@ -128,8 +119,8 @@ fn migrate_applies_additive_changes_and_refuses_destructive_ones() {
     ] {
         assert!(report.contains(step), "missing {step:?} in:\n{report}");
     }
-    let status: String = connection.query_row("SELECT status FROM orders WHERE id = 1", [], |row| row.get(0)).unwrap();
-    assert_eq!(status, "open", "existing rows get the default");
+    let status = database.texts("SELECT status FROM orders WHERE id = 1");
+    assert_eq!(status, ["open"], "existing rows get the default");
 
     // Destructive: dropping a field is refused and changes nothing.
     let destructive = additive.replace("note = { type = \"text\", nullable = true }\n", "");
@@ -139,34 +130,34 @@ fn migrate_applies_additive_changes_and_refuses_destructive_ones() {
     let errors = text(&output.stderr);
     assert!(errors.contains("refusing destructive changes"), "{errors}");
     assert!(errors.contains("column 'customers.note' and its values would be deleted"), "{errors}");
-    assert!(table_columns(&database, "customers").contains(&"note".to_owned()));
+    assert!(database.columns("customers").contains(&"note".to_owned()));
 
-    // --dry-run prints the rebuild and changes nothing either.
+    // --dry-run prints the statements (SQLite rebuilds the table, PostgreSQL drops the
+    // column in place) and changes nothing either.
     let mut dry_run = arguments.to_vec();
     dry_run.extend(["--dry-run", "--allow-destructive"]);
     let output = oxbase(&dry_run);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(text(&output.stdout).contains("INSERT INTO \"_oxbase_new_customers\""), "{}", text(&output.stdout));
-    assert!(table_columns(&database, "customers").contains(&"note".to_owned()));
+    let expected_statement =
+        database.pick("INSERT INTO \"_oxbase_new_customers\"", "ALTER TABLE \"customers\" DROP COLUMN \"note\"");
+    assert!(text(&output.stdout).contains(expected_statement), "{}", text(&output.stdout));
+    assert!(database.columns("customers").contains(&"note".to_owned()));
 
     // --allow-destructive applies it, keeping the other columns' data and the references.
     let mut allowed = arguments.to_vec();
     allowed.push("--allow-destructive");
     let output = oxbase(&allowed);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert_eq!(table_columns(&database, "customers"), ["id", "name"]);
-    let name: String = connection.query_row("SELECT name FROM customers WHERE id = 1", [], |row| row.get(0)).unwrap();
-    assert_eq!(name, "ada");
-    let orders: i64 = connection.query_row("SELECT count(*) FROM orders", [], |row| row.get(0)).unwrap();
-    assert_eq!(orders, 1, "the rebuild did not cascade into orders");
+    assert_eq!(database.columns("customers"), ["id", "name"]);
+    assert_eq!(database.texts("SELECT name FROM customers WHERE id = 1"), ["ada"]);
+    assert_eq!(database.count("SELECT count(*) FROM orders"), 1, "the rebuild did not cascade into orders");
 }
 
-#[test]
-fn migrate_refuses_a_new_required_field_without_default() {
-    let directory = tempfile::tempdir().unwrap();
-    let schema = directory.path().join("shop.toml");
+fn migrate_refuses_a_new_required_field_without_default(engine: Engine) {
+    let database = ScratchDatabase::create(engine, "shop.db");
+    let schema = database.directory().join("shop.toml");
     write(&schema, SHOP);
-    let url = format!("sqlite://{}", directory.path().join("shop.db").display());
+    let url = database.url();
     let arguments = ["migrate", "--schema", schema.to_str().unwrap(), "--database", &url];
     assert!(oxbase(&arguments).status.success());
     write(&schema, &format!("{SHOP}currency = {{ type = \"text\" }}\n"));
@@ -192,25 +183,23 @@ fn migrate_without_a_database_says_how_to_give_one() {
 }
 
 /// Every table's rows, in id order, as text: to compare two databases.
-fn dump(database: &Path) -> String {
-    let connection = rusqlite::Connection::open(database).unwrap();
-    let tables: Vec<String> = connection
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_oxbase%' ORDER BY name")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+fn dump(database: &ScratchDatabase) -> String {
+    let tables = database.texts(database.pick(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_oxbase%' ORDER BY name",
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE '\\_oxbase%' ORDER BY 1",
+    ));
+    assert!(tables.len() >= 10, "{tables:?}");
     let mut out = String::new();
     for table in tables {
-        let mut statement = connection.prepare(&format!("SELECT * FROM \"{table}\" ORDER BY id")).unwrap();
-        let columns = statement.column_count();
-        let mut rows = statement.query([]).unwrap();
-        while let Some(row) = rows.next().unwrap() {
+        // PostgreSQL gives each row as its own JSON (dates, timestamps and booleans included).
+        let sql = database.pick(
+            "SELECT * FROM \"{table}\" ORDER BY id",
+            "SELECT row_to_json(t)::text FROM \"{table}\" AS t ORDER BY id",
+        );
+        for row in database.rows(&sql.replace("{table}", &table)) {
             out.push_str(&table);
-            for index in 0..columns {
-                let value: rusqlite::types::Value = row.get(index).unwrap();
-                out.push_str(&format!("|{value:?}"));
+            for value in row {
+                out.push_str(&format!("|{value}"));
             }
             out.push('\n');
         }
@@ -218,21 +207,11 @@ fn dump(database: &Path) -> String {
     out
 }
 
-#[test]
-fn seed_is_deterministic_and_refuses_a_seeded_database() {
-    let directory = tempfile::tempdir().unwrap();
-    let first = directory.path().join("first.db");
-    let second = directory.path().join("second.db");
+fn seed_is_deterministic_and_refuses_a_seeded_database(engine: Engine) {
+    let first = ScratchDatabase::create(engine, "first.db");
+    let second = ScratchDatabase::create(engine, "second.db");
     for database in [&first, &second] {
-        let output = oxbase(&[
-            "seed",
-            "--example",
-            "pearl",
-            "--scale",
-            "small",
-            "--database",
-            &format!("sqlite://{}", database.display()),
-        ]);
+        let output = oxbase(&["seed", "--example", "pearl", "--scale", "small", "--database", &database.url()]);
         assert!(output.status.success(), "{}", text(&output.stderr));
         assert!(text(&output.stdout).contains("trackers"), "{}", text(&output.stdout));
     }
@@ -241,39 +220,32 @@ fn seed_is_deterministic_and_refuses_a_seeded_database() {
     assert!(dump_first.lines().filter(|line| line.starts_with("tracker_comments|")).count() >= 3000);
     assert!(dump_first == dump(&second), "two seeds of the same scale are identical");
 
-    let output = oxbase(&[
-        "seed",
-        "--example",
-        "pearl",
-        "--scale",
-        "small",
-        "--database",
-        &format!("sqlite://{}", first.display()),
-    ]);
+    let output = oxbase(&["seed", "--example", "pearl", "--scale", "small", "--database", &first.url()]);
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("already has rows"), "{}", text(&output.stderr));
-    let output = oxbase(&["seed", "--example", "nope", "--database", &format!("sqlite://{}", first.display())]);
+    let output = oxbase(&["seed", "--example", "nope", "--database", &first.url()]);
     assert!(text(&output.stderr).contains("unknown example 'nope'"), "{}", text(&output.stderr));
-    let output = oxbase(&["seed", "--scale", "huge", "--database", &format!("sqlite://{}", first.display())]);
+    let output = oxbase(&["seed", "--scale", "huge", "--database", &first.url()]);
     assert!(text(&output.stderr).contains("unknown scale 'huge'"), "{}", text(&output.stderr));
 }
 
-#[test]
-fn seeded_data_keeps_the_unresolved_comment_count_rule() {
-    let directory = tempfile::tempdir().unwrap();
-    let database = directory.path().join("pearl.db");
-    let output = oxbase(&["seed", "--database", &format!("sqlite://{}", database.display())]);
+fn seeded_data_keeps_the_unresolved_comment_count_rule(engine: Engine) {
+    let database = ScratchDatabase::create(engine, "pearl.db");
+    let output = oxbase(&["seed", "--database", &database.url()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let connection = rusqlite::Connection::open(&database).unwrap();
-    let mismatches: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM trackers t WHERE t.unresolved_comment_count <> (SELECT count(*) FROM tracker_comments c WHERE c.tracker_id = t.id AND c.parent_comment_id IS NULL AND c.is_resolved = 0)",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let mismatches = database.count(
+        "SELECT count(*) FROM trackers t WHERE t.unresolved_comment_count <> (SELECT count(*) FROM tracker_comments c WHERE c.tracker_id = t.id AND c.parent_comment_id IS NULL AND c.is_resolved = false)",
+    );
     assert_eq!(mismatches, 0);
-    let violations: i64 =
-        connection.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| row.get(0)).unwrap();
-    assert_eq!(violations, 0);
+    match engine {
+        Engine::Sqlite => assert_eq!(database.count("SELECT count(*) FROM pragma_foreign_key_check"), 0),
+        // The seed drops the foreign keys while loading: they must all be back, and checked.
+        Engine::Postgres => {
+            let (foreign_keys, unchecked) = (
+                database.count("SELECT count(*) FROM pg_constraint WHERE contype = 'f'"),
+                database.count("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated"),
+            );
+            assert!(foreign_keys >= 10 && unchecked == 0, "{foreign_keys} foreign keys, {unchecked} unchecked");
+        }
+    }
 }

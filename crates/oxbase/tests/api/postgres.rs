@@ -238,3 +238,102 @@ async fn with_the_cache_a_conditional_get_executes_nothing_in_postgresql() {
     assert_eq!(after_write.status(), 200, "the embedded resource changed, so the old tag no longer matches");
     assert!(proxy.executes() - before >= 2, "and the read went to PostgreSQL");
 }
+
+/// The pool statistics, waiting until `done` holds for them (at most 10 s).
+async fn pool_when(app: &TestApp, what: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    loop {
+        let pool = app.get_json("/admin/pool", 200).await;
+        if done(&pool) {
+            return pool;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the pool never got {what}: {pool}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// PostgreSQL sessions of this app's database with the given application name.
+async fn sessions(app: &TestApp, application_name: &str) -> i64 {
+    app.count(&format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{application_name}'"
+    ))
+    .await
+}
+
+/// Waits until PostgreSQL shows `expected` sessions for the app (a closed connection's
+/// session ends a moment after the client goes).
+async fn sessions_become(app: &TestApp, application_name: &str, expected: i64) {
+    let started = std::time::Instant::now();
+    loop {
+        let count = sessions(app, application_name).await;
+        if count == expected {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{count} sessions, expected {expected}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_pool_grows_under_load_and_shrinks_back_to_min_idle() {
+    let application_name = format!("oxbase_pool_{}", std::process::id());
+    let name = application_name.clone();
+    let app = TestApp::spawn_on_with(Engine::Postgres, move |config| {
+        config.admin_enabled = true;
+        config.cache_enabled = Some(false);
+        config.pool.max_size = 4;
+        config.pool.min_idle = 1;
+        config.pool.idle_timeout = Some(Duration::from_secs(1));
+        config.pool.application_name = name;
+    })
+    .await;
+    let pool = app.get_json("/admin/pool", 200).await;
+    assert_eq!(
+        (pool["size"].as_u64(), pool["min_idle"].as_u64(), pool["max_size"].as_u64()),
+        (Some(1), Some(1), Some(4))
+    );
+    assert_eq!(sessions(&app, &application_name).await, 1, "only min_idle connections are opened at start");
+
+    // A session of the test's own holds a lock, so every read holds its connection.
+    let url = app.postgres_url().unwrap();
+    let (locked_sender, locked) = tokio::sync::oneshot::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        let mut transaction = client.transaction().unwrap();
+        transaction.batch_execute("LOCK TABLE trackers IN ACCESS EXCLUSIVE MODE").unwrap();
+        locked_sender.send(()).unwrap();
+        released.recv().unwrap();
+        transaction.commit().unwrap();
+    });
+    locked.await.unwrap();
+    let read = |id: u32| {
+        let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/trackers?id=eq.{id}")));
+        tokio::spawn(async move { client.get(url).send().await.unwrap().status() })
+    };
+    let mut reads: Vec<_> = (1..=4).map(read).collect();
+    let pool = pool_when(&app, "four connections in use", |pool| pool["in_use"] == 4).await;
+    assert_eq!(pool["size"], 4, "{pool}");
+    assert_eq!(pool["grown"], 3, "{pool}");
+    assert_eq!(sessions(&app, &application_name).await, 4);
+    // A fifth read finds the pool at max_size and waits.
+    reads.push(read(5));
+    let pool = pool_when(&app, "a waiting request", |pool| pool["waiting"] == 1).await;
+    assert_eq!(pool["size"], 4, "never more than max_size: {pool}");
+
+    release.send(()).unwrap();
+    tokio::task::spawn_blocking(move || holder.join().unwrap()).await.unwrap();
+    for read in reads {
+        assert_eq!(read.await.unwrap(), 200);
+    }
+    let busy_until = std::time::Instant::now();
+    let pool = pool_when(&app, "back to min_idle", |pool| pool["size"] == 1).await;
+    assert!(busy_until.elapsed() >= Duration::from_millis(900), "closed only after the idle timeout: {pool}");
+    assert_eq!((pool["idle"].as_u64(), pool["idle_closed"].as_u64()), (Some(1), Some(3)), "{pool}");
+    sessions_become(&app, &application_name, 1).await;
+    // It stays at min_idle, and serves as before.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(app.get_json("/admin/pool", 200).await["size"], 1);
+    assert_eq!(app.get("/api/v1/trackers?limit=1").await.status(), 200);
+    assert_eq!(sessions(&app, &application_name).await, 1);
+}

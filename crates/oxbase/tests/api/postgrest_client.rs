@@ -2,11 +2,13 @@
 //! driven by `tests/postgrest-js/client.mjs` under Node. Every query it runs (select,
 //! filters, order, range, embedding, count, single rows, an error) is checked against the
 //! same query written in SQL on the test database, so "PostgREST clients work unchanged"
-//! is proven with the client itself rather than with URLs we wrote by hand.
+//! is proven with the client itself rather than with URLs we wrote by hand. It runs on both
+//! engines; on PostgreSQL the SQL runs on PostgreSQL.
 //!
 //! The npm package is installed by `.ci/run` (`npm ci --prefix tests/postgrest-js`); without
 //! it this test fails, it does not skip.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -16,12 +18,36 @@ use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
+use crate::on_both_engines;
+use crate::support::{Engine, TestApp};
+
+on_both_engines!(postgrest_js_queries_match_sql_on_the_same_database);
+
+/// The test server's database, queried with the engine's own driver.
+enum Database {
+    Sqlite(Connection),
+    /// Blocking: used only on a blocking thread.
+    Postgres(RefCell<::postgres::Client>),
+}
+
+impl Database {
+    fn engine(&self) -> Engine {
+        match self {
+            Database::Sqlite(_) => Engine::Sqlite,
+            Database::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// The SQL for this engine: the first on SQLite, the second on PostgreSQL.
+    fn pick<'a>(&self, sqlite: &'a str, postgres: &'a str) -> &'a str {
+        if self.engine() == Engine::Sqlite { sqlite } else { postgres }
+    }
+}
 
 /// What a check compares the client's answer with.
 struct Truth {
-    /// The test server's database file.
-    database: Connection,
+    /// The test server's database.
+    database: Database,
     /// The error body oxbase gives the unknown-column request when asked with plain HTTP.
     unknown_column_error_from_plain_http: Value,
 }
@@ -59,36 +85,48 @@ const CHECKS: &[(&str, Check)] = &[
     ("error_unknown_column", check_error_unknown_column),
 ];
 
-#[tokio::test]
-async fn postgrest_js_queries_match_sql_on_the_same_database() {
+async fn postgrest_js_queries_match_sql_on_the_same_database(engine: Engine) {
     let client_directory = postgrest_js_directory();
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_on(engine).await;
     // The status is checked with the client's answer, so a wrong one is reported with the rest.
     let unknown_column_error_from_plain_http: Value =
         app.get("/api/v1/trackers?select=id,no_such_column").await.json().await.unwrap_or(Value::Null);
     let base_url = app.url("/api/v1");
     // The server runs on this test's runtime, so the blocking wait for Node goes elsewhere.
     let results = tokio::task::spawn_blocking(move || run_client(&client_directory, &base_url)).await.unwrap();
-    let truth = Truth { database: app.database(), unknown_column_error_from_plain_http };
+    let (sqlite_path, postgres_url) = (app.database_path.clone(), app.postgres_url());
 
     let ran: BTreeSet<&str> = results.as_object().unwrap().keys().map(String::as_str).collect();
     let checked: BTreeSet<&str> = CHECKS.iter().map(|(name, _)| *name).collect();
     assert_eq!(ran, checked, "client.mjs and CHECKS must name the same queries");
 
-    // Run every check even when one fails, so one run reports every broken query.
-    let mut failures = Vec::new();
-    for (name, check) in CHECKS {
-        let result = &results[*name];
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| check(result, &truth))) {
-            failures.push(format!(
-                "{name}: {}\n    request: {}\n    status: {}, error: {}",
-                panic_message(panic.as_ref()),
-                result["request"],
-                result["status"],
-                result["error"],
-            ));
+    // The checks query the database with blocking clients, so they run on a blocking thread.
+    let failures = tokio::task::spawn_blocking(move || {
+        let database = match postgres_url {
+            None => Database::Sqlite(Connection::open(sqlite_path).unwrap()),
+            Some(url) => {
+                Database::Postgres(RefCell::new(::postgres::Client::connect(&url, ::postgres::NoTls).unwrap()))
+            }
+        };
+        let truth = Truth { database, unknown_column_error_from_plain_http };
+        // Run every check even when one fails, so one run reports every broken query.
+        let mut failures = Vec::new();
+        for (name, check) in CHECKS {
+            let result = &results[*name];
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| check(result, &truth))) {
+                failures.push(format!(
+                    "{name}: {}\n    request: {}\n    status: {}, error: {}",
+                    panic_message(panic.as_ref()),
+                    result["request"],
+                    result["status"],
+                    result["error"],
+                ));
+            }
         }
-    }
+        failures
+    })
+    .await
+    .unwrap();
     assert!(
         failures.is_empty(),
         "{} of {} postgrest-js queries failed:\n{}",
@@ -160,8 +198,18 @@ fn successful_rows(result: &Value) -> &Vec<Value> {
 
 /// Runs `sql` and gives each row as a JSON object keyed by column name, with SQLite's
 /// integers, reals, text and nulls as JSON numbers, strings and nulls (what oxbase sends for
-/// the pearl columns used here; booleans are compared separately).
-fn sql_rows(database: &Connection, sql: &str) -> Vec<Value> {
+/// the pearl columns used here; booleans are compared separately). On PostgreSQL each row is
+/// PostgreSQL's own `row_to_json` (dates as YYYY-MM-DD, as oxbase sends them).
+fn sql_rows(database: &Database, sql: &str) -> Vec<Value> {
+    let database = match database {
+        Database::Sqlite(database) => database,
+        Database::Postgres(client) => {
+            let wrapped = format!("SELECT row_to_json(q)::text FROM ({sql}) AS q");
+            let rows =
+                client.borrow_mut().query(wrapped.as_str(), &[]).unwrap_or_else(|error| panic!("{sql}: {error}"));
+            return rows.iter().map(|row| serde_json::from_str(row.get::<_, &str>(0)).unwrap()).collect();
+        }
+    };
     let mut statement = database.prepare(sql).unwrap_or_else(|error| panic!("{sql}: {error}"));
     let names: Vec<String> = statement.column_names().map(str::to_owned).collect();
     statement
@@ -184,8 +232,15 @@ fn sql_rows(database: &Connection, sql: &str) -> Vec<Value> {
         .collect()
 }
 
-fn sql_count(database: &Connection, sql: &str) -> i64 {
-    database.query_row(sql, [], |row| row.get(0)).unwrap_or_else(|error| panic!("{sql}: {error}"))
+fn sql_count(database: &Database, sql: &str) -> i64 {
+    match database {
+        Database::Sqlite(database) => {
+            database.query_row(sql, [], |row| row.get(0)).unwrap_or_else(|error| panic!("{sql}: {error}"))
+        }
+        Database::Postgres(client) => {
+            client.borrow_mut().query_one(sql, &[]).unwrap_or_else(|error| panic!("{sql}: {error}")).get(0)
+        }
+    }
 }
 
 /// Groups rows by an integer column (removed from the rows), e.g. comments by tracker_id.
@@ -221,7 +276,7 @@ fn assert_rows_equal(rows: &[Value], expected: &[Value]) {
 }
 
 /// A filter query is only a test of the filter if the filter keeps some rows and drops some.
-fn assert_filter_is_selective(database: &Connection, table: &str, kept: usize) {
+fn assert_filter_is_selective(database: &Database, table: &str, kept: usize) {
     let total = sql_count(database, &format!("SELECT count(*) FROM {table}"));
     assert!(kept > 0 && (kept as i64) < total, "fixture: the filter keeps {kept} of {total} rows of {table}");
 }
@@ -273,14 +328,20 @@ fn check_filter_lt_date(result: &Value, truth: &Truth) {
 
 fn check_filter_like(result: &Value, truth: &Truth) {
     // PostgREST's like is PostgreSQL's case-sensitive LIKE with * for %: SQLite's GLOB.
-    let sql = "SELECT id, item_code FROM reporting_effort_items WHERE item_code GLOB '*1*' ORDER BY id";
+    let sql = truth.database.pick(
+        "SELECT id, item_code FROM reporting_effort_items WHERE item_code GLOB '*1*' ORDER BY id",
+        "SELECT id, item_code FROM reporting_effort_items WHERE item_code LIKE '%1%' ORDER BY id",
+    );
     check_filter(result, truth, "reporting_effort_items", sql);
 }
 
 fn check_filter_ilike(result: &Value, truth: &Truth) {
     // SQLite's LIKE ignores ASCII case, like ilike; the client's pattern is in another case
     // than the titles ("Safety Population"), so a case-sensitive match would find nothing.
-    let sql = "SELECT id, title FROM reporting_effort_items WHERE title LIKE '%safety population%' ORDER BY id";
+    let sql = truth.database.pick(
+        "SELECT id, title FROM reporting_effort_items WHERE title LIKE '%safety population%' ORDER BY id",
+        "SELECT id, title FROM reporting_effort_items WHERE title ILIKE '%safety population%' ORDER BY id",
+    );
     check_filter(result, truth, "reporting_effort_items", sql);
 }
 
@@ -459,7 +520,7 @@ fn check_embed_filter_without_inner(result: &Value, truth: &Truth) {
     // Without !inner every tracker stays; the filter only narrows the embedded arrays.
     let trackers = sql_rows(&truth.database, "SELECT id FROM trackers ORDER BY id LIMIT 20");
     let unresolved_by_tracker = group_by_column(
-        sql_rows(&truth.database, "SELECT tracker_id, id FROM tracker_comments WHERE is_resolved = 0 ORDER BY id"),
+        sql_rows(&truth.database, "SELECT tracker_id, id FROM tracker_comments WHERE is_resolved = false ORDER BY id"),
         "tracker_id",
     );
     assert!(

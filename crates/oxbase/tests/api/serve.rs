@@ -1,12 +1,21 @@
 //! `oxbase serve` as a process: settings from flags, environment and the schema file;
-//! refusing an unmigrated database; graceful shutdown on SIGTERM.
+//! refusing an unmigrated database; graceful shutdown on SIGTERM. Each runs on both
+//! engines.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{PostgresDatabase, oxbase_binary, pearl_schema_path};
+use crate::on_both_engines_blocking;
+use crate::support::{Engine, ScratchDatabase, oxbase_binary, pearl_schema_path};
+
+on_both_engines_blocking!(
+    serves_the_pearl_example_and_stops_gracefully_on_sigterm,
+    refuses_an_unmigrated_database,
+    migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment,
+    a_killed_bulk_insert_leaves_all_or_nothing,
+);
 
 /// A running `oxbase` process and the address it printed.
 struct ServerProcess {
@@ -76,29 +85,36 @@ fn read_response(stream: &mut TcpStream) -> (u16, String) {
     (status, body)
 }
 
-fn seeded_database(directory: &std::path::Path) -> String {
-    let url = format!("sqlite://{}", directory.join("pearl.db").display());
-    let output = Command::new(oxbase_binary()).args(["seed", "--database", &url]).output().unwrap();
+/// A database of `engine` seeded with the pearl example by `oxbase seed`.
+fn seeded_database(engine: Engine) -> ScratchDatabase {
+    let database = ScratchDatabase::create(engine, "pearl.db");
+    let output = Command::new(oxbase_binary()).args(["seed", "--database", &database.url()]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    url
+    database
 }
 
-#[test]
-fn serves_the_pearl_example_and_stops_gracefully_on_sigterm() {
-    let directory = tempfile::tempdir().unwrap();
-    let url = seeded_database(directory.path());
+/// A body's JSON, whether it came whole or chunked.
+fn json_body(body: &str) -> serde_json::Value {
+    serde_json::from_str(body.trim()).unwrap_or_else(|_| {
+        // A chunked body: take the JSON between the chunk-size lines.
+        serde_json::from_str(body.lines().nth(1).unwrap()).unwrap()
+    })
+}
+
+fn serves_the_pearl_example_and_stops_gracefully_on_sigterm(engine: Engine) {
+    let database = seeded_database(engine);
     let mut server = ServerProcess::start(
         Command::new(oxbase_binary())
             .args(["serve", "--schema", pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .env("OXBASE_DATABASE", &url),
+            .env("OXBASE_DATABASE", database.url()),
     );
-    let (status, body) = server.get("/api/v1/trackers?limit=2");
+    let (status, body) = server.get("/api/v1/trackers?select=id,item:reporting_effort_items(item_code)&limit=2");
     assert_eq!(status, 200, "{body}");
-    let trackers: serde_json::Value = serde_json::from_str(body.trim()).unwrap_or_else(|_| {
-        // A chunked body: take the JSON between the chunk-size lines.
-        serde_json::from_str(body.lines().nth(1).unwrap()).unwrap()
-    });
+    let trackers = json_body(&body);
     assert_eq!(trackers.as_array().unwrap().len(), 2);
+    assert!(trackers[0]["item"]["item_code"].is_string(), "{trackers}");
+    let (status, body) = server.get("/health/ready");
+    assert_eq!(status, 200, "{body}");
 
     // A request in flight when SIGTERM arrives is still answered.
     let mut in_flight = TcpStream::connect(&server.address).unwrap();
@@ -115,10 +131,9 @@ fn serves_the_pearl_example_and_stops_gracefully_on_sigterm() {
     assert!(TcpStream::connect(&server.address).is_err(), "no longer listening");
 }
 
-#[test]
-fn refuses_an_unmigrated_database() {
-    let directory = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", directory.path().join("empty.db").display());
+fn refuses_an_unmigrated_database(engine: Engine) {
+    let database = ScratchDatabase::create(engine, "empty.db");
+    let url = database.url();
     let output = Command::new(oxbase_binary())
         .args([
             "serve",
@@ -137,36 +152,9 @@ fn refuses_an_unmigrated_database() {
     assert!(errors.contains("oxbase migrate --schema"), "{errors}");
 }
 
-#[test]
-fn serves_postgresql_after_migrating_it() {
-    let database = PostgresDatabase::create_blocking();
+fn migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment(engine: Engine) {
+    let database = ScratchDatabase::create(engine, "fresh.db");
     let url = database.url();
-    let output = Command::new(oxbase_binary()).args(["seed", "--database", &url]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let server = ServerProcess::start(Command::new(oxbase_binary()).args([
-        "serve",
-        "--schema",
-        pearl_schema_path().to_str().unwrap(),
-        "--database",
-        &url,
-        "--listen",
-        "127.0.0.1:0",
-    ]));
-    let (status, body) = server.get("/api/v1/trackers?select=id,item:reporting_effort_items(item_code)&limit=3");
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"item_code\""), "{body}");
-    let (status, body) = server.get("/health/ready");
-    assert_eq!(status, 200, "{body}");
-    let mut server = server;
-    server.terminate();
-    let exit = server.wait_for_exit(Duration::from_secs(10));
-    assert_eq!(exit.code(), Some(0), "a graceful stop on PostgreSQL exits 0 too");
-}
-
-#[test]
-fn migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment() {
-    let directory = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", directory.path().join("fresh.db").display());
     let server = ServerProcess::start(
         Command::new(oxbase_binary())
             .args([
@@ -189,18 +177,16 @@ fn migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment() {
 }
 
 /// SIGKILL in the middle of a 50,000-row bulk insert leaves all of the rows or none.
-#[test]
-fn a_killed_bulk_insert_leaves_all_or_nothing() {
-    let directory = tempfile::tempdir().unwrap();
-    let url = seeded_database(directory.path());
-    let schema = directory.path().join("schema.toml");
+fn a_killed_bulk_insert_leaves_all_or_nothing(engine: Engine) {
+    let database = seeded_database(engine);
+    let url = database.url();
+    let schema = database.directory().join("schema.toml");
     let source = std::fs::read_to_string(pearl_schema_path()).unwrap();
     std::fs::write(&schema, source.replacen("[server]\n", "[server]\nmax_body_bytes = 100000000\n", 1)).unwrap();
     let rows: Vec<serde_json::Value> = (0..50_000)
         .map(|index| serde_json::json!({ "tracker_id": 1 + index % 900, "user_id": 2, "body": format!("crash-test {index}") }))
         .collect();
     let body = serde_json::to_vec(&rows).unwrap();
-    let database = directory.path().join("pearl.db");
     let mut outcomes = Vec::new();
     for delay_ms in [50, 200, 400, 700, 1000, 1500, 3000] {
         let mut server = ServerProcess::start(Command::new(oxbase_binary()).args([
@@ -229,13 +215,30 @@ fn a_killed_bulk_insert_leaves_all_or_nothing() {
         server.child.kill().unwrap();
         server.child.wait().unwrap();
         sender.join().unwrap();
-        let connection = rusqlite::Connection::open(&database).unwrap();
-        let written: i64 = connection
-            .query_row("SELECT count(*) FROM tracker_comments WHERE body LIKE 'crash-test %'", [], |row| row.get(0))
-            .unwrap();
+        if engine == Engine::Postgres {
+            wait_for_sessions_to_end(&database);
+        }
+        let written = database.count("SELECT count(*) FROM tracker_comments WHERE body LIKE 'crash-test %'");
         assert!(written == 0 || written == 50_000, "after a kill at {delay_ms} ms, {written} of 50000 rows are there");
         outcomes.push((delay_ms, written));
-        connection.execute("DELETE FROM tracker_comments WHERE body LIKE 'crash-test %'", []).unwrap();
+        database.execute("DELETE FROM tracker_comments WHERE body LIKE 'crash-test %'").unwrap();
     }
     eprintln!("kill delay (ms) → rows left: {outcomes:?}");
+}
+
+/// Waits until PostgreSQL has ended the killed server's sessions: a session notices its
+/// client is gone only when it next reads from it, and until then its transaction is
+/// neither committed nor rolled back.
+fn wait_for_sessions_to_end(database: &ScratchDatabase) {
+    let started = Instant::now();
+    loop {
+        let sessions = database.count(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'oxbase'",
+        );
+        if sessions == 0 {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{sessions} sessions of the killed server remain");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -1,4 +1,5 @@
-//! The test harness: a real server on a free port over a freshly seeded SQLite file.
+//! The test harness: a real server on a free port over a freshly seeded SQLite file or
+//! PostgreSQL database.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,111 @@ macro_rules! on_both_engines {
             $( #[tokio::test] async fn $name() { super::$name($crate::support::Engine::Postgres).await } )*
         }
     };
+}
+
+/// Like [`on_both_engines!`], for plain (blocking) test functions taking an [`Engine`]:
+/// tests that run the `oxbase` binary.
+#[macro_export]
+macro_rules! on_both_engines_blocking {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::support::Engine::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::support::Engine::Postgres) } )*
+        }
+    };
+}
+
+/// An empty database of either engine for a test that runs the `oxbase` binary: an SQLite
+/// file in a temporary directory, or a fresh PostgreSQL database. Its queries block, so
+/// use it from plain tests or blocking threads.
+pub struct ScratchDatabase {
+    engine: Engine,
+    directory: TempDir,
+    file_name: String,
+    postgres: Option<PostgresDatabase>,
+}
+
+impl ScratchDatabase {
+    /// An empty database; on SQLite the file `file_name` (not created yet) in a new
+    /// temporary directory.
+    pub fn create(engine: Engine, file_name: &str) -> ScratchDatabase {
+        let postgres = (engine == Engine::Postgres).then(PostgresDatabase::create_blocking);
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        ScratchDatabase { engine, directory, file_name: file_name.to_owned(), postgres }
+    }
+
+    /// The temporary directory (for schema files and the like).
+    pub fn directory(&self) -> &Path {
+        self.directory.path()
+    }
+
+    /// The URL to give `--database`.
+    pub fn url(&self) -> String {
+        match &self.postgres {
+            None => format!("sqlite://{}", self.directory.path().join(&self.file_name).display()),
+            Some(database) => database.url(),
+        }
+    }
+
+    /// The SQL for this engine: the first on SQLite, the second on PostgreSQL.
+    pub fn pick<'a>(&self, sqlite: &'a str, postgres: &'a str) -> &'a str {
+        if self.engine == Engine::Sqlite { sqlite } else { postgres }
+    }
+
+    /// Runs statements, giving the database's error message on failure.
+    pub fn execute(&self, sql: &str) -> Result<(), String> {
+        match &self.postgres {
+            None => self.sqlite().execute_batch(sql).map_err(|error| error.to_string()),
+            Some(database) => postgres::Client::connect(&database.url(), postgres::NoTls)
+                .unwrap()
+                .batch_execute(sql)
+                .map_err(|error| error.to_string()),
+        }
+    }
+
+    /// Every row of a query, as JSON values (see [`TestApp::rows`]).
+    pub fn rows(&self, sql: &str) -> Vec<Vec<serde_json::Value>> {
+        match &self.postgres {
+            None => sqlite_rows(&self.sqlite(), sql),
+            Some(database) => {
+                let mut client = postgres::Client::connect(&database.url(), postgres::NoTls).unwrap();
+                let rows = client.query(sql, &[]).unwrap_or_else(|error| panic!("{sql}: {error}"));
+                rows.iter().map(postgres_row_json).collect()
+            }
+        }
+    }
+
+    /// The one integer a query returns.
+    pub fn count(&self, sql: &str) -> i64 {
+        let rows = self.rows(sql);
+        assert_eq!(rows.len(), 1, "{sql} returned {} rows", rows.len());
+        rows[0][0].as_i64().unwrap_or_else(|| panic!("{sql} returned no integer"))
+    }
+
+    /// The first column of every row, as text.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        self.rows(sql)
+            .into_iter()
+            .map(|row| row[0].as_str().unwrap_or_else(|| panic!("{sql}: {row:?}")).to_owned())
+            .collect()
+    }
+
+    /// A table's column names in order.
+    pub fn columns(&self, table: &str) -> Vec<String> {
+        let (sqlite, postgres) = (
+            format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
+            format!(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '{table}' ORDER BY ordinal_position"
+            ),
+        );
+        self.texts(self.pick(&sqlite, &postgres))
+    }
+
+    fn sqlite(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.directory.path().join(&self.file_name)).unwrap()
+    }
 }
 
 /// A fresh PostgreSQL database for one test, dropped when the test ends.
@@ -104,6 +210,7 @@ pub struct TestApp {
 
 impl TestApp {
     /// Seeds a fresh SQLite database and starts a server on it.
+    #[allow(dead_code, reason = "every suite runs on both engines now; kept for SQLite-only tests")]
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with(|_| {}).await
     }
@@ -114,6 +221,7 @@ impl TestApp {
     }
 
     /// Like [`TestApp::spawn`], letting the test adjust the configuration.
+    #[allow(dead_code, reason = "every suite runs on both engines now; kept for SQLite-only tests")]
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
         TestApp::spawn_on_with(Engine::Sqlite, adjust).await
     }
@@ -154,6 +262,11 @@ impl TestApp {
             shutdown: Some(sender),
             _directory: directory,
         }
+    }
+
+    /// On PostgreSQL, the URL of the test's database (for a client of the test's own).
+    pub fn postgres_url(&self) -> Option<String> {
+        self.postgres.as_ref().map(PostgresDatabase::url)
     }
 
     /// The absolute URL of a path.
@@ -200,29 +313,9 @@ impl TestApp {
         match &self.postgres {
             None => {
                 let path = self.database_path.clone();
-                tokio::task::spawn_blocking(move || {
-                    let connection = rusqlite::Connection::open(path).unwrap();
-                    let mut statement = connection.prepare(&sql).unwrap_or_else(|error| panic!("{sql}: {error}"));
-                    let columns = statement.column_count();
-                    let rows = statement
-                        .query_map([], |row| {
-                            (0..columns)
-                                .map(|index| {
-                                    Ok(match row.get::<_, rusqlite::types::Value>(index)? {
-                                        rusqlite::types::Value::Null => serde_json::Value::Null,
-                                        rusqlite::types::Value::Integer(number) => number.into(),
-                                        rusqlite::types::Value::Real(number) => number.into(),
-                                        rusqlite::types::Value::Text(text) => text.into(),
-                                        rusqlite::types::Value::Blob(_) => serde_json::Value::Null,
-                                    })
-                                })
-                                .collect::<Result<Vec<_>, rusqlite::Error>>()
-                        })
-                        .unwrap();
-                    rows.map(Result::unwrap).collect()
-                })
-                .await
-                .unwrap()
+                tokio::task::spawn_blocking(move || sqlite_rows(&rusqlite::Connection::open(path).unwrap(), &sql))
+                    .await
+                    .unwrap()
             }
             Some(database) => {
                 let url = database.url();
@@ -253,7 +346,9 @@ impl TestApp {
         rows[0][0].clone()
     }
 
-    /// A direct connection to the database file, to compare the API with SQL.
+    /// A direct connection to the database file, to compare the API with SQL (SQLite only;
+    /// [`TestApp::rows`] works on both engines).
+    #[allow(dead_code, reason = "every suite runs on both engines now; kept for SQLite-only tests")]
     pub fn database(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(&self.database_path).unwrap()
     }
@@ -286,6 +381,28 @@ pub fn oxbase_binary() -> &'static Path {
 /// The pearl example's schema file in the repository.
 pub fn pearl_schema_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pearl/schema.toml")
+}
+
+/// Every row of an SQLite query, as JSON values.
+fn sqlite_rows(connection: &rusqlite::Connection, sql: &str) -> Vec<Vec<serde_json::Value>> {
+    let mut statement = connection.prepare(sql).unwrap_or_else(|error| panic!("{sql}: {error}"));
+    let columns = statement.column_count();
+    let rows = statement
+        .query_map([], |row| {
+            (0..columns)
+                .map(|index| {
+                    Ok(match row.get::<_, rusqlite::types::Value>(index)? {
+                        rusqlite::types::Value::Null => serde_json::Value::Null,
+                        rusqlite::types::Value::Integer(number) => number.into(),
+                        rusqlite::types::Value::Real(number) => number.into(),
+                        rusqlite::types::Value::Text(text) => text.into(),
+                        rusqlite::types::Value::Blob(_) => serde_json::Value::Null,
+                    })
+                })
+                .collect::<Result<Vec<_>, rusqlite::Error>>()
+        })
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    rows.map(Result::unwrap).collect()
 }
 
 /// A PostgreSQL row as JSON values (the types the suite's SQL selects).

@@ -38,6 +38,12 @@ pub enum MigrateError {
     /// A statement failed; the transaction was rolled back.
     #[error("migration failed and was rolled back: {message}\n  while running: {statement}")]
     Statement { statement: String, message: String },
+    /// An index built after the migration committed (PostgreSQL's `CREATE INDEX
+    /// CONCURRENTLY` on a table with rows) failed; the rest of the migration stays applied.
+    #[error(
+        "the migration was committed, but building index {index} failed: {message}\n  while running: {statement}\n  the index was dropped again; `oxbase migrate` builds it once the cause is fixed"
+    )]
+    IndexBuild { index: String, statement: String, message: String },
     /// The history table holds something oxbase cannot read.
     #[error("the migration history is unreadable: {0}")]
     History(String),
@@ -93,7 +99,12 @@ pub fn migrate(url: &DatabaseUrl, schema: &Schema, options: MigrateOptions) -> R
         }
         DatabaseUrl::Postgres(url) => {
             let mut client = postgres::connect(url)?;
-            postgres::migrate::migrate(&mut client, schema, options)
+            let outcome = postgres::migrate::migrate(&mut client, schema, options)?;
+            if !options.dry_run {
+                // Idempotent, so databases migrated before the triggers existed get them too.
+                postgres::triggers::install(&mut client, schema)?;
+            }
+            Ok(outcome)
         }
     }
 }

@@ -1,14 +1,31 @@
 //! Migrations on PostgreSQL: read the applied physical schema from history, plan, apply in
-//! one transaction, record.
+//! one transaction, record; then build the indexes of tables that already have rows, each
+//! with `CREATE INDEX CONCURRENTLY`, after the commit.
 //!
-//! PostgreSQL DDL is transactional, so the history read, every statement and the history
-//! row share one transaction, held under an advisory lock: two instances migrating at the
-//! same moment run one after the other, and the second finds the database up to date.
+//! PostgreSQL DDL is transactional, so the history read, every other statement and the
+//! history row share one transaction. A plain `CREATE INDEX` would block every write to
+//! its table while it reads the whole table, so an index on an existing table with rows is
+//! built concurrently instead, which PostgreSQL allows only outside a transaction: the
+//! migration records it with the rest (its statement is in the history and the recorded
+//! physical schema has the index), and the post-commit phase builds it. That phase runs on
+//! every migration, so an index the history promises but the database lacks or holds
+//! INVALID (a concurrent build that failed, or a process killed between the commit and
+//! the build) is dropped and built again by the next `migrate`.
+//!
+//! A session-level advisory lock, taken before anything else and held until the
+//! post-commit phase is done, makes two instances migrating at the same moment run one
+//! after the other; the second finds the database up to date. It is taken by polling
+//! `pg_try_advisory_lock`, never by waiting inside a statement: a concurrent index build
+//! waits for every transaction with an older snapshot, which a session blocked on the lock
+//! would hold, and the two would wait for each other.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use oxbase_schema::Schema;
 use oxbase_schema::dialect::Dialect;
-use oxbase_schema::migration::plan_migration;
-use oxbase_schema::physical::PhysicalSchema;
+use oxbase_schema::migration::{MigrationPlan, plan_migration};
+use oxbase_schema::physical::{PhysicalIndex, PhysicalSchema};
 use postgres::GenericClient;
 
 use crate::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, checked_statements};
@@ -19,8 +36,12 @@ const SYSTEM_TABLES: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS \"_oxbase_versions\" (\n  \"resource\" TEXT PRIMARY KEY,\n  \"version\" BIGINT NOT NULL\n)",
 ];
 
-/// The advisory-lock key migrations hold for their transaction (the bytes of "oxbase_m").
+/// The advisory-lock key migrations hold (the bytes of "oxbase_m"): for their session, and
+/// for their transaction too, which older oxbase versions wait for.
 const MIGRATION_LOCK: i64 = 0x6f78_6261_7365_5f6d;
+
+/// How often a migration waiting for another one to finish tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// Migrates the database `client` is connected to, to `schema`.
 ///
@@ -30,21 +51,56 @@ pub fn migrate(
     schema: &Schema,
     options: MigrateOptions,
 ) -> Result<MigrateOutcome, MigrateError> {
+    let lock = format!("SELECT pg_try_advisory_lock({MIGRATION_LOCK})");
+    while !client
+        .query_one(&lock, &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(|error| statement_error(&lock, &error))?
+    {
+        std::thread::sleep(LOCK_POLL);
+    }
+    let outcome = migrate_locked(client, schema, options);
+    // Ending the session would release it too, so a failure here loses nothing.
+    let _ = client.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+    outcome
+}
+
+/// [`migrate`], holding the migration lock.
+fn migrate_locked(
+    client: &mut postgres::Client,
+    schema: &Schema,
+    options: MigrateOptions,
+) -> Result<MigrateOutcome, MigrateError> {
     let mut transaction = client.transaction().map_err(|error| statement_error("BEGIN", &error))?;
     let lock = format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})");
     transaction.batch_execute(&lock).map_err(|error| statement_error(&lock, &error))?;
     let applied = applied_schema(&mut transaction)?;
     let wanted = PhysicalSchema::of(schema, Dialect::Postgres);
-    let plan = plan_migration(applied.as_ref(), &wanted);
+    let mut plan = plan_migration(applied.as_ref(), &wanted);
     let history_missing = applied.is_none() && !history_exists(&mut transaction)?;
-    let Some((steps, statements)) = checked_statements(&plan, history_missing, SYSTEM_TABLES, options)? else {
-        return Ok(MigrateOutcome::UpToDate);
+    let concurrent = defer_index_builds(&mut transaction, applied.as_ref(), &wanted, &mut plan)?;
+    let Some((mut steps, mut statements)) = checked_statements(&plan, history_missing, SYSTEM_TABLES, options)? else {
+        drop(transaction);
+        if options.dry_run {
+            return Ok(MigrateOutcome::UpToDate);
+        }
+        // Nothing to change, but an index an earlier migration promised may be missing.
+        let (steps, statements) = build_missing_indexes(client, &wanted, &[])?;
+        return Ok(if steps.is_empty() {
+            MigrateOutcome::UpToDate
+        } else {
+            MigrateOutcome::Applied { steps, statements }
+        });
     };
+    // The transaction runs every statement but the concurrent builds; the history lists
+    // them all.
+    let in_transaction = statements.len();
+    statements.extend(concurrent.iter().map(|index| index.statement.clone()));
     if options.dry_run {
         // Dropping the transaction rolls it back, releasing the lock.
         return Ok(MigrateOutcome::Planned { steps, statements });
     }
-    for statement in &statements {
+    for statement in &statements[..in_transaction] {
         transaction.batch_execute(statement).map_err(|error| statement_error(statement, &error))?;
     }
     let physical_json = serde_json::to_string(&wanted).map_err(|error| MigrateError::History(error.to_string()))?;
@@ -61,7 +117,123 @@ pub fn migrate(
         )
         .map_err(|error| statement_error("INSERT INTO _oxbase_migrations", &error))?;
     transaction.commit().map_err(|error| statement_error("COMMIT", &error))?;
-    Ok(MigrateOutcome::Applied { steps, statements: statements.len() })
+    // The deferred indexes are missing now, like any other the database lacks; their steps
+    // are in the report already.
+    let deferred: Vec<&str> = concurrent.iter().map(|index| index.name.as_str()).collect();
+    let (repairs, built) = build_missing_indexes(client, &wanted, &deferred)?;
+    steps.extend(repairs);
+    Ok(MigrateOutcome::Applied { steps, statements: in_transaction + built })
+}
+
+/// An index whose build waits until after the commit.
+struct DeferredIndex {
+    name: String,
+    /// Its `CREATE INDEX CONCURRENTLY`, for the history and a dry run.
+    statement: String,
+}
+
+/// Takes out of the transaction every index the plan creates on an existing table that
+/// has rows, rewording its step, and gives the `CREATE INDEX CONCURRENTLY` statements that
+/// build them after the commit. Indexes on new or empty tables stay in the transaction:
+/// building them costs nothing, and they commit or roll back with the rest.
+fn defer_index_builds(
+    transaction: &mut impl GenericClient,
+    applied: Option<&PhysicalSchema>,
+    wanted: &PhysicalSchema,
+    plan: &mut MigrationPlan,
+) -> Result<Vec<DeferredIndex>, MigrateError> {
+    let Some(applied) = applied else { return Ok(Vec::new()) };
+    let mut concurrent = Vec::new();
+    for table in wanted.tables.iter().filter(|table| applied.table(&table.name).is_some()) {
+        let statements: Vec<(&PhysicalIndex, String)> =
+            table.indexes.iter().map(|index| (index, index.create_statement(&table.name, Dialect::Postgres))).collect();
+        let mut has_rows = None;
+        for step in &mut plan.steps {
+            let Some((index, _)) = statements.iter().find(|(_, sql)| step.statements == [sql.clone()]) else {
+                continue;
+            };
+            let has_rows = match has_rows {
+                Some(known) => known,
+                None => *has_rows.insert(table_has_rows(transaction, &table.name)?),
+            };
+            if has_rows {
+                step.description =
+                    format!("create index {} concurrently, after the commit ({} has rows)", index.name, table.name);
+                step.statements.clear();
+                concurrent.push(DeferredIndex {
+                    name: index.name.clone(),
+                    statement: concurrent_statement(index, &table.name),
+                });
+            }
+        }
+    }
+    Ok(concurrent)
+}
+
+fn table_has_rows(client: &mut impl GenericClient, table: &str) -> Result<bool, MigrateError> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", Dialect::Postgres.quote(table));
+    client.query_one(&sql, &[]).and_then(|row| row.try_get(0)).map_err(|error| statement_error(&sql, &error))
+}
+
+/// `CREATE [UNIQUE] INDEX CONCURRENTLY …` for `index`.
+fn concurrent_statement(index: &PhysicalIndex, table: &str) -> String {
+    index.create_statement(table, Dialect::Postgres).replacen("INDEX ", "INDEX CONCURRENTLY ", 1)
+}
+
+/// Builds, concurrently and outside any transaction, every index of `wanted` that the
+/// database lacks, first dropping one a failed build left INVALID. Gives a step
+/// description for each (but those `announced` already) and the number of statements run.
+fn build_missing_indexes(
+    client: &mut postgres::Client,
+    wanted: &PhysicalSchema,
+    announced: &[&str],
+) -> Result<(Vec<String>, usize), MigrateError> {
+    let sql = "SELECT c.relname::text, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+               WHERE c.relnamespace = current_schema()::regnamespace";
+    let existing: HashMap<String, bool> = client
+        .query(sql, &[])
+        .map_err(|error| statement_error(sql, &error))?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let (mut steps, mut statements) = (Vec::new(), 0);
+    for table in &wanted.tables {
+        for index in &table.indexes {
+            let valid = existing.get(&index.name).copied();
+            if valid == Some(true) {
+                continue;
+            }
+            let quoted = Dialect::Postgres.quote(&index.name);
+            if valid == Some(false) {
+                let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {quoted}");
+                client.batch_execute(&drop).map_err(|error| statement_error(&drop, &error))?;
+                statements += 1;
+            }
+            let create = concurrent_statement(index, &table.name);
+            tracing::info!(index = %index.name, table = %table.name, "building index concurrently");
+            if let Err(error) = client.batch_execute(&create) {
+                // A failed concurrent build leaves an INVALID index behind, which PostgreSQL
+                // still maintains on every write: drop it now; the next migrate tries again.
+                let _ = client.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {quoted}"));
+                return Err(MigrateError::IndexBuild {
+                    index: index.name.clone(),
+                    statement: create,
+                    message: database_message(&error),
+                });
+            }
+            statements += 1;
+            if announced.contains(&index.name.as_str()) {
+                continue;
+            }
+            steps.push(match valid {
+                Some(false) => {
+                    format!("rebuild index {} concurrently (a failed build had left it invalid)", index.name)
+                }
+                _ => format!("create index {} concurrently (it was missing)", index.name),
+            });
+        }
+    }
+    Ok((steps, statements))
 }
 
 /// A failed statement, described by the database's own message (and its detail, which

@@ -7,44 +7,29 @@
 
 pub mod exec;
 pub mod migrate;
+pub mod notify;
+mod pool;
 pub mod seed;
+pub mod triggers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use deadpool::Runtime;
-use deadpool::unmanaged::{Pool, PoolConfig};
+use deadpool::unmanaged::{Object, Pool, PoolConfig};
 use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 
 use crate::config::PoolSettings;
 use crate::store::exec::SlowQueryLog;
 use crate::store::postgres::exec::PostgresExecutor;
+use crate::store::postgres::pool::{Connection, Growth};
 use crate::store::read::{explain_with, read_with};
 use crate::store::transaction::write_in_transaction;
 use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 use crate::store::{ReadOutput, StoreError};
-
-/// A pooled connection with the statements prepared on it.
-///
-/// The synchronous client runs a small runtime of its own and must not be dropped inside
-/// an async task (it would panic at shutdown): its drop is moved to a plain thread.
-struct Connection {
-    /// `None` after a failed reconnect; the next use tries again.
-    client: Option<postgres::Client>,
-    prepared: HashMap<String, postgres::Statement>,
-    opened: Instant,
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            let _ = std::thread::Builder::new().name("oxbase-pg-close".into()).spawn(move || drop(client));
-        }
-    }
-}
 
 /// Counters of how requests got their connections.
 #[derive(Default)]
@@ -57,12 +42,17 @@ struct Acquisitions {
     /// Requests waiting for a connection right now (deadpool's own count only moves when
     /// a wait ends).
     waiting: AtomicU64,
+    /// Connections opened to grow the pool, after those opened at start.
+    grown: AtomicU64,
+    /// Connections closed after idling longer than the idle timeout.
+    idle_closed: Arc<AtomicU64>,
 }
 
 /// The pool's state and history, for `/admin/pool` and metrics.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PoolStatistics {
     pub max_size: usize,
+    pub min_idle: usize,
     pub size: usize,
     pub idle: usize,
     pub in_use: usize,
@@ -72,6 +62,8 @@ pub struct PoolStatistics {
     pub average_acquire_ms: f64,
     pub max_acquire_ms: f64,
     pub reconnects: u64,
+    pub grown: u64,
+    pub idle_closed: u64,
 }
 
 /// A PostgreSQL database behind a pool of connections.
@@ -83,32 +75,45 @@ pub struct PostgresStore {
     acquisitions: Arc<Acquisitions>,
     /// Where slow statements are reported.
     slow_query_log: Option<SlowQueryLog>,
+    /// Connections being opened to grow the pool.
+    growth: Growth,
+    /// The task closing idle connections, ended with the store.
+    idle_reaper: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(reaper) = self.idle_reaper.take() {
+            reaper.abort();
+        }
+    }
 }
 
 impl PostgresStore {
-    /// Opens the pool's connections.
+    /// Opens the pool's first `min_idle` connections (at least one, so that a database
+    /// that does not answer is found at start), and starts closing idle ones.
     pub async fn open(url: &str, schema: Arc<Schema>, settings: &PoolSettings) -> Result<PostgresStore, StoreError> {
-        let size = settings.max_size.max(1) as usize;
-        let (opened_url, opened_settings) = (url.to_owned(), settings.clone());
-        let clients = tokio::task::spawn_blocking(move || {
-            (0..size).map(|_| connect_with(&opened_url, &opened_settings)).collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|error| StoreError::Internal(error.to_string()))??;
-        let mut config = PoolConfig::new(size);
+        let max_size = settings.max_size.max(1) as usize;
+        let min_idle = (settings.min_idle as usize).min(max_size);
+        let mut config = PoolConfig::new(max_size);
         config.runtime = Some(Runtime::Tokio1);
         let pool = Pool::from_config(&config);
-        for client in clients {
-            pool.try_add(Connection { client: Some(client), prepared: HashMap::new(), opened: Instant::now() })
-                .map_err(|(_, error)| StoreError::Internal(format!("cannot pool a connection: {error}")))?;
-        }
+        pool::fill(&pool, url, settings, min_idle.max(1)).await?;
+        let acquisitions = Arc::new(Acquisitions::default());
+        let idle_reaper = settings.idle_timeout.map(|idle_timeout| {
+            let task =
+                pool::close_idle_connections(pool.clone(), min_idle, idle_timeout, acquisitions.idle_closed.clone());
+            tokio::spawn(task).abort_handle()
+        });
         Ok(PostgresStore {
             url: url.to_owned(),
             settings: settings.clone(),
             pool,
             schema,
-            acquisitions: Arc::default(),
+            acquisitions,
             slow_query_log: None,
+            growth: Growth::default(),
+            idle_reaper,
         })
     }
 
@@ -125,6 +130,7 @@ impl PostgresStore {
         let total = self.acquisitions.total_micros.load(Ordering::Relaxed);
         PoolStatistics {
             max_size: status.max_size,
+            min_idle: (self.settings.min_idle as usize).min(status.max_size),
             size: status.size,
             idle: status.available,
             in_use: status.size.saturating_sub(status.available),
@@ -134,7 +140,36 @@ impl PostgresStore {
             average_acquire_ms: if count == 0 { 0.0 } else { total as f64 / count as f64 / 1000.0 },
             max_acquire_ms: self.acquisitions.max_micros.load(Ordering::Relaxed) as f64 / 1000.0,
             reconnects: self.acquisitions.reconnects.load(Ordering::Relaxed),
+            grown: self.acquisitions.grown.load(Ordering::Relaxed),
+            idle_closed: self.acquisitions.idle_closed.load(Ordering::Relaxed),
         }
+    }
+
+    /// A connection for one request: an idle one if there is one, else a new one while the
+    /// pool is below `max_size`, else the first one given back within `wait`.
+    async fn acquire(&self, wait: Duration) -> Result<Object<Connection>, StoreError> {
+        let started = Instant::now();
+        if let Ok(connection) = self.pool.try_get() {
+            return Ok(connection);
+        }
+        if let Some(reservation) = self.growth.reserve(&self.pool) {
+            let (url, settings) = (self.url.clone(), self.settings.clone());
+            let client = tokio::task::spawn_blocking(move || connect_with(&url, &settings))
+                .await
+                .map_err(|error| StoreError::Internal(error.to_string()))??;
+            self.acquisitions.grown.fetch_add(1, Ordering::Relaxed);
+            // Into the pool, for whoever waits longest (this request, or one before it).
+            if let Err((connection, error)) = self.pool.try_add(Connection::new(client)) {
+                drop(connection);
+                tracing::warn!(%error, "cannot pool a new connection");
+            }
+            drop(reservation);
+        }
+        let left = wait.saturating_sub(started.elapsed());
+        self.pool.timeout_get(Some(left)).await.map_err(|error| {
+            self.acquisitions.timeouts.fetch_add(1, Ordering::Relaxed);
+            StoreError::Unavailable(format!("no database connection became free in {wait:?}: {error}"))
+        })
     }
 
     /// Runs `work` on a pooled connection on a blocking thread, reconnecting first if the
@@ -153,18 +188,9 @@ impl PostgresStore {
         let waited = Instant::now();
         let wait = self.settings.acquire_timeout;
         self.acquisitions.waiting.fetch_add(1, Ordering::Relaxed);
-        let acquired = self.pool.timeout_get(Some(wait)).await;
+        let acquired = self.acquire(wait).await;
         self.acquisitions.waiting.fetch_sub(1, Ordering::Relaxed);
-        let mut connection = match acquired {
-            Ok(connection) => connection,
-            Err(error) => {
-                self.acquisitions.timeouts.fetch_add(1, Ordering::Relaxed);
-                return Err(StoreError::Unavailable(format!(
-                    "no database connection became free in {wait:?}: {error}"
-                ))
-                .into());
-            }
-        };
+        let mut connection = acquired?;
         let micros = u64::try_from(waited.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.acquisitions.count.fetch_add(1, Ordering::Relaxed);
         self.acquisitions.total_micros.fetch_add(micros, Ordering::Relaxed);
@@ -190,6 +216,7 @@ impl PostgresStore {
             if client.is_closed() {
                 connection.client = None;
             }
+            connection.last_used = Instant::now();
             result
         })
         .await
