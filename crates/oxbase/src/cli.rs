@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// Serve /admin/* (pool statistics, EXPLAIN) [default: the schema file's [server] admin].
     #[arg(long, env = "OXBASE_ADMIN")]
     pub admin: bool,
+    /// Redis shared by every instance for cache versions and change events, e.g.
+    /// redis://127.0.0.1:6379/0 [default: the schema file's [cache] redis_url; none].
+    #[arg(long, env = "OXBASE_REDIS")]
+    pub redis: Option<String>,
 }
 
 /// `oxbase migrate`

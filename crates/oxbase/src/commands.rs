@@ -150,6 +150,12 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
     if let Some(bytes) = schema.server.compression_min_bytes {
         config.compression_min_bytes = bytes;
     }
+    if let Some(level) = schema.server.compression_level
+        && level > 11
+    {
+        bail!("server.compression_level is {level}; use 0 (fastest) to 11 (smallest; gzip stops at 9)");
+    }
+    config.compression_level = schema.server.compression_level;
     config.cache_enabled = schema.cache.enabled;
     if let Some(bytes) = schema.cache.max_bytes {
         config.cache_max_bytes = bytes;
@@ -157,6 +163,9 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
     if let Some(seconds) = schema.cache.ttl_seconds {
         config.cache_ttl = std::time::Duration::from_secs(seconds);
     }
+    config.redis_url = arguments.redis.clone().or_else(|| schema.cache.redis_url.clone());
+    config.cache_exact_external_writes =
+        schema.cache.external_writes == Some(oxbase_schema::file::ExternalWrites::Exact);
     Ok(config)
 }
 
@@ -167,6 +176,14 @@ fn apply_pool_settings(config: &mut ServerConfig, schema: &Schema) {
     let pool = &mut config.pool;
     if let Some(size) = database.pool_size {
         pool.max_size = size.max(1);
+    }
+    if let Some(min_idle) = database.min_idle {
+        pool.min_idle = min_idle;
+    }
+    // More idle connections than the pool may hold would only be a misreading.
+    pool.min_idle = pool.min_idle.min(pool.max_size);
+    if let Some(seconds) = database.idle_timeout_seconds {
+        pool.idle_timeout = (seconds > 0).then(|| Duration::from_secs(seconds));
     }
     if let Some(milliseconds) = database.acquire_timeout_ms {
         pool.acquire_timeout = Duration::from_millis(milliseconds);
@@ -233,7 +250,7 @@ async fn run_server(config: ServerConfig, schema: Schema) -> anyhow::Result<Sock
     let address = listener.local_addr()?;
     let database = config.database.to_string();
     let app = Arc::new(App::open(config, schema).await?);
-    tracing::info!(%address, database, "listening");
+    tracing::info!(%address, database, cache = app.coherence.mode_name(), "listening");
     println!("oxbase listening on http://{address}");
     serve(listener, app, shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -47,6 +47,8 @@ pub struct ServerSection {
     pub admin: Option<bool>,
     /// Responses smaller than this many bytes are sent uncompressed.
     pub compression_min_bytes: Option<u64>,
+    /// Compression level (0–11, held to each coding's range); balanced defaults if unset.
+    pub compression_level: Option<u32>,
 }
 
 /// `[database]`
@@ -57,6 +59,11 @@ pub struct DatabaseSection {
     pub readers: Option<u32>,
     pub busy_timeout_ms: Option<u64>,
     pub pool_size: Option<u32>,
+    /// PostgreSQL connections kept open while idle.
+    pub min_idle: Option<u32>,
+    /// PostgreSQL connections idle longer than this are closed, down to `min_idle`; `0`
+    /// keeps them all.
+    pub idle_timeout_seconds: Option<u64>,
     pub acquire_timeout_ms: Option<u64>,
     pub statement_timeout_ms: Option<u64>,
     pub max_lifetime_seconds: Option<u64>,
@@ -74,6 +81,17 @@ pub struct CacheSection {
     pub max_bytes: Option<u64>,
     pub ttl_seconds: Option<u64>,
     pub redis_url: Option<String>,
+    pub external_writes: Option<ExternalWrites>,
+}
+
+/// `[cache] external_writes`: how writes made outside oxbase reach the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExternalWrites {
+    /// When their PostgreSQL notification arrives (milliseconds; no cost per hit).
+    Notified,
+    /// Before the next hit: every hit confirms that earlier notifications have arrived.
+    Exact,
 }
 
 /// `[realtime]`

@@ -10,8 +10,9 @@ use oxbase_query::plan::Limits;
 use oxbase_schema::Schema;
 use tokio::net::TcpListener;
 
-use crate::bus::{Bus, LocalBus};
+use crate::bus::Bus;
 use crate::cache::ResponseCache;
+use crate::cache::coherence::{self, Background, Coherence};
 use crate::config::ServerConfig;
 use crate::http::router::router;
 use crate::store::{Store, StoreError};
@@ -26,10 +27,18 @@ pub struct App {
     pub config: ServerConfig,
     /// Signs and checks keyset cursors.
     pub cursor_key: CursorKey,
-    /// Carries a change event after every committed write.
+    /// Carries a change event after every committed write (to other instances too, with
+    /// Redis).
     pub bus: Arc<dyn Bus>,
+    /// The current resource versions and whether cache hits can be checked (the mode:
+    /// local, notify, redis, or safe).
+    pub coherence: Arc<Coherence>,
     /// The exact response cache, when enabled.
     pub cache: Option<ResponseCache>,
+    /// This process's name in change notifications, so it can skip its own.
+    pub instance: String,
+    /// The LISTEN connection and the Redis tasks; stopped when the app is dropped.
+    _background: Background,
 }
 
 /// Handle to the shared [`App`] that handlers receive.
@@ -42,10 +51,16 @@ impl App {
         let schema = Arc::new(schema);
         let store = Store::open(&config, schema.clone()).await?;
         let cursor_key = CursorKey::new(config.cursor_secret.clone());
-        let cache_enabled =
-            config.cache_enabled.unwrap_or(matches!(config.database, crate::config::DatabaseUrl::Sqlite(_)));
-        let cache = cache_enabled.then(|| ResponseCache::new(config.cache_max_bytes));
-        Ok(App { schema, store, config, cursor_key, bus: Arc::new(LocalBus::new()), cache })
+        // On PostgreSQL without Redis, other instances' writes reach this cache only when
+        // their notification arrives, so caching there is a choice, not the default.
+        let cache_enabled = config
+            .cache_enabled
+            .unwrap_or(matches!(config.database, crate::config::DatabaseUrl::Sqlite(_)) || config.redis_url.is_some());
+        let cache = cache_enabled
+            .then(|| ResponseCache::new(config.cache_max_bytes, schema.resources.keys().map(String::as_str)));
+        let instance = uuid::Uuid::new_v4().to_string();
+        let (coherence, bus, background) = coherence::start(&config, &instance, cache_enabled).await;
+        Ok(App { schema, store, config, cursor_key, bus, coherence, cache, instance, _background: background })
     }
 
     /// The limits every read plan is held to.

@@ -2,16 +2,20 @@
 //!
 //! After a write commits, exactly one [`ChangeEvent`] is published for the request (a bulk
 //! write is one event listing its rows). Subscribers — cache invalidation, real-time
-//! fan-out, jobs, metrics — receive every event in commit order. This release has the
-//! in-process [`LocalBus`]; the Redis and PostgreSQL NOTIFY buses implement the same trait.
+//! fan-out, jobs, metrics — receive every event in commit order. [`LocalBus`] carries
+//! events inside one process; [`redis::RedisBus`] also carries them to every other instance
+//! over Redis pub/sub. Without Redis on PostgreSQL, events of other instances arrive through
+//! LISTEN/NOTIFY (`store::postgres::notify`) and are [`Bus::deliver`]ed locally.
+
+pub mod redis;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 /// What a write did to a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeOperation {
     Insert,
@@ -20,7 +24,7 @@ pub enum ChangeOperation {
 }
 
 /// One committed write request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeEvent {
     /// The resource the request wrote.
     pub resource: String,
@@ -39,7 +43,7 @@ pub struct ChangeEvent {
 }
 
 /// The fields one row's update changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowChange {
     pub id: serde_json::Value,
     pub fields: serde_json::Map<String, serde_json::Value>,
@@ -47,8 +51,12 @@ pub struct RowChange {
 
 /// Carries change events from writers to subscribers.
 pub trait Bus: Send + Sync {
-    /// Publishes an event to every current subscriber.
+    /// Publishes an event of this instance's own write to every current subscriber (on
+    /// every instance, when the bus spans instances).
     fn publish(&self, event: ChangeEvent);
+    /// Hands an event that arrived from elsewhere (another instance, a trigger's NOTIFY) to
+    /// this instance's subscribers only.
+    fn deliver(&self, event: ChangeEvent);
     /// A receiver of every event published from now on.
     fn subscribe(&self) -> broadcast::Receiver<ChangeEvent>;
 }
@@ -67,6 +75,11 @@ impl LocalBus {
     pub fn new() -> LocalBus {
         LocalBus { sender: broadcast::channel(LOCAL_CAPACITY).0 }
     }
+
+    /// The channel's sender, for tasks that deliver events arriving from elsewhere.
+    pub(crate) fn sender(&self) -> broadcast::Sender<ChangeEvent> {
+        self.sender.clone()
+    }
 }
 
 impl Default for LocalBus {
@@ -78,6 +91,10 @@ impl Default for LocalBus {
 impl Bus for LocalBus {
     fn publish(&self, event: ChangeEvent) {
         // No subscribers is not an error: nobody needs to hear of it.
+        let _ = self.sender.send(event);
+    }
+
+    fn deliver(&self, event: ChangeEvent) {
         let _ = self.sender.send(event);
     }
 

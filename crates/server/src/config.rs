@@ -40,8 +40,17 @@ pub struct ServerConfig {
     /// Whether the slow-query log includes parameter values (they may be personal data).
     pub log_slow_query_parameters: bool,
     /// Whether read responses are cached: `None` means on for SQLite (oxbase is the only
-    /// writer) and off for PostgreSQL (until versions travel between instances).
+    /// writer) and on PostgreSQL with Redis (versions are shared exactly); off on
+    /// PostgreSQL without Redis (other instances' writes arrive by NOTIFY, with a lag).
     pub cache_enabled: Option<bool>,
+    /// Redis holding the resource versions and carrying change events between instances
+    /// (`redis://host:port/db`); `None` keeps both in this process (and PostgreSQL NOTIFY).
+    pub redis_url: Option<String>,
+    /// Whether writes made outside oxbase (psql, other programs; seen through triggers and
+    /// NOTIFY) invalidate exactly: each cache hit first confirms with PostgreSQL that every
+    /// earlier commit's notification has arrived (one small statement shared by concurrent
+    /// hits). Off: such writes invalidate when their notification arrives (milliseconds).
+    pub cache_exact_external_writes: bool,
     /// Memory the response cache may hold.
     pub cache_max_bytes: u64,
     /// Longest life of a cache entry (a memory bound; exactness comes from versions).
@@ -49,6 +58,9 @@ pub struct ServerConfig {
     /// Responses smaller than this are sent uncompressed (compression costs more than it
     /// saves on small bodies).
     pub compression_min_bytes: u64,
+    /// Compression level for every coding, held to each one's range (brotli 0–11, zstd
+    /// 1–22, gzip 0–9); `None`: balanced defaults (brotli 4, zstd 3, gzip 6).
+    pub compression_level: Option<u32>,
     /// Whether `/admin/*` is served (pool statistics, EXPLAIN). Off by default until
     /// access control protects it.
     pub admin_enabled: bool,
@@ -79,7 +91,10 @@ impl ServerConfig {
             log_slow_query_parameters: false,
             admin_enabled: false,
             compression_min_bytes: 1024,
+            compression_level: None,
             cache_enabled: None,
+            redis_url: None,
+            cache_exact_external_writes: false,
             cache_max_bytes: 64 * 1024 * 1024,
             cache_ttl: Duration::from_secs(300),
         }
@@ -87,11 +102,18 @@ impl ServerConfig {
 }
 
 /// How oxbase pools PostgreSQL connections. The defaults suit this 2-core machine: a
-/// PostgreSQL backend per core and some headroom for requests waiting on I/O.
+/// PostgreSQL backend per core kept open, room to grow for requests waiting on I/O, and
+/// the extra connections closed again once a burst is over.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
-    /// Connections opened (all at start; lost ones are reopened on next use).
+    /// Most connections open at once (lost ones are reopened on next use).
     pub max_size: u32,
+    /// Connections kept open even when idle: opened at start (at least one, so that start
+    /// fails when the database does not answer); more are opened on demand up to `max_size`.
+    pub min_idle: u32,
+    /// Connections idle longer than this are closed, down to `min_idle`; `None` keeps
+    /// every opened connection.
+    pub idle_timeout: Option<Duration>,
     /// How long a request waits for a free connection before answering 503.
     pub acquire_timeout: Duration,
     /// PostgreSQL's `statement_timeout` for every statement oxbase runs.
@@ -109,6 +131,8 @@ impl Default for PoolSettings {
     fn default() -> PoolSettings {
         PoolSettings {
             max_size: 8,
+            min_idle: 2,
+            idle_timeout: Some(Duration::from_secs(300)),
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
             max_lifetime: Duration::from_secs(30 * 60),

@@ -7,8 +7,10 @@
 //! - [`config`]: the resolved settings a server runs with, and database URLs.
 //! - [`store`]: connections, statement execution, migrations and bulk loading per engine;
 //!   rows are encoded to JSON bytes right where they are read.
-//! - [`cache`]: the exact response cache, checked against resource versions.
-//! - [`bus`]: change events after each committed write, and the bus that carries them.
+//! - [`cache`]: the exact response cache, checked against resource versions, and where the
+//!   current versions come from (this process, PostgreSQL NOTIFY, or a Redis hash).
+//! - [`bus`]: change events after each committed write, and the bus that carries them (in
+//!   process, or across instances over Redis pub/sub).
 //! - [`seed`]: loads an example's generated data into a store.
 //! - [`http`]: the route table, handlers, middleware and the one error type at the edge.
 //! - [`app`]: the shared [`app::App`], [`app::build_app`] (what tests call too) and

@@ -8,7 +8,14 @@ use serde_json::{Value, json};
 use crate::on_both_engines;
 use crate::support::{Engine, TestApp};
 
-on_both_engines!(etag_and_if_none_match, compression_by_accept_encoding);
+on_both_engines!(
+    etag_and_if_none_match,
+    compression_by_accept_encoding,
+    repeated_reads_come_from_the_cache_until_a_write_changes_what_they_read,
+    a_conditional_hit_needs_no_database_work,
+    a_cached_body_is_compressed_once_per_coding,
+    compression_level_is_configurable,
+);
 
 async fn etag_and_if_none_match(engine: Engine) {
     let app = TestApp::spawn_on(engine).await;
@@ -90,9 +97,9 @@ fn statements(response: &reqwest::Response) -> u32 {
     description.split(' ').next().unwrap().parse().unwrap()
 }
 
-#[tokio::test]
-async fn repeated_reads_come_from_the_cache_until_a_write_changes_what_they_read() {
-    let app = TestApp::spawn_on(Engine::Sqlite).await;
+async fn repeated_reads_come_from_the_cache_until_a_write_changes_what_they_read(engine: Engine) {
+    // The cache is opt-in on PostgreSQL.
+    let app = TestApp::spawn_on_with(engine, |config| config.cache_enabled = Some(true)).await;
     let path = "/api/v1/trackers?select=id,comments:tracker_comments(id,body)&id=eq.3";
     let first = app.get(path).await;
     assert!(statements(&first) > 0);
@@ -128,9 +135,12 @@ async fn repeated_reads_come_from_the_cache_until_a_write_changes_what_they_read
     }
 }
 
-#[tokio::test]
-async fn a_conditional_hit_needs_no_database_work() {
-    let app = TestApp::spawn_on_with(Engine::Sqlite, |config| config.admin_enabled = true).await;
+async fn a_conditional_hit_needs_no_database_work(engine: Engine) {
+    let app = TestApp::spawn_on_with(engine, |config| {
+        config.admin_enabled = true;
+        config.cache_enabled = Some(true);
+    })
+    .await;
     let path = "/api/v1/tracker_comments?limit=100";
     let tag = app.get(path).await.headers()["etag"].to_str().unwrap().to_owned();
     let conditional = app.client.get(app.url(path)).header("if-none-match", &tag).send().await.unwrap();
@@ -139,4 +149,57 @@ async fn a_conditional_hit_needs_no_database_work() {
     let statistics = app.get_json("/admin/cache", 200).await;
     assert!(statistics["hits"].as_u64().unwrap() >= 1, "{statistics}");
     assert!(statistics["bytes"].as_u64().unwrap() > 0, "{statistics}");
+}
+
+async fn a_cached_body_is_compressed_once_per_coding(engine: Engine) {
+    let app = TestApp::spawn_on_with(engine, |config| {
+        config.admin_enabled = true;
+        config.cache_enabled = Some(true);
+    })
+    .await;
+    let path = "/api/v1/tracker_comments?limit=200";
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let response = app.client.get(app.url(path)).header("accept-encoding", "br").send().await.unwrap();
+        assert_eq!(response.headers()["content-encoding"], "br");
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        bodies.push(response.bytes().await.unwrap());
+    }
+    assert!(bodies.iter().all(|body| *body == bodies[0]), "hits send the stored variant's bytes");
+    let gzip = app.client.get(app.url(path)).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gzip.headers()["content-encoding"], "gzip");
+    let statistics = app.get_json("/admin/cache", 200).await;
+    // The miss compressed br, the gzip hit compressed gzip once; the two br hits reused it.
+    assert_eq!(statistics["compressions"], 2, "{statistics}");
+    assert_eq!(statistics["precompressed_hits"], 2, "{statistics}");
+
+    // A write makes a new entry, compressed afresh, that decodes to the new rows.
+    let created = app
+        .send_json(
+            Method::POST,
+            "/api/v1/tracker_comments",
+            &json!({ "tracker_id": 1, "user_id": 1, "body": "after" }),
+            None,
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let fresh = app.client.get(app.url(path)).header("accept-encoding", "br").send().await.unwrap();
+    let plain: Value = app.get_json(path, 200).await;
+    let decoded: Value = serde_json::from_slice(&decode("br", &fresh.bytes().await.unwrap())).unwrap();
+    assert_eq!(decoded, plain);
+    assert_eq!(app.get_json("/admin/cache", 200).await["compressions"], 3);
+}
+
+async fn compression_level_is_configurable(engine: Engine) {
+    let path = "/api/v1/tracker_comments?limit=500";
+    let mut sizes = Vec::new();
+    for level in [0, 11] {
+        let app = TestApp::spawn_on_with(engine, |config| config.compression_level = Some(level)).await;
+        let response = app.client.get(app.url(path)).header("accept-encoding", "br").send().await.unwrap();
+        let bytes = response.bytes().await.unwrap();
+        let decoded: Value = serde_json::from_slice(&decode("br", &bytes)).unwrap();
+        assert_eq!(decoded.as_array().unwrap().len(), 500);
+        sizes.push(bytes.len());
+    }
+    assert!(sizes[1] < sizes[0], "level 11 is smaller than level 0: {sizes:?}");
 }

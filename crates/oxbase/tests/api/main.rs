@@ -11,6 +11,7 @@ mod postgres;
 mod postgrest_client;
 mod query;
 mod read;
+mod scale_out;
 mod serve;
 mod support;
 mod write;

@@ -16,12 +16,20 @@ pub async fn pool(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.0.store.pool_statistics())
 }
 
-/// `GET /admin/cache`: response cache statistics.
+/// `GET /admin/cache`: response cache statistics, the mode (`local`, `notify`, `redis`, or
+/// `safe` while hits cannot be checked) and the state of the LISTEN connection and Redis.
 pub async fn cache(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(match &state.0.cache {
+    let app = &state.0;
+    let mut statistics = match &app.cache {
         Some(cache) => cache.statistics(),
         None => serde_json::json!({ "enabled": false }),
-    })
+    };
+    if let (Some(statistics), serde_json::Value::Object(coherence)) =
+        (statistics.as_object_mut(), app.coherence.statistics())
+    {
+        statistics.extend(coherence);
+    }
+    Json(statistics)
 }
 
 /// `GET /admin/explain?resource=…&<the query string of a read>`: the SQL a read runs and

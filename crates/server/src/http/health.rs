@@ -14,10 +14,17 @@ pub async fn live() -> Json<serde_json::Value> {
     Json(json!({ "status": "live" }))
 }
 
-/// The process can serve requests: the database answers.
+/// The process can serve requests: the database answers. Redis is reported, not required:
+/// without it the instance is correct, only slower (no cache hits).
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.0.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))).into_response(),
+        Ok(()) => {
+            let mut body = json!({ "status": "ready", "database": "ok", "cache": state.0.coherence.mode_name() });
+            if let Some(redis) = state.0.coherence.redis() {
+                body["redis"] = if redis.healthy() { "ok" } else { "unavailable" }.into();
+            }
+            (StatusCode::OK, Json(body)).into_response()
+        }
         Err(error) => {
             let mut api_error = ApiError::from(error);
             api_error.message = "not ready: the database does not answer".to_owned();

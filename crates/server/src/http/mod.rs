@@ -8,8 +8,10 @@
 //! - [`admin`]: pool statistics and EXPLAIN, when enabled.
 //! - [`middleware`]: request id, request log, `Server-Timing`, timeouts, panics.
 //! - [`error`]: [`error::ApiError`], the only error type handlers return.
+//! - [`encoding`]: `Accept-Encoding` negotiation and compressing cached bodies once.
 
 pub mod admin;
+pub mod encoding;
 pub mod error;
 pub mod health;
 pub mod middleware;

@@ -5,8 +5,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::OriginalUri;
 use axum::http::StatusCode;
 use axum::routing::get;
-use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::SizeAbove;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::app::AppState;
@@ -18,6 +18,12 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.0.config.request_timeout;
     let max_body_bytes = usize::try_from(state.0.config.max_body_bytes).unwrap_or(usize::MAX);
     let compression_min_bytes = state.0.config.compression_min_bytes;
+    // Read responses are compressed by the read handler (cached variants); this level
+    // applies to the rest, streamed by the compression layer.
+    let compression_level =
+        state.0.config.compression_level.map_or(CompressionLevel::Default, |level| {
+            CompressionLevel::Precise(i32::try_from(level).unwrap_or(i32::MAX))
+        });
     let mut routes = Router::new();
     if state.0.config.admin_enabled {
         routes = routes
@@ -48,7 +54,12 @@ pub fn router(state: AppState) -> Router {
         // ranges); ours counts rows, so it steps aside around the compressor.
         .layer(axum::middleware::from_fn(middleware::hide_content_range))
         .layer(
-            CompressionLayer::new().br(true).zstd(true).gzip(true).compress_when(SizeAbove::new(compression_min_bytes)),
+            CompressionLayer::new()
+                .br(true)
+                .zstd(true)
+                .gzip(true)
+                .quality(compression_level)
+                .compress_when(SizeAbove::new(compression_min_bytes)),
         )
         .layer(axum::middleware::from_fn(middleware::restore_content_range))
         .layer(axum::middleware::from_fn(move |request, next| middleware::enforce_timeout(timeout, request, next)))

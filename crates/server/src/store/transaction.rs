@@ -13,12 +13,14 @@ use oxbase_query::sql::write::{
 };
 use oxbase_query::write::{BulkUpdatePlan, Conflict, InsertPlan, InsertRow, InsertTarget, Problem, UpdatePlan};
 use oxbase_schema::Schema;
+use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::{FieldType, Literal, OnDelete};
 use oxbase_schema::physical::sql_type;
 
 use crate::bus::{ChangeOperation, RowChange};
 use crate::store::exec::{Executor, Value};
 use crate::store::json::literal_json;
+use crate::store::postgres::notify;
 use crate::store::read::read_with;
 use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 use crate::store::{ReadOutput, StoreError};
@@ -34,6 +36,11 @@ pub(crate) fn write_in_transaction(
     let started = Instant::now();
     let mut run = Run { executor, statements: 0, resource: request.resource().to_owned() };
     let key_field = schema.resource(request.resource()).expect("requests name resources").primary_key();
+    let postgres = run.executor.dialect() == Dialect::Postgres;
+    if postgres {
+        // The external-write triggers skip this transaction: it bumps and notifies itself.
+        run.query(&notify::writer_marker(), None)?;
+    }
     // The written rows as `select` shapes them, read inside the transaction.
     let read_back =
         |run: &mut Run, plan: Option<ReadPlan>, keys: &[Literal]| -> Result<Option<ReadOutput>, WriteFailure> {
@@ -84,6 +91,17 @@ pub(crate) fn write_in_transaction(
     for resource in touched {
         let version = run.bump_version(&resource)?;
         versions.push((resource, version));
+    }
+    if postgres && !versions.is_empty() {
+        // Delivered to every listening instance at commit, in commit order.
+        let notice = notify::ChangeNotice {
+            origin: options.instance.clone(),
+            resource: request.resource().to_owned(),
+            op,
+            ids: keys.iter().map(|key| literal_json(key, &key_field.field_type)).collect(),
+            versions: versions.iter().cloned().collect(),
+        };
+        run.query(&notify::notify_statement(&notice), None)?;
     }
     let representation = match deleted_representation {
         Some(output) => Some(output),

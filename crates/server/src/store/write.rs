@@ -58,6 +58,9 @@ pub struct WriteOptions {
     /// Past this instant the write is rolled back instead of committed, so a request
     /// answered "timeout" has written nothing.
     pub deadline: Option<std::time::Instant>,
+    /// The instance writing, named in the change notification PostgreSQL sends at commit
+    /// (so it can skip its own).
+    pub instance: Option<String>,
 }
 
 /// A representation to read back: a read plan whose root condition the store replaces

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::cache::CachedRead;
+use crate::http::encoding;
 use crate::http::error::ApiError;
 use crate::http::records::DatabaseTiming;
 
@@ -44,13 +45,16 @@ pub async fn serve_read(
     }
     let key = cache_key(uri, headers);
     if let Some(cache) = &app.cache
-        && let Some(entry) = cache.lookup(key)
+        && let Some(entry) = cache.lookup(&app.coherence, resource, key).await
     {
-        return Ok(render(headers, &entry, DatabaseTiming { duration: Duration::ZERO, statements: 0 }));
+        return Ok(render(app, headers, &entry, DatabaseTiming { duration: Duration::ZERO, statements: 0 }));
     }
     let plan = plan_read(&app.schema, resource, parameters, options, &app.limits(), &app.cursor_key)?;
     let resources = read_resources(app, &plan.root);
-    let versions = app.cache.as_ref().map(|cache| cache.versions_of(&resources)).unwrap_or_default();
+    let cacheable = app.cache.is_some()
+        && resources.iter().all(|name| app.schema.resource(name).is_some_and(|definition| definition.cache_enabled));
+    // Taken before the read, so a write committing meanwhile leaves the entry stale, not wrong.
+    let versions = if cacheable { app.coherence.stamp(&resources).await } else { Vec::new() };
     let grouped = plan.root.grouped;
     let limit = plan.root.limit.unwrap_or(0) as usize;
     let offset = plan.root.offset;
@@ -81,7 +85,16 @@ pub async fn serve_read(
         } else {
             "application/vnd.pgrst.object+json; charset=utf-8"
         };
-        CachedRead { etag: etag(&body), body, content_type, content_range: None, link: None, versions, expires }
+        CachedRead {
+            etag: etag(&body),
+            body,
+            content_type,
+            content_range: None,
+            link: None,
+            versions,
+            expires,
+            variants: Default::default(),
+        }
     } else {
         let total = output.total.map_or_else(|| "*".to_owned(), |total| total.to_string());
         let range = if output.rows == 0 {
@@ -104,11 +117,12 @@ pub async fn serve_read(
             link: next,
             versions,
             expires,
+            variants: Default::default(),
         }
     };
-    let response = render(headers, &entry, timing);
+    let response = render(app, headers, &entry, timing);
     if let Some(cache) = &app.cache
-        && resources.iter().all(|name| app.schema.resource(name).is_some_and(|definition| definition.cache_enabled))
+        && cacheable
     {
         cache.insert(key, entry);
     }
@@ -162,8 +176,10 @@ fn etag(body: &[u8]) -> String {
 }
 
 /// The response for a read: `ETag` and `Cache-Control: private, no-cache` always; `304 Not
-/// Modified` without the body when the client already holds it (`If-None-Match`).
-fn render(request: &HeaderMap, entry: &CachedRead, timing: DatabaseTiming) -> Response {
+/// Modified` without the body when the client already holds it (`If-None-Match`); else the
+/// body, in the coding the client prefers when it is large enough — from the entry's
+/// variants, so a cached body is compressed once, not per request.
+fn render(app: &App, request: &HeaderMap, entry: &CachedRead, timing: DatabaseTiming) -> Response {
     let matches = request.get_all(header::IF_NONE_MATCH).iter().any(|value| {
         value.to_str().unwrap_or_default().split(',').map(str::trim).any(|candidate| {
             candidate == "*" || candidate == entry.etag || candidate.strip_prefix("W/") == Some(entry.etag.as_str())
@@ -172,8 +188,27 @@ fn render(request: &HeaderMap, entry: &CachedRead, timing: DatabaseTiming) -> Re
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(entry.content_type))], entry.body.clone())
-            .into_response();
+        let encoding = (entry.body.len() as u64 >= app.config.compression_min_bytes)
+            .then(|| encoding::negotiate(request))
+            .flatten();
+        let mut response = match encoding {
+            Some(encoding) => {
+                let (body, compressed) = entry.variant(encoding, app.config.compression_level);
+                if let Some(cache) = &app.cache {
+                    cache.count_variant(compressed);
+                }
+                (
+                    [
+                        (header::CONTENT_TYPE, HeaderValue::from_static(entry.content_type)),
+                        (header::CONTENT_ENCODING, HeaderValue::from_static(encoding.token())),
+                    ],
+                    body,
+                )
+                    .into_response()
+            }
+            None => ([(header::CONTENT_TYPE, HeaderValue::from_static(entry.content_type))], entry.body.clone())
+                .into_response(),
+        };
         if let Some(range) = &entry.content_range {
             response
                 .headers_mut()
@@ -185,6 +220,7 @@ fn render(request: &HeaderMap, entry: &CachedRead, timing: DatabaseTiming) -> Re
     let headers = response.headers_mut();
     headers.insert(header::ETAG, HeaderValue::from_str(&entry.etag).expect("a hex tag is ASCII"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Some(link) = &entry.link
         && let Ok(value) = HeaderValue::from_str(link)
     {

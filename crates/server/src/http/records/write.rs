@@ -159,16 +159,16 @@ pub async fn execute(
         single_row: single && representation.is_some(),
         representation,
         deadline: Some(deadline.map_or_else(|| Instant::now() + app.config.request_timeout, |deadline| deadline.0)),
+        instance: Some(app.instance.clone()),
     };
     let request_id = headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
     let task_app = app.clone();
     let mut outcome = tokio::spawn(async move {
         let resource = request.resource().to_owned();
         let outcome = task_app.store.write(request, options).await?;
-        if let Some(cache) = &task_app.cache {
-            // Before anyone hears of the write, so no read after it can be served old data.
-            cache.note_versions(&outcome.versions);
-        }
+        // Before the write answers or anyone hears of it, so no read after it, on any
+        // instance sharing Redis, can be served old data.
+        task_app.coherence.committed(&outcome.versions).await;
         if !outcome.keys.is_empty() {
             task_app.bus.publish(change_event(&task_app, &resource, &outcome, request_id));
         }

@@ -1,0 +1,363 @@
+//! Several instances on one PostgreSQL database: caches stay exact across instances
+//! (design invariant 3) with Redis, with LISTEN/NOTIFY alone, and for writes made outside
+//! oxbase; Redis going away turns hits off, not correctness.
+//!
+//! Instances are two apps in this process on ports of their own; they share nothing but
+//! the database and Redis, exactly as two processes would. Each test has its own database,
+//! and the Redis keys are named after it, so tests never see each other's versions.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use oxbase_examples::Scale;
+use oxbase_server::app::{App, bind, serve};
+use oxbase_server::config::{DatabaseUrl, ServerConfig};
+use oxbase_server::seed::{example_schema, seed_example};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::support::PostgresDatabase;
+
+/// The shared Redis the suite runs against (`.ci/run` starts it).
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+/// A read whose entry depends only on `trackers`.
+const TRACKER: &str = "/api/v1/trackers/9?select=id,priority";
+
+/// One oxbase instance in this process.
+struct Instance {
+    address: SocketAddr,
+    client: reqwest::Client,
+    app: Arc<App>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Instance {
+    async fn start(database: &PostgresDatabase, redis: Option<&str>) -> Instance {
+        Instance::start_with(database, redis, false).await
+    }
+
+    /// With `[cache] external_writes = "exact"` when `exact`.
+    async fn start_with(database: &PostgresDatabase, redis: Option<&str>, exact: bool) -> Instance {
+        let mut config = ServerConfig::with_database(DatabaseUrl::Postgres(database.url()));
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.admin_enabled = true;
+        config.redis_url = redis.map(str::to_owned);
+        // Without Redis the cache is opt-in on PostgreSQL; these tests opt in.
+        config.cache_enabled = Some(true);
+        config.cache_exact_external_writes = exact;
+        let listener = bind(config.listen).await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = Arc::new(App::open(config, example_schema("pearl").unwrap()).await.unwrap());
+        let (sender, receiver) = oneshot::channel::<()>();
+        tokio::spawn(serve(listener, app.clone(), async {
+            let _ = receiver.await;
+        }));
+        Instance { address, client: reqwest::Client::new(), app, shutdown: Some(sender) }
+    }
+
+    /// `GET path`: the body and whether it came from the cache (no statement executed).
+    async fn read(&self, path: &str) -> (Value, bool) {
+        let response = self.client.get(format!("http://{}{path}", self.address)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        let timing = response.headers()["server-timing"].to_str().unwrap().to_owned();
+        let hit = timing.contains("desc=\"0 statements\"");
+        (response.json().await.unwrap(), hit)
+    }
+
+    async fn patch_priority(&self, priority: i64) {
+        let response = self
+            .client
+            .request(Method::PATCH, format!("http://{}/api/v1/trackers/9", self.address))
+            .json(&json!({ "priority": priority }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+
+    async fn cache_statistics(&self) -> Value {
+        let response = self.client.get(format!("http://{}/admin/cache", self.address)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    fn mode(&self) -> &'static str {
+        self.app.coherence.mode_name()
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(sender) = self.shutdown.take() {
+            let _ = sender.send(());
+        }
+    }
+}
+
+async fn seeded_database() -> PostgresDatabase {
+    let database = PostgresDatabase::create().await;
+    let url = DatabaseUrl::Postgres(database.url());
+    tokio::task::spawn_blocking(move || seed_example(&url, "pearl", Scale::Small)).await.unwrap().unwrap();
+    database
+}
+
+/// A plain PostgreSQL client, writing behind oxbase's back.
+async fn external_update(database: &PostgresDatabase, priority: i64) {
+    let url = database.url();
+    tokio::task::spawn_blocking(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let priority = i32::try_from(priority).unwrap();
+        client.execute("UPDATE \"trackers\" SET \"priority\" = $1 WHERE \"id\" = 9", &[&priority]).unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// Polls until `check` holds, up to `limit`; how long it took.
+async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    None
+}
+
+fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * fraction) as usize]
+}
+
+#[tokio::test]
+async fn with_redis_a_write_on_one_instance_is_never_read_stale_on_another() {
+    let database = seeded_database().await;
+    let (a, b) = (Instance::start(&database, Some(REDIS)).await, Instance::start(&database, Some(REDIS)).await);
+    assert_eq!((a.mode(), b.mode()), ("redis", "redis"));
+    b.read(TRACKER).await;
+    let mut hit_times = Vec::new();
+    for round in 0..200_i64 {
+        let before = b.read(TRACKER).await.0["priority"].clone();
+        let started = Instant::now();
+        let (unchanged, hit) = b.read(TRACKER).await;
+        hit_times.push(started.elapsed());
+        assert!(hit, "round {round}: an unchanged read on B is a cache hit");
+        assert_eq!(unchanged["priority"], before);
+        let priority = round % 5 + 1;
+        a.patch_priority(priority).await;
+        let (after, _) = b.read(TRACKER).await;
+        assert_eq!(after["priority"], priority, "round {round}: B read stale data after A's write answered");
+    }
+    let statistics = b.cache_statistics().await;
+    assert_eq!(statistics["mode"], "redis", "{statistics}");
+    assert!(statistics["resources"]["trackers"]["hits"].as_u64().unwrap() >= 200, "{statistics}");
+    assert_eq!(
+        statistics["listener"]["external_writes"], 0,
+        "oxbase's own writes do not fire the triggers: {statistics}"
+    );
+    eprintln!(
+        "redis mode: 200 write-on-A/read-on-B rounds, 0 stale; hit on B p50 {:?} p99 {:?} (HTTP round trip incl. one HMGET)",
+        percentile(&mut hit_times, 0.5),
+        percentile(&mut hit_times, 0.99)
+    );
+}
+
+#[tokio::test]
+async fn with_redis_writes_made_outside_oxbase_arrive_with_the_notification() {
+    let database = seeded_database().await;
+    let (_a, b) = (Instance::start(&database, Some(REDIS)).await, Instance::start(&database, Some(REDIS)).await);
+    let (stale_reads, mut lags) = external_rounds(&database, &b, 200).await;
+    // Either instance's listener may have raised Redis first; B's own count follows shortly.
+    eventually(Duration::from_secs(2), async || {
+        b.cache_statistics().await["listener"]["external_writes"].as_u64().unwrap() >= 200
+    })
+    .await
+    .expect("B heard every external write");
+    eprintln!(
+        "redis mode, external writes: {stale_reads}/200 immediate reads stale; fresh after p50 {:?} p99 {:?} max {:?}",
+        percentile(&mut lags, 0.5),
+        percentile(&mut lags, 0.99),
+        percentile(&mut lags, 1.0)
+    );
+}
+
+/// With `external_writes = "exact"`, a write made with a plain PostgreSQL client is never
+/// read stale, in either mode: each hit first confirms that every earlier commit's
+/// notification has arrived.
+#[tokio::test]
+async fn with_exact_external_writes_a_write_outside_oxbase_is_never_read_stale() {
+    let database = seeded_database().await;
+    for redis in [None, Some(REDIS)] {
+        let (a, b) =
+            (Instance::start_with(&database, redis, true).await, Instance::start_with(&database, redis, true).await);
+        b.read(TRACKER).await;
+        let mut hit_times = Vec::new();
+        for round in 0..200_i64 {
+            let started = Instant::now();
+            let (_, hit) = b.read(TRACKER).await;
+            hit_times.push(started.elapsed());
+            assert!(hit, "round {round}: an unchanged read on B is a (confirmed) cache hit");
+            let priority = round % 5 + 1;
+            external_update(&database, priority).await;
+            assert_eq!(
+                b.read(TRACKER).await.0["priority"],
+                priority,
+                "round {round} ({}): B read stale data after a write made with a plain client committed",
+                b.mode()
+            );
+            // An API write on A stays exact too.
+            a.patch_priority(6 - priority).await;
+            assert_eq!(b.read(TRACKER).await.0["priority"], 6 - priority, "round {round}: A's write");
+        }
+        let statistics = b.cache_statistics().await;
+        assert!(statistics["listener"]["confirmations"].as_u64().unwrap() >= 200, "{statistics}");
+        eprintln!(
+            "{} mode, external_writes = exact: 200 rounds, 0 stale; confirmed hit p50 {:?} p99 {:?}",
+            b.mode(),
+            percentile(&mut hit_times, 0.5),
+            percentile(&mut hit_times, 0.99)
+        );
+    }
+}
+
+/// `rounds` of: an unchanged read (a hit), a write by a plain client, reads until fresh.
+/// Returns how many first reads after the write were stale, and how long until fresh.
+async fn external_rounds(database: &PostgresDatabase, reader: &Instance, rounds: i64) -> (usize, Vec<Duration>) {
+    let mut stale_reads = 0;
+    let mut lags = Vec::new();
+    reader.read(TRACKER).await;
+    for round in 0..rounds {
+        eventually(Duration::from_secs(2), async || reader.read(TRACKER).await.1)
+            .await
+            .unwrap_or_else(|| panic!("round {round}: an unchanged read becomes a hit"));
+        let priority = round % 5 + 1;
+        external_update(database, priority).await;
+        let written = Instant::now();
+        if reader.read(TRACKER).await.0["priority"] != priority {
+            stale_reads += 1;
+        }
+        eventually(Duration::from_secs(1), async || reader.read(TRACKER).await.0["priority"] == priority)
+            .await
+            .unwrap_or_else(|| panic!("round {round}: the external write never became visible"));
+        lags.push(written.elapsed());
+    }
+    (stale_reads, lags)
+}
+
+#[tokio::test]
+async fn without_redis_instances_learn_of_writes_by_notify() {
+    let database = seeded_database().await;
+    let (a, b) = (Instance::start(&database, None).await, Instance::start(&database, None).await);
+    assert_eq!((a.mode(), b.mode()), ("notify", "notify"));
+    let mut stale_reads = 0;
+    let mut lags = Vec::new();
+    b.read(TRACKER).await;
+    for round in 0..100_i64 {
+        let priority = round % 5 + 1;
+        a.patch_priority(priority).await;
+        let written = Instant::now();
+        if b.read(TRACKER).await.0["priority"] != priority {
+            stale_reads += 1;
+        }
+        let lag = eventually(Duration::from_secs(1), async || b.read(TRACKER).await.0["priority"] == priority)
+            .await
+            .unwrap_or_else(|| panic!("round {round}: A's write never reached B"));
+        lags.push(lag.max(written.elapsed()));
+        // The writer itself is exact at once.
+        assert_eq!(a.read(TRACKER).await.0["priority"], priority);
+    }
+    let (external_stale, mut external_lags) = external_rounds(&database, &b, 100).await;
+    assert_eq!(b.cache_statistics().await["mode"], "notify");
+    eprintln!(
+        "notify mode: API writes {stale_reads}/100 immediate reads on B stale, fresh after p50 {:?} p99 {:?}; \
+         external writes {external_stale}/100 stale, fresh after p50 {:?} p99 {:?}",
+        percentile(&mut lags, 0.5),
+        percentile(&mut lags, 0.99),
+        percentile(&mut external_lags, 0.5),
+        percentile(&mut external_lags, 0.99)
+    );
+}
+
+/// A redis-server of the test's own on a free port, killed on drop.
+struct RedisServer {
+    port: u16,
+    process: Child,
+}
+
+impl RedisServer {
+    fn start(port: Option<u16>) -> RedisServer {
+        let port =
+            port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        let process = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (.ci/run uses it)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(5), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        RedisServer { port, process }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn when_redis_goes_away_reads_stay_correct_and_hits_resume_when_it_returns() {
+    let database = seeded_database().await;
+    let mut redis = RedisServer::start(None);
+    let (a, b) =
+        (Instance::start(&database, Some(&redis.url())).await, Instance::start(&database, Some(&redis.url())).await);
+    b.read(TRACKER).await;
+    assert!(b.read(TRACKER).await.1, "a hit while Redis is up");
+
+    redis.stop();
+    a.patch_priority(4).await;
+    let (read, hit) = b.read(TRACKER).await;
+    assert_eq!(read["priority"], 4, "the write while Redis is down is read on B");
+    assert!(!hit);
+    eventually(Duration::from_secs(3), async || a.mode() == "safe" && b.mode() == "safe")
+        .await
+        .expect("both instances notice Redis is gone");
+    assert_eq!(b.cache_statistics().await["mode"], "safe");
+    let ready = b.client.get(format!("http://{}/health/ready", b.address)).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "an instance without Redis is still ready: correct, only slower");
+    assert_eq!(ready.json::<Value>().await.unwrap()["redis"], "unavailable");
+    for priority in [1, 2, 3] {
+        a.patch_priority(priority).await;
+        let (read, hit) = b.read(TRACKER).await;
+        assert_eq!(read["priority"], priority);
+        assert!(!hit, "no hit is served in safe mode");
+    }
+
+    // Back, and empty: versions are re-seeded from the database before hits resume.
+    let _restarted = RedisServer::start(Some(redis.port));
+    let recovered = eventually(Duration::from_secs(5), async || a.mode() == "redis" && b.mode() == "redis")
+        .await
+        .expect("both instances leave safe mode");
+    b.read(TRACKER).await;
+    assert!(b.read(TRACKER).await.1, "hits resume");
+    a.patch_priority(5).await;
+    assert_eq!(b.read(TRACKER).await.0["priority"], 5, "and stay exact");
+    eprintln!("redis restart: hits resumed {recovered:?} after redis accepted connections again");
+}
