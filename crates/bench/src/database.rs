@@ -95,7 +95,13 @@ impl Database {
 /// Opens one tokio-postgres connection (no TLS, as the server's); its connection task runs
 /// on the current runtime until the client is dropped.
 pub async fn connect_postgres(url: &str) -> Result<tokio_postgres::Client, BenchError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+    let mut config: tokio_postgres::Config =
+        url.parse().map_err(|error| BenchError::Options(format!("invalid PostgreSQL URL: {error}")))?;
+    // Like the server's connections: the external-write triggers leave these writes alone
+    // (the statements bump versions and notify themselves, as the server's do).
+    config.options(oxbase_server::store::postgres::notify::WRITER_OPTION);
+    let (client, connection) = config
+        .connect(NoTls)
         .await
         .map_err(|error| BenchError::Database(format!("cannot connect to PostgreSQL: {error}")))?;
     tokio::spawn(async move {

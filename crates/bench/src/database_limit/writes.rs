@@ -7,12 +7,14 @@
 
 use oxbase_query::plan::{Limits, plan_filter};
 use oxbase_query::sql::write::update_by_keys;
-use oxbase_query::sql::write::{bulk_update, bump_version, rows_per_statement, select_by_keys, select_for_write};
+use oxbase_query::sql::write::{bulk_update, bump_version, lock_by_keys, rows_per_statement, select_for_write};
 use oxbase_query::write::{plan_bulk_update, plan_update};
 use oxbase_schema::Schema;
 use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::Resource;
 use oxbase_schema::physical::sql_type;
+use oxbase_server::bus::ChangeOperation;
+use oxbase_server::store::postgres::notify::{ChangeNotice, notify_statement};
 
 use super::{Key, Keys, PlannedWrite, StepKeys, WriteStep};
 use crate::BenchError;
@@ -56,7 +58,7 @@ fn plan_write(
                     let mut given = Keys::default();
                     chunk.iter().cloned().for_each(|key| given.add(key));
                     steps.push(WriteStep {
-                        statement: select_by_keys(&plan.table, &plan.key, &group.columns, dialect),
+                        statement: lock_by_keys(&plan.table, &plan.key, &group.columns, dialect),
                         keys: StepKeys::Given(given),
                     });
                 }
@@ -90,6 +92,23 @@ fn plan_write(
         }
     }
     steps.push(WriteStep { statement: bump_version(&resource.name, dialect), keys: StepKeys::None });
+    if dialect == Dialect::Postgres {
+        // The server's change notification, sent at commit. Its ids are the request's keys
+        // for a bulk update; a filtered update's are only known after its select, so its
+        // notification here carries none (a few bytes shorter than the server's).
+        let ids = match &body {
+            serde_json::Value::Array(rows) => rows.iter().filter_map(|row| row.get("id").cloned()).collect(),
+            _ => Vec::new(),
+        };
+        let notice = ChangeNotice {
+            origin: Some("oxbase-bench".to_owned()),
+            resource: resource.name.clone(),
+            op: ChangeOperation::Update,
+            ids,
+            versions: [(resource.name.clone(), 1)].into_iter().collect(),
+        };
+        steps.push(WriteStep { statement: notify_statement(&notice), keys: StepKeys::None });
+    }
     Ok(PlannedWrite { steps })
 }
 
@@ -127,15 +146,19 @@ mod tests {
     #[test]
     fn writes_plan_into_the_servers_statements() {
         let schema = example_schema("pearl").unwrap();
-        for (id, dialect, statements) in
-            [("S6", Dialect::Sqlite, 3), ("S6", Dialect::Postgres, 3), ("S7", Dialect::Sqlite, 3)]
-        {
+        for (id, dialect, statements) in [
+            ("S6", Dialect::Sqlite, 3),
+            ("S6", Dialect::Postgres, 4),
+            ("S7", Dialect::Sqlite, 3),
+            ("S7", Dialect::Postgres, 4),
+        ] {
             let scenario = SCENARIOS.iter().find(|scenario| scenario.id == id).unwrap();
             let request = generate(scenario, &fixture(), &mut worker_rng(1, scenario, 0)).unwrap();
             let now = oxbase_schema::values::format_timestamp(time::OffsetDateTime::now_utc());
             let planned = plan_writes(&schema, &Limits::default(), &[request], dialect, &now).unwrap();
             assert_eq!(planned[0].steps.len(), statements, "{id} on {dialect:?}");
-            assert!(planned[0].steps.last().unwrap().statement.sql.contains("_oxbase_versions"));
+            let versions = if dialect == Dialect::Postgres { statements - 2 } else { statements - 1 };
+            assert!(planned[0].steps[versions].statement.sql.contains("_oxbase_versions"));
         }
     }
 }

@@ -2,11 +2,14 @@
 //! (design invariant 3) with Redis, with LISTEN/NOTIFY alone, and for writes made outside
 //! oxbase; Redis going away turns hits off, not correctness.
 //!
-//! Instances are two apps in this process on ports of their own; they share nothing but
-//! the database and Redis, exactly as two processes would. Each test has its own database,
-//! and the Redis keys are named after it, so tests never see each other's versions.
+//! Instances are mostly two apps in this process on ports of their own; they share nothing
+//! but the database and Redis, exactly as two processes would. One test runs two real
+//! `oxbase serve` processes to show it. Each test has its own database, and the Redis keys
+//! are named after it, so tests never see each other's versions.
 
 use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +22,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::support::PostgresDatabase;
+use crate::support::{PostgresDatabase, ServerProcess, oxbase_binary, pearl_schema_path};
 
 /// The shared Redis the suite runs against (`.ci/run` starts it).
 const REDIS: &str = "redis://127.0.0.1:6379";
@@ -29,8 +32,7 @@ const TRACKER: &str = "/api/v1/trackers/9?select=id,priority";
 
 /// One oxbase instance in this process.
 struct Instance {
-    address: SocketAddr,
-    client: reqwest::Client,
+    api: Api,
     app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -56,9 +58,37 @@ impl Instance {
         tokio::spawn(serve(listener, app.clone(), async {
             let _ = receiver.await;
         }));
-        Instance { address, client: reqwest::Client::new(), app, shutdown: Some(sender) }
+        Instance { api: Api { address, client: reqwest::Client::new() }, app, shutdown: Some(sender) }
     }
 
+    fn mode(&self) -> &'static str {
+        self.app.coherence.mode_name()
+    }
+}
+
+impl Deref for Instance {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(sender) = self.shutdown.take() {
+            let _ = sender.send(());
+        }
+    }
+}
+
+/// The requests the tests make of an instance, in this process or not.
+struct Api {
+    address: SocketAddr,
+    client: reqwest::Client,
+}
+
+impl Api {
     /// `GET path`: the body and whether it came from the cache (no statement executed).
     async fn read(&self, path: &str) -> (Value, bool) {
         let response = self.client.get(format!("http://{}{path}", self.address)).send().await.unwrap();
@@ -83,18 +113,60 @@ impl Instance {
         let response = self.client.get(format!("http://{}/admin/cache", self.address)).send().await.unwrap();
         response.json().await.unwrap()
     }
+}
 
-    fn mode(&self) -> &'static str {
-        self.app.coherence.mode_name()
+/// One `oxbase serve` process of the built binary; killed when dropped.
+struct ProcessInstance {
+    api: Api,
+    process: ServerProcess,
+}
+
+impl ProcessInstance {
+    /// `oxbase serve --schema schema --database … --redis REDIS --admin` on a free port.
+    async fn start(schema: &Path, database: &PostgresDatabase) -> ProcessInstance {
+        let (schema, url) = (schema.to_owned(), database.url());
+        let process = tokio::task::spawn_blocking(move || {
+            ServerProcess::start(
+                Command::new(oxbase_binary())
+                    .args(["serve", "--schema", schema.to_str().unwrap(), "--database", &url])
+                    .args(["--listen", "127.0.0.1:0", "--redis", REDIS, "--admin"]),
+            )
+        })
+        .await
+        .unwrap();
+        let address = process.address.parse().unwrap();
+        ProcessInstance { api: Api { address, client: reqwest::Client::new() }, process }
+    }
+
+    /// SIGTERM, then the exit code once the process has stopped.
+    fn stop(mut self) -> Option<i32> {
+        self.process.terminate();
+        self.process.wait_for_exit(Duration::from_secs(10)).code()
     }
 }
 
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if let Some(sender) = self.shutdown.take() {
-            let _ = sender.send(());
-        }
+impl Deref for ProcessInstance {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
     }
+}
+
+/// A copy of the pearl schema file, in `directory`, with `[cache] external_writes = "exact"`.
+fn pearl_schema_with_exact_external_writes(directory: &Path) -> PathBuf {
+    let source = std::fs::read_to_string(pearl_schema_path()).unwrap();
+    let setting = "external_writes = \"exact\"\n";
+    let schema = match source.find("\n[cache]\n") {
+        Some(start) => {
+            let end = start + "\n[cache]\n".len();
+            format!("{}{setting}{}", &source[..end], &source[end..])
+        }
+        None => format!("{source}\n[cache]\n{setting}"),
+    };
+    let path = directory.join("schema.toml");
+    std::fs::write(&path, schema).unwrap();
+    path
 }
 
 async fn seeded_database() -> PostgresDatabase {
@@ -222,6 +294,77 @@ async fn with_exact_external_writes_a_write_outside_oxbase_is_never_read_stale()
             percentile(&mut hit_times, 0.99)
         );
     }
+}
+
+/// Issue #6 as stated: two `oxbase serve` processes of the built binary on one PostgreSQL
+/// database and one Redis, `[cache] external_writes = "exact"`. 200 rounds of "read on B (a
+/// hit), PATCH on A, read on B", then 200 with the write made by a plain PostgreSQL client
+/// (as psql would): not one read on B after a write has answered or committed is stale.
+#[tokio::test]
+async fn two_oxbase_processes_never_read_stale_after_an_api_write_or_a_plain_client_write() {
+    let database = seeded_database().await;
+    let directory = tempfile::tempdir().unwrap();
+    let schema = pearl_schema_with_exact_external_writes(directory.path());
+    let (a, b) = (ProcessInstance::start(&schema, &database).await, ProcessInstance::start(&schema, &database).await);
+    for instance in [&a, &b] {
+        let statistics = instance.cache_statistics().await;
+        assert_eq!(statistics["mode"], "redis", "{statistics}");
+        assert_eq!(statistics["listener"]["external_writes_exact"], true, "{statistics}");
+    }
+    let writers = ["PATCH on A", "UPDATE by a plain client"];
+    let mut hit_times = [Vec::new(), Vec::new()];
+    let mut stale_rounds = [Vec::new(), Vec::new()];
+    b.read(TRACKER).await;
+    for (writer, writer_name) in writers.iter().enumerate() {
+        for round in 0..200 {
+            let started = Instant::now();
+            let (before, hit) = b.read(TRACKER).await;
+            hit_times[writer].push(started.elapsed());
+            assert!(hit, "{writer_name}, round {round}: an unchanged read on B is a cache hit\n{}", b.process.log());
+            // Always a different value, so that a stale read cannot pass for a fresh one.
+            let priority = before["priority"].as_i64().unwrap() % 5 + 1;
+            if writer == 0 {
+                a.patch_priority(priority).await;
+            } else {
+                external_update(&database, priority).await;
+            }
+            let (after, _) = b.read(TRACKER).await;
+            if after["priority"] != priority {
+                stale_rounds[writer].push((round, after["priority"].clone(), priority));
+                // Count every stale round rather than stop at the first: wait until fresh, so
+                // that the next round starts from a hit again.
+                eventually(Duration::from_secs(1), async || b.read(TRACKER).await.0["priority"] == priority)
+                    .await
+                    .unwrap_or_else(|| panic!("{writer_name}, round {round}: the write never became visible on B"));
+            }
+        }
+    }
+    for (writer, writer_name) in writers.iter().enumerate() {
+        assert!(
+            stale_rounds[writer].is_empty(),
+            "{writer_name}: B read stale data in {} of 200 rounds (round, read, written): {:?}",
+            stale_rounds[writer].len(),
+            stale_rounds[writer]
+        );
+    }
+    let statistics = b.cache_statistics().await;
+    assert!(statistics["resources"]["trackers"]["hits"].as_u64().unwrap() >= 400, "{statistics}");
+    assert!(statistics["listener"]["confirmations"].as_u64().unwrap() >= 400, "{statistics}");
+    eventually(Duration::from_secs(2), async || {
+        b.cache_statistics().await["listener"]["external_writes"].as_u64().unwrap() >= 200
+    })
+    .await
+    .expect("B heard every external write");
+    for (writer, writer_name) in writers.iter().enumerate() {
+        eprintln!(
+            "two oxbase processes, redis + external_writes = exact, {writer_name}: 200 rounds, 0 stale; \
+             confirmed hit on B p50 {:?} p99 {:?}",
+            percentile(&mut hit_times[writer], 0.5),
+            percentile(&mut hit_times[writer], 0.99)
+        );
+    }
+    assert_eq!(a.stop(), Some(0), "a graceful stop exits 0");
+    assert_eq!(b.stop(), Some(0), "a graceful stop exits 0");
 }
 
 /// `rounds` of: an unchanged read (a hit), a write by a plain client, reads until fresh.

@@ -2,13 +2,13 @@
 //! refusing an unmigrated database; graceful shutdown on SIGTERM. Each runs on both
 //! engines.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::on_both_engines_blocking;
-use crate::support::{Engine, ScratchDatabase, oxbase_binary, pearl_schema_path};
+use crate::support::{Engine, ScratchDatabase, ServerProcess, oxbase_binary, pearl_schema_path};
 
 on_both_engines_blocking!(
     serves_the_pearl_example_and_stops_gracefully_on_sigterm,
@@ -17,64 +17,11 @@ on_both_engines_blocking!(
     a_killed_bulk_insert_leaves_all_or_nothing,
 );
 
-/// A running `oxbase` process and the address it printed.
-struct ServerProcess {
-    child: Child,
-    address: String,
-}
-
-impl ServerProcess {
-    // The child is owned by the returned ServerProcess, whose Drop kills and waits for it.
-    #[allow(clippy::zombie_processes)]
-    fn start(command: &mut Command) -> ServerProcess {
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starting oxbase");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let read = stdout.read_line(&mut line).unwrap();
-            if read == 0 {
-                let mut errors = String::new();
-                child.stderr.take().unwrap().read_to_string(&mut errors).unwrap();
-                let _ = child.wait();
-                panic!("oxbase exited before listening: {errors}");
-            }
-            if let Some(address) = line.trim().strip_prefix("oxbase listening on http://") {
-                let address = address.to_owned();
-                std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-                return ServerProcess { child, address };
-            }
-        }
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.address).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
-        read_response(&mut stream)
-    }
-
-    fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-    }
-
-    fn wait_for_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(started.elapsed() < limit, "oxbase did not exit within {limit:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `GET path` on a server process, over a fresh connection.
+fn get(server: &ServerProcess, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    read_response(&mut stream)
 }
 
 fn read_response(stream: &mut TcpStream) -> (u16, String) {
@@ -108,12 +55,12 @@ fn serves_the_pearl_example_and_stops_gracefully_on_sigterm(engine: Engine) {
             .args(["serve", "--schema", pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .env("OXBASE_DATABASE", database.url()),
     );
-    let (status, body) = server.get("/api/v1/trackers?select=id,item:reporting_effort_items(item_code)&limit=2");
+    let (status, body) = get(&server, "/api/v1/trackers?select=id,item:reporting_effort_items(item_code)&limit=2");
     assert_eq!(status, 200, "{body}");
     let trackers = json_body(&body);
     assert_eq!(trackers.as_array().unwrap().len(), 2);
     assert!(trackers[0]["item"]["item_code"].is_string(), "{trackers}");
-    let (status, body) = server.get("/health/ready");
+    let (status, body) = get(&server, "/health/ready");
     assert_eq!(status, 200, "{body}");
 
     // A request in flight when SIGTERM arrives is still answered.
@@ -171,7 +118,7 @@ fn migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment(engine:
             .env("OXBASE_DATABASE", "sqlite:///nonexistent/never.db"),
     );
     assert_ne!(server.address, "127.0.0.1:1");
-    let (status, body) = server.get("/api/v1/studies");
+    let (status, body) = get(&server, "/api/v1/studies");
     assert_eq!(status, 200);
     assert!(body.contains("[]"), "{body}");
 }

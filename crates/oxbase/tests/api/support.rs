@@ -1,9 +1,12 @@
 //! The test harness: a real server on a free port over a freshly seeded SQLite file or
 //! PostgreSQL database.
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use oxbase_examples::Scale;
 use oxbase_server::app::{App, bind, serve};
@@ -381,6 +384,80 @@ pub fn oxbase_binary() -> &'static Path {
 /// The pearl example's schema file in the repository.
 pub fn pearl_schema_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pearl/schema.toml")
+}
+
+/// A running `oxbase serve` process and the address it printed; killed when dropped, so a
+/// failing test leaves no server behind.
+pub struct ServerProcess {
+    pub child: Child,
+    pub address: String,
+    /// Everything the process has written to stderr (its log), read by a thread of its own
+    /// so that a chatty server never blocks on a full pipe.
+    log: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts `command` (an `oxbase serve …`) and waits for its `oxbase listening on` line.
+    /// Blocks: call it from a plain test or a blocking thread.
+    // The child is owned by the returned ServerProcess, whose Drop kills and waits for it.
+    #[allow(clippy::zombie_processes)]
+    pub fn start(command: &mut Command) -> ServerProcess {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starting oxbase");
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let log_writer = log.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).is_ok_and(|read| read > 0) {
+                log_writer.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                let _ = child.wait();
+                panic!("oxbase exited before listening: {}", log.lock().unwrap());
+            }
+            if let Some(address) = line.trim().strip_prefix("oxbase listening on http://") {
+                let address = address.to_owned();
+                std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+                return ServerProcess { child, address, log };
+            }
+        }
+    }
+
+    /// What the process has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM (a graceful stop).
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, failing the test after `limit`.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < limit, "oxbase did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Every row of an SQLite query, as JSON values.

@@ -112,7 +112,30 @@ pub fn select_for_write(
     }
     writer.push(" ORDER BY ");
     writer.column("t", key);
+    lock_rows(&mut writer, dialect);
     writer.finish(None)
+}
+
+/// On PostgreSQL, `FOR UPDATE`: the rows a write is about to change are locked as they are
+/// selected, in key order, so concurrent writes to overlapping rows queue instead of
+/// deadlocking. (SQLite has one writer at a time and no row locks.)
+fn lock_rows(writer: &mut Writer, dialect: Dialect) {
+    if dialect == Dialect::Postgres {
+        writer.push(" FOR UPDATE");
+    }
+}
+
+/// [`select_by_keys`] for rows about to be changed: ordered by key and, on PostgreSQL,
+/// locked in that order ([`lock_rows`]).
+pub fn lock_by_keys(table: &str, key: &str, columns: &[String], dialect: Dialect) -> Statement {
+    let mut writer = select_key_and_columns(table, key, columns, dialect);
+    writer.push(" WHERE ");
+    writer.column("t", key);
+    let key_list = key_list(&mut writer);
+    writer.push(" ORDER BY ");
+    writer.column("t", key);
+    lock_rows(&mut writer, dialect);
+    writer.finish(Some(key_list))
 }
 
 /// `SELECT t.key, t.columns… FROM table AS t`, the start of both key selections.

@@ -97,6 +97,15 @@ impl From<StoreError> for ApiError {
                     "the database is unavailable; retry shortly",
                 )
             },
+            StoreError::Contention(_) => ApiError {
+                retry_after: Some(1),
+                internal: Some(error.to_string()),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "write_contention",
+                    "the write collided with concurrent writes to the same rows and was rolled back; retry it",
+                )
+            },
             StoreError::Unsupported(message) => {
                 ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_supported", message.clone())
             }

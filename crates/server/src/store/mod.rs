@@ -57,6 +57,10 @@ pub enum StoreError {
     /// statement on a fresh connection may succeed.
     #[error("the database connection was lost: {0}")]
     ConnectionLost(String),
+    /// The write collided with concurrent writes (a deadlock or serialization failure) and
+    /// was rolled back; running it again may succeed.
+    #[error("the write collided with concurrent writes: {0}")]
+    Contention(String),
     /// This engine is not served yet.
     #[error("{0}")]
     Unsupported(String),

@@ -8,8 +8,8 @@ use std::time::Instant;
 use oxbase_query::plan::{Condition, ReadPlan};
 use oxbase_query::sql::Statement;
 use oxbase_query::sql::write::{
-    bulk_update, bump_version, delete_by_keys, insert_statement, rows_per_statement, select_by_keys, select_for_write,
-    update_by_keys,
+    bulk_update, bump_version, delete_by_keys, insert_statement, lock_by_keys, rows_per_statement, select_by_keys,
+    select_for_write, update_by_keys,
 };
 use oxbase_query::write::{BulkUpdatePlan, Conflict, InsertPlan, InsertRow, InsertTarget, Problem, UpdatePlan};
 use oxbase_schema::Schema;
@@ -37,10 +37,6 @@ pub(crate) fn write_in_transaction(
     let mut run = Run { executor, statements: 0, resource: request.resource().to_owned() };
     let key_field = schema.resource(request.resource()).expect("requests name resources").primary_key();
     let postgres = run.executor.dialect() == Dialect::Postgres;
-    if postgres {
-        // The external-write triggers skip this transaction: it bumps and notifies itself.
-        run.query(&notify::writer_marker(), None)?;
-    }
     // The written rows as `select` shapes them, read inside the transaction.
     let read_back =
         |run: &mut Run, plan: Option<ReadPlan>, keys: &[Literal]| -> Result<Option<ReadOutput>, WriteFailure> {
@@ -360,7 +356,7 @@ impl Run<'_> {
             let mut old_by_key: HashMap<String, Vec<Value>> = HashMap::new();
             for chunk in group_keys.chunks(rows_per_statement(self.executor.dialect(), 1)) {
                 for row in self.query(
-                    &select_by_keys(&plan.table, &plan.key, &group.columns, self.executor.dialect()),
+                    &lock_by_keys(&plan.table, &plan.key, &group.columns, self.executor.dialect()),
                     Some(chunk),
                 )? {
                     old_by_key.insert(literal_text(&value_literal(&row[0])), row);

@@ -276,6 +276,9 @@ pub(crate) fn failure(error: postgres::Error) -> WriteFailure {
             database.column().unwrap_or("(unknown column)")
         ));
     }
+    if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE {
+        return WriteFailure::Store(StoreError::Contention(database.message().to_owned()));
+    }
     if *code == SqlState::QUERY_CANCELED {
         return WriteFailure::Store(StoreError::Unavailable(
             "the statement took longer than the statement timeout".to_owned(),

@@ -23,6 +23,10 @@ use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 
 use crate::config::PoolSettings;
+
+/// How many times a write runs when it keeps colliding with concurrent writes (deadlock or
+/// serialization failure) before it is answered 503 `write_contention`.
+const WRITE_ATTEMPTS: u32 = 3;
 use crate::store::exec::SlowQueryLog;
 use crate::store::postgres::exec::PostgresExecutor;
 use crate::store::postgres::pool::{Connection, Growth};
@@ -246,16 +250,34 @@ impl PostgresStore {
         let slow_query_log = self.slow_query_log;
         self.with_connection(move |client, prepared, schema| {
             let started = Instant::now();
-            let mut transaction = client.transaction().map_err(exec::failure)?;
-            let mut outcome = write_in_transaction(
-                &mut PostgresExecutor { client: &mut transaction, prepared, slow_query_log },
-                schema,
-                &request,
-                options,
-            )?;
-            transaction.commit().map_err(exec::failure)?;
-            outcome.database_time = started.elapsed();
-            Ok(outcome)
+            let mut attempt = 1;
+            loop {
+                let result = (|| {
+                    let mut transaction = client.transaction().map_err(exec::failure)?;
+                    let outcome = write_in_transaction(
+                        &mut PostgresExecutor { client: &mut transaction, prepared: &mut *prepared, slow_query_log },
+                        schema,
+                        &request,
+                        options.clone(),
+                    )?;
+                    transaction.commit().map_err(exec::failure)?;
+                    Ok(outcome)
+                })();
+                match result {
+                    // A deadlock or serialization failure rolled the whole transaction back:
+                    // nothing of it remains, so running it again is safe.
+                    Err(WriteFailure::Store(StoreError::Contention(reason))) if attempt < WRITE_ATTEMPTS => {
+                        tracing::debug!(attempt, reason, "write collided with concurrent writes; running it again");
+                        attempt += 1;
+                        std::thread::sleep(Duration::from_millis(fastrand::u64(1..=10) * u64::from(attempt)));
+                    }
+                    Ok(mut outcome) => {
+                        outcome.database_time = started.elapsed();
+                        return Ok(outcome);
+                    }
+                    Err(failure) => return Err(failure),
+                }
+            }
         })
         .await
     }
@@ -294,7 +316,12 @@ fn connect_with(url: &str, settings: &PoolSettings) -> Result<postgres::Client, 
     let mut config: postgres::Config =
         url.parse().map_err(|error| StoreError::Unavailable(format!("invalid PostgreSQL URL: {error}")))?;
     config.application_name(&settings.application_name);
-    config.options(&format!("-c statement_timeout={}", settings.statement_timeout.as_millis()));
+    // The external-write triggers skip this session's writes: oxbase bumps and notifies itself.
+    config.options(&format!(
+        "-c statement_timeout={} {}",
+        settings.statement_timeout.as_millis(),
+        notify::WRITER_OPTION
+    ));
     config.connect_timeout(settings.acquire_timeout);
     config
         .connect(postgres::NoTls)

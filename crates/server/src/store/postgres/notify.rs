@@ -1,6 +1,6 @@
 //! PostgreSQL LISTEN/NOTIFY: how writes tell every instance what changed.
 //!
-//! oxbase's own write transactions mark themselves (`oxbase.writer = on`, so the triggers
+//! oxbase's own connections mark themselves (`oxbase.writer = on`, so the triggers
 //! of [`super::triggers`] stay quiet) and send one notification on [`CHANNEL`] carrying
 //! the resource, the operation, the written ids and the new versions; PostgreSQL delivers
 //! it at commit, in commit order. Writes made outside oxbase are announced by the
@@ -53,14 +53,9 @@ impl ChangeNotice {
     }
 }
 
-/// Marks the current transaction as oxbase's own, so the external-write triggers skip it.
-pub fn writer_marker() -> Statement {
-    Statement {
-        sql: "SELECT set_config('oxbase.writer', 'on', true)".to_owned(),
-        parameters: Vec::new(),
-        key_list: None,
-    }
-}
+/// The connection option that marks a session as oxbase's own, so the external-write
+/// triggers skip its writes (set once when a pooled connection opens: no statement per write).
+pub const WRITER_OPTION: &str = "-c oxbase.writer=on";
 
 /// Sends `notice` at commit.
 pub fn notify_statement(notice: &ChangeNotice) -> Statement {

@@ -4,7 +4,7 @@
 //! TRUNCATE` trigger. It bumps the resource's row in `_oxbase_versions` and sends a
 //! notification on [`super::notify::CHANNEL`], exactly as an oxbase write does, so caches
 //! and subscribers on every instance hear of the change. oxbase's own write transactions
-//! set `oxbase.writer = on` (transaction-local) and the trigger does nothing for them:
+//! run on sessions opened with `oxbase.writer = on` and the trigger does nothing for them:
 //! oxbase bumps and notifies itself, with the ids a trigger cannot cheaply know.
 //!
 //! Installing is idempotent (`CREATE OR REPLACE`), so every `migrate` re-installs them and
