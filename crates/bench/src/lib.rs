@@ -130,7 +130,15 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
     let (server, address) = match target {
         Some(address) => (None, address),
         None => {
-            let server = ServerProcess::start(&schema_path, &options.database, &options.out.join("server.log"))?;
+            let mut extra = Vec::new();
+            if let Some(cache) = &options.cache {
+                extra.extend(["--cache".to_owned(), cache.clone()]);
+            }
+            if let Some(redis) = &options.redis {
+                extra.extend(["--redis".to_owned(), redis.clone()]);
+            }
+            let server =
+                ServerProcess::start(&schema_path, &options.database, &extra, &options.out.join("server.log"))?;
             tracing::info!(pid = server.pid(), address = %server.address, "started the server under test");
             let address = server.address;
             (Some(server), address)
@@ -199,7 +207,16 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
             concurrency: options.concurrency,
             rate_fraction: options.rate_fraction,
             seed: options.seed,
-            server: options.url.clone().unwrap_or_else(|| "started by the harness".to_owned()),
+            server: options.url.clone().unwrap_or_else(|| {
+                let mut server = "started by the harness".to_owned();
+                if let Some(cache) = &options.cache {
+                    server.push_str(&format!(", --cache {cache}"));
+                }
+                if options.redis.is_some() {
+                    server.push_str(", with --redis");
+                }
+                server
+            }),
         },
         data: facts_rows(&facts),
         http_limit,

@@ -38,6 +38,14 @@ pub struct BenchOptions {
     /// maximum rate.
     #[arg(long, default_value_t = 0.5, value_parser = parse_fraction)]
     pub rate_fraction: f64,
+    /// The started server's response cache: on or off [default: the server's default — on
+    /// for SQLite, and for PostgreSQL with --redis].
+    #[arg(long, value_parser = ["on", "off"])]
+    pub cache: Option<String>,
+    /// Redis for the started server (`serve --redis`): versions shared through Redis, which
+    /// turns the cache on for PostgreSQL.
+    #[arg(long)]
+    pub redis: Option<String>,
     /// Seed of the request generator (the same seed replays the same requests).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

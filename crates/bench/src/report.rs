@@ -193,11 +193,12 @@ impl Report {
         let settings = &self.settings;
         let _ = writeln!(
             out,
-            "oxbase {} · {} ({}) on {} · {} s per phase after {} s warm-up · {} connections · latency at {:.0} % of each scenario's maximum rate · {}",
+            "oxbase {} · {} ({}) on {} · server {} · {} s per phase after {} s warm-up · {} connections · latency at {:.0} % of each scenario's maximum rate · {}",
             self.oxbase_version,
             settings.example,
             self.data_summary(),
             settings.engine,
+            settings.server,
             significant(settings.duration_seconds),
             significant(settings.warmup_seconds),
             settings.concurrency,
@@ -430,7 +431,7 @@ mod tests {
         let lines: Vec<&str> = markdown.lines().collect();
         assert!(
             lines[0]
-                .starts_with("oxbase 0.1.0 · pearl (100,000 trackers, 300,000 comments) on SQLite · 10.0 s per phase"),
+                .starts_with("oxbase 0.1.0 · pearl (100,000 trackers, 300,000 comments) on SQLite · server started by the harness · 10.0 s per phase"),
             "{}",
             lines[0]
         );

@@ -26,7 +26,8 @@ impl ServerProcess {
     /// Starts `current_exe serve --schema … --database … --listen 127.0.0.1:0` and waits for
     /// its `oxbase listening on http://ADDR` line. The server logs warnings and errors only
     /// (one line per request would cost the server more than some requests do) to `log`.
-    pub fn start(schema: &Path, database: &str, log: &Path) -> Result<ServerProcess, BenchError> {
+    /// `extra` arguments follow (e.g. `--cache off`, `--redis URL`).
+    pub fn start(schema: &Path, database: &str, extra: &[String], log: &Path) -> Result<ServerProcess, BenchError> {
         let executable = std::env::current_exe()
             .map_err(|error| BenchError::Server(format!("cannot find the oxbase executable: {error}")))?;
         let log_file = File::create(log)
@@ -39,6 +40,7 @@ impl ServerProcess {
             .arg(database)
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// redis://127.0.0.1:6379/0 [default: the schema file's [cache] redis_url; none].
     #[arg(long, env = "OXBASE_REDIS")]
     pub redis: Option<String>,
+    /// Cache read responses: on or off [default: the schema file's [cache] enabled; else on
+    /// for SQLite and for PostgreSQL with Redis].
+    #[arg(long, env = "OXBASE_CACHE", value_parser = ["on", "off"])]
+    pub cache: Option<String>,
 }
 
 /// `oxbase migrate`

@@ -156,7 +156,10 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
         bail!("server.compression_level is {level}; use 0 (fastest) to 11 (smallest; gzip stops at 9)");
     }
     config.compression_level = schema.server.compression_level;
-    config.cache_enabled = schema.cache.enabled;
+    config.cache_enabled = match arguments.cache.as_deref() {
+        Some(switch) => Some(switch == "on"),
+        None => schema.cache.enabled,
+    };
     if let Some(bytes) = schema.cache.max_bytes {
         config.cache_max_bytes = bytes;
     }
@@ -164,6 +167,7 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
         config.cache_ttl = std::time::Duration::from_secs(seconds);
     }
     config.redis_url = arguments.redis.clone().or_else(|| schema.cache.redis_url.clone());
+    config.cache_redis_l2 = schema.cache.redis_l2.unwrap_or(false);
     config.cache_exact_external_writes =
         schema.cache.external_writes == Some(oxbase_schema::file::ExternalWrites::Exact);
     Ok(config)

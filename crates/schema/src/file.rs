@@ -82,6 +82,8 @@ pub struct CacheSection {
     pub ttl_seconds: Option<u64>,
     pub redis_url: Option<String>,
     pub external_writes: Option<ExternalWrites>,
+    /// Also keep entries in Redis (L2), shared by every instance.
+    pub redis_l2: Option<bool>,
 }
 
 /// `[cache] external_writes`: how writes made outside oxbase reach the cache.

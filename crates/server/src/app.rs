@@ -56,8 +56,13 @@ impl App {
         let cache_enabled = config
             .cache_enabled
             .unwrap_or(matches!(config.database, crate::config::DatabaseUrl::Sqlite(_)) || config.redis_url.is_some());
-        let cache = cache_enabled
-            .then(|| ResponseCache::new(config.cache_max_bytes, schema.resources.keys().map(String::as_str)));
+        let cache = cache_enabled.then(|| {
+            let cache = ResponseCache::new(config.cache_max_bytes, schema.resources.keys().map(String::as_str));
+            match config.cache_redis_l2 && config.redis_url.is_some() {
+                true => cache.with_l2(shared_cache_namespace(&schema), config.compression_level),
+                false => cache,
+            }
+        });
         let instance = uuid::Uuid::new_v4().to_string();
         let (coherence, bus, background) = coherence::start(&config, &instance, cache_enabled).await;
         Ok(App { schema, store, config, cursor_key, bus, coherence, cache, instance, _background: background })
@@ -73,6 +78,16 @@ impl App {
             max_in_list: self.config.max_in_list,
         }
     }
+}
+
+/// What instances sharing Redis entries (L2) must agree on for an entry to be theirs: the
+/// physical schema they serve and oxbase's version (a rolling deploy that changes either
+/// starts from fresh entries).
+fn shared_cache_namespace(schema: &Schema) -> u64 {
+    let physical = oxbase_schema::physical::PhysicalSchema::of(schema, oxbase_schema::dialect::Dialect::Postgres);
+    let mut text = serde_json::to_string(&physical).unwrap_or_default();
+    text.push_str(env!("CARGO_PKG_VERSION"));
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
 
 /// The router serving `app`: what `serve` runs and what tests call.

@@ -44,6 +44,62 @@ pub struct CachedRead {
 }
 
 impl CachedRead {
+    /// The entry as stored in Redis (L2): a small JSON header (tag, type, range, link,
+    /// versions, lifetime) and the body compressed with zstd.
+    pub fn to_shared_bytes(&self, level: Option<u32>) -> Vec<u8> {
+        let header = serde_json::json!({
+            "etag": self.etag,
+            "content_type": self.content_type,
+            "content_range": self.content_range,
+            "link": self.link,
+            "versions": self.versions,
+            "ttl_ms": self.expires.saturating_duration_since(Instant::now()).as_millis() as u64,
+        })
+        .to_string();
+        let body =
+            self.variants[Encoding::Zstd.index()].get_or_init(|| Encoding::Zstd.compress(&self.body, level)).clone();
+        let mut bytes = Vec::with_capacity(4 + header.len() + body.len());
+        bytes.extend_from_slice(&u32::try_from(header.len()).unwrap_or(u32::MAX).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&body);
+        bytes
+    }
+
+    /// An entry read back from Redis; `None` for bytes this version cannot read (another
+    /// release wrote them, or they are damaged): a miss, never an error.
+    pub fn from_shared_bytes(bytes: &[u8]) -> Option<CachedRead> {
+        let length = usize::try_from(u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?)).ok()?;
+        let header: serde_json::Value = serde_json::from_slice(bytes.get(4..4 + length)?).ok()?;
+        let compressed = bytes.get(4 + length..)?;
+        let body = zstd::decode_all(compressed).ok()?;
+        let content_type = ["application/json; charset=utf-8", "application/vnd.pgrst.object+json; charset=utf-8"]
+            .into_iter()
+            .find(|known| header["content_type"] == *known)?;
+        let text = |field: &str| header[field].as_str().map(str::to_owned);
+        let versions = header["versions"]
+            .as_array()?
+            .iter()
+            .map(|pair| Some((pair.get(0)?.as_str()?.to_owned(), pair.get(1)?.as_i64()?)))
+            .collect::<Option<Vec<_>>>()?;
+        let entry = CachedRead {
+            body: Bytes::from(body),
+            content_type,
+            etag: text("etag")?,
+            content_range: text("content_range"),
+            link: text("link"),
+            versions,
+            expires: Instant::now() + Duration::from_millis(header["ttl_ms"].as_u64()?),
+            variants: Default::default(),
+        };
+        let _ = entry.variants[Encoding::Zstd.index()].set(Bytes::copy_from_slice(compressed));
+        Some(entry)
+    }
+
+    /// Whether the body in `encoding` has been made already.
+    pub fn has_variant(&self, encoding: Encoding) -> bool {
+        self.variants[encoding.index()].get().is_some()
+    }
+
     /// The body in `encoding` at `level`, compressed now only if no earlier request asked
     /// for it; whether this call compressed.
     pub fn variant(&self, encoding: Encoding, level: Option<u32>) -> (Bytes, bool) {
@@ -93,6 +149,10 @@ struct Counters {
     compressions: AtomicU64,
     /// Responses sent from an already compressed variant.
     precompressed_hits: AtomicU64,
+    /// Entries found in the shared Redis cache (L2) and current, missing there, stored there.
+    l2_hits: AtomicU64,
+    l2_misses: AtomicU64,
+    l2_stores: AtomicU64,
 }
 
 /// Hits and misses of reads rooted at one resource.
@@ -110,6 +170,12 @@ pub struct ResponseCache {
     /// Per root resource; the set of resources is fixed by the schema.
     per_resource: HashMap<String, ResourceCounters>,
     max_bytes: u64,
+    /// With `[cache] redis_l2`: entries are also kept in Redis, named after the query, the
+    /// scope and this namespace (the schema served and oxbase's version, so instances that
+    /// serve different shapes never share entries).
+    l2_namespace: Option<u64>,
+    /// The compression level of the zstd body stored in Redis (also served as a variant).
+    l2_level: Option<u32>,
 }
 
 impl ResponseCache {
@@ -129,7 +195,21 @@ impl ResponseCache {
             counters: Counters::default(),
             per_resource: resources.into_iter().map(|name| (name.to_owned(), ResourceCounters::default())).collect(),
             max_bytes,
+            l2_namespace: None,
+            l2_level: None,
         }
+    }
+
+    /// Also keeps entries in Redis (L2) under `namespace`, shared by every instance that
+    /// serves the same schema with the same oxbase version.
+    pub fn with_l2(mut self, namespace: u64, level: Option<u32>) -> ResponseCache {
+        self.l2_namespace = Some(namespace);
+        self.l2_level = level;
+        self
+    }
+
+    fn l2_name(&self, key: u64) -> Option<String> {
+        self.l2_namespace.map(|namespace| format!("{namespace:016x}:{key:016x}"))
     }
 
     /// The entry for `key` (a read rooted at `resource`) if it is still exact: every
@@ -148,7 +228,10 @@ impl ResponseCache {
     }
 
     async fn find(&self, coherence: &Coherence, key: u64) -> Option<Arc<CachedRead>> {
-        let entry = self.entries.get(&key)?;
+        let (entry, shared) = match self.entries.get(&key) {
+            Some(entry) => (entry, false),
+            None => (self.load_shared(coherence, key).await?, true),
+        };
         if !coherence.serving_hits() {
             self.counters.unverified.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -167,6 +250,10 @@ impl ResponseCache {
             return None;
         };
         if current == entry.versions {
+            if shared {
+                self.counters.l2_hits.fetch_add(1, Ordering::Relaxed);
+                self.entries.insert(key, entry.clone());
+            }
             Some(entry)
         } else {
             self.entries.remove(&key);
@@ -175,16 +262,38 @@ impl ResponseCache {
         }
     }
 
+    /// Stores an entry (already shared with the response being sent), and with L2 also in
+    /// Redis, in the background.
+    pub fn insert(&self, coherence: &Coherence, key: u64, entry: Arc<CachedRead>) {
+        self.counters.inserts.fetch_add(1, Ordering::Relaxed);
+        if let (Some(name), Some(redis)) = (self.l2_name(key), coherence.redis())
+            && redis.healthy()
+        {
+            self.counters.l2_stores.fetch_add(1, Ordering::Relaxed);
+            let (redis, entry, level) = (redis.clone(), entry.clone(), self.l2_level);
+            tokio::spawn(async move {
+                let ttl = entry.expires.saturating_duration_since(Instant::now());
+                redis.store_entry(&name, entry.to_shared_bytes(level), ttl).await;
+            });
+        }
+        self.entries.insert(key, entry);
+    }
+
+    /// The entry for `key` from Redis (L2), if enabled and there; checked like any other.
+    async fn load_shared(&self, coherence: &Coherence, key: u64) -> Option<Arc<CachedRead>> {
+        let name = self.l2_name(key)?;
+        let redis = coherence.redis()?;
+        let loaded = redis.entry(&name).await.and_then(|bytes| CachedRead::from_shared_bytes(&bytes));
+        if loaded.is_none() {
+            self.counters.l2_misses.fetch_add(1, Ordering::Relaxed);
+        }
+        loaded.map(Arc::new)
+    }
+
     /// Counts a response sent compressed: `compressed` when it had to be compressed now.
     pub fn count_variant(&self, compressed: bool) {
         let counter = if compressed { &self.counters.compressions } else { &self.counters.precompressed_hits };
         counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Stores an entry.
-    pub fn insert(&self, key: u64, entry: CachedRead) {
-        self.counters.inserts.fetch_add(1, Ordering::Relaxed);
-        self.entries.insert(key, Arc::new(entry));
     }
 
     /// Hits, misses (overall and per resource), evictions, entries and bytes.
@@ -211,6 +320,11 @@ impl ResponseCache {
             "evictions": self.evictions.0.load(Ordering::Relaxed),
             "compressions": self.counters.compressions.load(Ordering::Relaxed),
             "precompressed_hits": self.counters.precompressed_hits.load(Ordering::Relaxed),
+            "l2": self.l2_namespace.map(|_| serde_json::json!({
+                "hits": self.counters.l2_hits.load(Ordering::Relaxed),
+                "misses": self.counters.l2_misses.load(Ordering::Relaxed),
+                "stores": self.counters.l2_stores.load(Ordering::Relaxed),
+            })),
             "entries": self.entries.len(),
             "bytes": self.entries.weight(),
             "max_bytes": self.max_bytes,
@@ -221,3 +335,49 @@ impl ResponseCache {
 
 /// Default entry lifetime (a memory bound only; exactness comes from the versions).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> CachedRead {
+        CachedRead {
+            body: Bytes::from(br#"[{"id":1,"priority":3}]"#.repeat(100)),
+            content_type: "application/json; charset=utf-8",
+            etag: "\"00000000000000ab\"".to_owned(),
+            content_range: Some("0-99/*".to_owned()),
+            link: None,
+            versions: vec![("trackers".to_owned(), 7), ("users".to_owned(), 2)],
+            expires: Instant::now() + Duration::from_secs(60),
+            variants: Default::default(),
+        }
+    }
+
+    #[test]
+    fn shared_entries_read_back_as_written() {
+        let original = entry();
+        let bytes = original.to_shared_bytes(None);
+        assert!(bytes.len() < original.body.len() / 4, "the body travels compressed: {} bytes", bytes.len());
+        let read = CachedRead::from_shared_bytes(&bytes).expect("readable");
+        assert_eq!(read.body, original.body);
+        assert_eq!((read.etag.as_str(), read.content_type), (original.etag.as_str(), original.content_type));
+        assert_eq!((&read.content_range, &read.link), (&original.content_range, &original.link));
+        assert_eq!(read.versions, original.versions);
+        assert!(read.expires > Instant::now() + Duration::from_secs(50));
+        assert!(read.has_variant(Encoding::Zstd), "the stored zstd body serves zstd clients as it is");
+    }
+
+    #[test]
+    fn unreadable_shared_entries_are_misses() {
+        let bytes = entry().to_shared_bytes(None);
+        assert!(CachedRead::from_shared_bytes(&[]).is_none());
+        assert!(CachedRead::from_shared_bytes(&bytes[..10]).is_none());
+        assert!(CachedRead::from_shared_bytes(&bytes[..bytes.len() - 5]).is_none(), "a cut zstd frame");
+        let mut other_type = bytes.clone();
+        let header_end = 4 + usize::try_from(u32::from_le_bytes(bytes[..4].try_into().unwrap())).unwrap();
+        let header =
+            String::from_utf8(bytes[4..header_end].to_vec()).unwrap().replace("application/json", "text/html ");
+        other_type.splice(4..header_end, header.into_bytes());
+        assert!(CachedRead::from_shared_bytes(&other_type).is_none(), "an unknown content type");
+    }
+}

@@ -51,6 +51,9 @@ pub struct ServerConfig {
     /// earlier commit's notification has arrived (one small statement shared by concurrent
     /// hits). Off: such writes invalidate when their notification arrives (milliseconds).
     pub cache_exact_external_writes: bool,
+    /// With Redis: also keep cache entries in Redis (L2), so an instance can answer a read
+    /// another instance cached. Entries are checked against the versions like local ones.
+    pub cache_redis_l2: bool,
     /// Memory the response cache may hold.
     pub cache_max_bytes: u64,
     /// Longest life of a cache entry (a memory bound; exactness comes from versions).
@@ -95,6 +98,7 @@ impl ServerConfig {
             cache_enabled: None,
             redis_url: None,
             cache_exact_external_writes: false,
+            cache_redis_l2: false,
             cache_max_bytes: 64 * 1024 * 1024,
             cache_ttl: Duration::from_secs(300),
         }

@@ -44,13 +44,22 @@ impl Instance {
 
     /// With `[cache] external_writes = "exact"` when `exact`.
     async fn start_with(database: &PostgresDatabase, redis: Option<&str>, exact: bool) -> Instance {
+        Instance::start_adjusted(database, redis, |config| config.cache_exact_external_writes = exact).await
+    }
+
+    /// With the settings `adjust` makes on top of the suite's.
+    async fn start_adjusted(
+        database: &PostgresDatabase,
+        redis: Option<&str>,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> Instance {
         let mut config = ServerConfig::with_database(DatabaseUrl::Postgres(database.url()));
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.admin_enabled = true;
         config.redis_url = redis.map(str::to_owned);
         // Without Redis the cache is opt-in on PostgreSQL; these tests opt in.
         config.cache_enabled = Some(true);
-        config.cache_exact_external_writes = exact;
+        adjust(&mut config);
         let listener = bind(config.listen).await.unwrap();
         let address = listener.local_addr().unwrap();
         let app = Arc::new(App::open(config, example_schema("pearl").unwrap()).await.unwrap());
@@ -503,4 +512,48 @@ async fn when_redis_goes_away_reads_stay_correct_and_hits_resume_when_it_returns
     a.patch_priority(5).await;
     assert_eq!(b.read(TRACKER).await.0["priority"], 5, "and stay exact");
     eprintln!("redis restart: hits resumed {recovered:?} after redis accepted connections again");
+}
+
+/// With `[cache] redis_l2`, an entry one instance cached answers another instance's first
+/// read (no statement), and is checked against the versions like a local entry: after a
+/// write it is never served.
+#[tokio::test]
+async fn with_a_redis_l2_an_entry_cached_on_one_instance_answers_another() {
+    let database = seeded_database().await;
+    let with_l2 = |config: &mut ServerConfig| config.cache_redis_l2 = true;
+    let a = Instance::start_adjusted(&database, Some(REDIS), with_l2).await;
+    let b = Instance::start_adjusted(&database, Some(REDIS), with_l2).await;
+    let path = "/api/v1/trackers?select=id,priority,comments:tracker_comments(id)&id=lt.30";
+    let (on_a, hit) = a.read(path).await;
+    assert!(!hit, "the first read anywhere goes to the database");
+    let name = database.url().rsplit('/').next().unwrap().to_owned();
+    eventually(Duration::from_secs(2), async || {
+        let keys = Command::new("redis-cli")
+            .args(["--scan", "--pattern", &format!("oxbase:{name}:*entry:*")])
+            .output()
+            .expect("redis-cli is installed with redis-server");
+        !keys.stdout.is_empty()
+    })
+    .await
+    .expect("A stores its entry in Redis");
+    let (on_b, hit) = b.read(path).await;
+    assert!(hit, "B's first read is answered from the shared entry, with no statement");
+    assert_eq!(on_b, on_a);
+    let statistics = b.cache_statistics().await;
+    assert_eq!(statistics["l2"]["hits"], 1, "{statistics}");
+
+    // A write on A: neither B's local copy nor the shared entry is served any more.
+    let priority = if on_a[0]["priority"] == 5 { 1 } else { 5 };
+    let first = on_a[0]["id"].as_i64().unwrap();
+    let response = a
+        .client
+        .patch(format!("http://{}/api/v1/trackers/{first}", a.address))
+        .json(&json!({ "priority": priority }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let (after, hit) = b.read(path).await;
+    assert!(!hit);
+    assert_eq!(after[0]["priority"], priority, "B does not serve the entry from before the write");
 }

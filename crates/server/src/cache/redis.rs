@@ -41,6 +41,8 @@ pub struct RedisVersions {
     client: redis::Client,
     connection: ConnectionManager,
     hash: String,
+    /// `oxbase:<database identity>:`, the start of every key of this database.
+    prefix: String,
     /// The pub/sub channel change events travel on.
     pub channel: String,
     raise: redis::Script,
@@ -66,6 +68,7 @@ impl RedisVersions {
             client,
             connection,
             hash: format!("oxbase:{identity}:versions"),
+            prefix: format!("oxbase:{identity}:"),
             channel: format!("oxbase:{identity}:changes"),
             raise: redis::Script::new(RAISE),
             healthy: AtomicBool::new(false),
@@ -161,6 +164,41 @@ impl RedisVersions {
             .await
             .map_err(|error| error.to_string())?;
         if seeded { Ok(()) } else { Err("the version hash is not seeded".to_owned()) }
+    }
+
+    /// A shared (L2) cache entry stored under `name` (which names the query, the access
+    /// scope and the schema); `None` when there is none or Redis is unhealthy.
+    pub async fn entry(&self, name: &str) -> Option<Vec<u8>> {
+        if !self.healthy() {
+            return None;
+        }
+        let key = format!("{}entry:{name}", self.prefix);
+        match redis::cmd("GET").arg(&key).query_async::<Option<Vec<u8>>>(&mut self.connection.clone()).await {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                self.fail(&error.to_string());
+                None
+            }
+        }
+    }
+
+    /// Stores a shared (L2) cache entry for `ttl` (at least a second).
+    pub async fn store_entry(&self, name: &str, bytes: Vec<u8>, ttl: Duration) {
+        if !self.healthy() {
+            return;
+        }
+        let key = format!("{}entry:{name}", self.prefix);
+        let seconds = ttl.as_secs().max(1);
+        let stored = redis::cmd("SET")
+            .arg(&key)
+            .arg(bytes)
+            .arg("EX")
+            .arg(seconds)
+            .query_async::<()>(&mut self.connection.clone())
+            .await;
+        if let Err(error) = stored {
+            self.fail(&error.to_string());
+        }
     }
 
     /// Publishes a message on the change channel.

@@ -1,6 +1,7 @@
 //! What list and single-row reads share: request headers → read options, plan, execute,
 //! and the response headers (`Content-Range`, `Link`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -11,7 +12,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::cache::CachedRead;
-use crate::http::encoding;
+use crate::http::encoding::{self, Encoding};
 use crate::http::error::ApiError;
 use crate::http::records::DatabaseTiming;
 
@@ -47,7 +48,8 @@ pub async fn serve_read(
     if let Some(cache) = &app.cache
         && let Some(entry) = cache.lookup(&app.coherence, resource, key).await
     {
-        return Ok(render(app, headers, &entry, DatabaseTiming { duration: Duration::ZERO, statements: 0 }));
+        let coded = coded_body(app, headers, &entry).await;
+        return Ok(render(headers, &entry, coded, DatabaseTiming { duration: Duration::ZERO, statements: 0 }));
     }
     let plan = plan_read(&app.schema, resource, parameters, options, &app.limits(), &app.cursor_key)?;
     let resources = read_resources(app, &plan.root);
@@ -120,11 +122,13 @@ pub async fn serve_read(
             variants: Default::default(),
         }
     };
-    let response = render(app, headers, &entry, timing);
+    let entry = Arc::new(entry);
+    let coded = coded_body(app, headers, &entry).await;
+    let response = render(headers, &entry, coded, timing);
     if let Some(cache) = &app.cache
         && cacheable
     {
-        cache.insert(key, entry);
+        cache.insert(&app.coherence, key, entry);
     }
     Ok(response)
 }
@@ -175,37 +179,61 @@ fn etag(body: &[u8]) -> String {
     format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(body))
 }
 
-/// The response for a read: `ETag` and `Cache-Control: private, no-cache` always; `304 Not
-/// Modified` without the body when the client already holds it (`If-None-Match`); else the
-/// body, in the coding the client prefers when it is large enough — from the entry's
-/// variants, so a cached body is compressed once, not per request.
-fn render(app: &App, request: &HeaderMap, entry: &CachedRead, timing: DatabaseTiming) -> Response {
-    let matches = request.get_all(header::IF_NONE_MATCH).iter().any(|value| {
+/// Bodies at least this large are compressed on a blocking thread, so one big response
+/// never holds up the requests sharing its runtime worker.
+const COMPRESS_ASIDE_BYTES: usize = 128 * 1024;
+
+/// Whether the client already holds this entry (`If-None-Match` names its tag).
+fn not_modified(request: &HeaderMap, entry: &CachedRead) -> bool {
+    request.get_all(header::IF_NONE_MATCH).iter().any(|value| {
         value.to_str().unwrap_or_default().split(',').map(str::trim).any(|candidate| {
             candidate == "*" || candidate == entry.etag || candidate.strip_prefix("W/") == Some(entry.etag.as_str())
         })
-    });
-    let mut response = if matches {
+    })
+}
+
+/// The body in the coding the client prefers, when it is large enough to be worth it and
+/// the answer is not a 304: taken from the entry's variants, so a cached body is compressed
+/// once, not per request.
+async fn coded_body(app: &App, request: &HeaderMap, entry: &Arc<CachedRead>) -> Option<(Encoding, Bytes)> {
+    if (entry.body.len() as u64) < app.config.compression_min_bytes || not_modified(request, entry) {
+        return None;
+    }
+    let encoding = encoding::negotiate(request)?;
+    let level = app.config.compression_level;
+    let (body, compressed) = if entry.body.len() >= COMPRESS_ASIDE_BYTES && !entry.has_variant(encoding) {
+        let entry = entry.clone();
+        tokio::task::spawn_blocking(move || entry.variant(encoding, level)).await.ok()?
+    } else {
+        entry.variant(encoding, level)
+    };
+    if let Some(cache) = &app.cache {
+        cache.count_variant(compressed);
+    }
+    Some((encoding, body))
+}
+
+/// The response for a read: `ETag`, `Cache-Control: private, no-cache` and `Vary:
+/// Accept-Encoding` always; `304 Not Modified` without the body when the client already
+/// holds it (`If-None-Match`); else the body, as `coded` (see [`coded_body`]) or plain.
+fn render(
+    request: &HeaderMap,
+    entry: &CachedRead,
+    coded: Option<(Encoding, Bytes)>,
+    timing: DatabaseTiming,
+) -> Response {
+    let mut response = if not_modified(request, entry) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let encoding = (entry.body.len() as u64 >= app.config.compression_min_bytes)
-            .then(|| encoding::negotiate(request))
-            .flatten();
-        let mut response = match encoding {
-            Some(encoding) => {
-                let (body, compressed) = entry.variant(encoding, app.config.compression_level);
-                if let Some(cache) = &app.cache {
-                    cache.count_variant(compressed);
-                }
-                (
-                    [
-                        (header::CONTENT_TYPE, HeaderValue::from_static(entry.content_type)),
-                        (header::CONTENT_ENCODING, HeaderValue::from_static(encoding.token())),
-                    ],
-                    body,
-                )
-                    .into_response()
-            }
+        let mut response = match coded {
+            Some((encoding, body)) => (
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static(entry.content_type)),
+                    (header::CONTENT_ENCODING, HeaderValue::from_static(encoding.token())),
+                ],
+                body,
+            )
+                .into_response(),
             None => ([(header::CONTENT_TYPE, HeaderValue::from_static(entry.content_type))], entry.body.clone())
                 .into_response(),
         };
