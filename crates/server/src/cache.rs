@@ -153,7 +153,14 @@ struct Counters {
     l2_hits: AtomicU64,
     l2_misses: AtomicU64,
     l2_stores: AtomicU64,
+    /// Hits served to a request that waited for an identical one to fill the entry.
+    coalesced: AtomicU64,
 }
+
+/// Locks that let one of several identical concurrent misses read the database while the
+/// others wait for its entry (striped by key: no map to clean up; two different keys on
+/// one stripe only wait for each other's read).
+const FILL_STRIPES: usize = 1024;
 
 /// Hits and misses of reads rooted at one resource.
 #[derive(Default)]
@@ -176,6 +183,7 @@ pub struct ResponseCache {
     l2_namespace: Option<u64>,
     /// The compression level of the zstd body stored in Redis (also served as a variant).
     l2_level: Option<u32>,
+    fills: Box<[tokio::sync::Mutex<()>]>,
 }
 
 impl ResponseCache {
@@ -197,6 +205,7 @@ impl ResponseCache {
             max_bytes,
             l2_namespace: None,
             l2_level: None,
+            fills: (0..FILL_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
 
@@ -225,6 +234,28 @@ impl ResponseCache {
             counter.fetch_add(1, Ordering::Relaxed);
         }
         found
+    }
+
+    /// Waits until no identical miss is filling `key`; hold the guard while reading the
+    /// database and storing the entry, so the requests that waited find it
+    /// ([`ResponseCache::recheck`]) instead of running the same statements again.
+    pub async fn fill_guard(&self, key: u64) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = usize::try_from(key % FILL_STRIPES as u64).unwrap_or(0);
+        self.fills[stripe].lock().await
+    }
+
+    /// After [`ResponseCache::fill_guard`]: the entry an identical request just stored, if
+    /// it is exact (counted as a hit; a miss was counted already).
+    pub async fn recheck(&self, coherence: &Coherence, resource: &str, key: u64) -> Option<Arc<CachedRead>> {
+        let found = self.find(coherence, key).await?;
+        self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
+        self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        self.counters.misses.fetch_sub(1, Ordering::Relaxed);
+        if let Some(counters) = self.per_resource.get(resource) {
+            counters.hits.fetch_add(1, Ordering::Relaxed);
+            counters.misses.fetch_sub(1, Ordering::Relaxed);
+        }
+        Some(found)
     }
 
     async fn find(&self, coherence: &Coherence, key: u64) -> Option<Arc<CachedRead>> {
@@ -320,6 +351,7 @@ impl ResponseCache {
             "evictions": self.evictions.0.load(Ordering::Relaxed),
             "compressions": self.counters.compressions.load(Ordering::Relaxed),
             "precompressed_hits": self.counters.precompressed_hits.load(Ordering::Relaxed),
+            "coalesced": self.counters.coalesced.load(Ordering::Relaxed),
             "l2": self.l2_namespace.map(|_| serde_json::json!({
                 "hits": self.counters.l2_hits.load(Ordering::Relaxed),
                 "misses": self.counters.l2_misses.load(Ordering::Relaxed),

@@ -15,6 +15,7 @@ on_both_engines!(
     a_conditional_hit_needs_no_database_work,
     a_cached_body_is_compressed_once_per_coding,
     compression_level_is_configurable,
+    identical_concurrent_misses_read_the_database_once,
 );
 
 async fn etag_and_if_none_match(engine: Engine) {
@@ -202,4 +203,38 @@ async fn compression_level_is_configurable(engine: Engine) {
         sizes.push(bytes.len());
     }
     assert!(sizes[1] < sizes[0], "level 11 is smaller than level 0: {sizes:?}");
+}
+
+/// Many identical requests at once on a cold cache: one reads the database, the others are
+/// answered from the entry it stores (no thundering herd on the database).
+async fn identical_concurrent_misses_read_the_database_once(engine: Engine) {
+    let app = TestApp::spawn_on_with(engine, |config| {
+        config.admin_enabled = true;
+        config.cache_enabled = Some(true);
+    })
+    .await;
+    let path = "/api/v1/tracker_comments?select=*,tracker:trackers(*)&limit=1000&order=body";
+    let requests: Vec<_> = (0..16)
+        .map(|_| {
+            let request = app.client.get(app.url(path));
+            tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status(), 200);
+                let statements = statements(&response);
+                (statements, response.bytes().await.unwrap())
+            })
+        })
+        .collect();
+    let mut readers = 0;
+    let mut bodies = Vec::new();
+    for request in requests {
+        let (statements, body) = request.await.unwrap();
+        readers += usize::from(statements > 0);
+        bodies.push(body);
+    }
+    assert_eq!(readers, 1, "exactly one of 16 identical requests ran statements");
+    assert!(bodies.iter().all(|body| *body == bodies[0]));
+    let statistics = app.get_json("/admin/cache", 200).await;
+    assert_eq!(statistics["hits"], 15, "{statistics}");
+    assert_eq!(statistics["misses"], 1, "{statistics}");
 }

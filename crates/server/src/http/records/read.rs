@@ -55,6 +55,20 @@ pub async fn serve_read(
     let resources = read_resources(app, &plan.root);
     let cacheable = app.cache.is_some()
         && resources.iter().all(|name| app.schema.resource(name).is_some_and(|definition| definition.cache_enabled));
+    // Identical misses at the same moment read the database once: the others wait here and
+    // are answered from the entry the first one stores.
+    let fill_guard = match &app.cache {
+        Some(cache) if cacheable => {
+            let guard = cache.fill_guard(key).await;
+            if let Some(entry) = cache.recheck(&app.coherence, resource, key).await {
+                drop(guard);
+                let coded = coded_body(app, headers, &entry).await;
+                return Ok(render(headers, &entry, coded, DatabaseTiming { duration: Duration::ZERO, statements: 0 }));
+            }
+            Some(guard)
+        }
+        _ => None,
+    };
     // Taken before the read, so a write committing meanwhile leaves the entry stale, not wrong.
     let versions = if cacheable { app.coherence.stamp(&resources).await } else { Vec::new() };
     let grouped = plan.root.grouped;
@@ -130,6 +144,7 @@ pub async fn serve_read(
     {
         cache.insert(&app.coherence, key, entry);
     }
+    drop(fill_guard);
     Ok(response)
 }
 
