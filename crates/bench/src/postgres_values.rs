@@ -1,15 +1,12 @@
-//! Plan literals as PostgreSQL parameters, and column values back as literals: the
-//! harness's own small binder for tokio-postgres. As the server's (crates/server
-//! `store/postgres/exec.rs`), a value is bound by the type PostgreSQL inferred for its
-//! parameter when the statement was prepared; only the types the workloads use are
-//! covered, anything else is an error that names the type.
+//! Plan literals as PostgreSQL parameters (the server's binder: a value is bound by the
+//! type PostgreSQL inferred for its parameter when the statement was prepared), and column
+//! values back as literals for the harness's tokio-postgres client.
 
 use std::error::Error;
 
 use oxbase_schema::model::Literal;
-use time::format_description::well_known::Rfc3339;
 use tokio_postgres::Row;
-use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::types::{FromSql, ToSql, Type};
 
 /// One bound parameter.
 pub type Parameter = Box<dyn ToSql + Sync + Send>;
@@ -17,51 +14,12 @@ pub type Parameter = Box<dyn ToSql + Sync + Send>;
 const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
-/// A plan literal as the value of a parameter PostgreSQL typed `parameter_type`.
+/// A plan literal as the value of a parameter PostgreSQL typed `parameter_type`: the
+/// server's own binder, so both run the same values.
 pub fn bind(value: &Literal, parameter_type: &Type) -> Result<Parameter, String> {
-    let mismatch = || format!("cannot bind {value:?} to a PostgreSQL {parameter_type} parameter");
-    let integer = || match value {
-        Literal::Integer(number) => Ok(*number),
-        Literal::Boolean(flag) => Ok(i64::from(*flag)),
-        _ => Err(mismatch()),
-    };
-    let text = || match value {
-        Literal::Text(text) => Ok(text.as_str()),
-        _ => Err(mismatch()),
-    };
-    if *value == Literal::Null {
-        return Ok(Box::new(Null));
-    }
-    Ok(match *parameter_type {
-        Type::BOOL => Box::new(integer()? != 0),
-        Type::INT2 => Box::new(i16::try_from(integer()?).map_err(|_| mismatch())?),
-        Type::INT4 => Box::new(i32::try_from(integer()?).map_err(|_| mismatch())?),
-        Type::INT8 => Box::new(integer()?),
-        Type::FLOAT4 | Type::FLOAT8 => {
-            let number = match value {
-                Literal::Float(number) => *number,
-                Literal::Integer(number) => *number as f64,
-                _ => return Err(mismatch()),
-            };
-            if *parameter_type == Type::FLOAT4 { Box::new(number as f32) } else { Box::new(number) }
-        }
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => Box::new(match value {
-            Literal::Text(text) => text.clone(),
-            Literal::Integer(number) => number.to_string(),
-            Literal::Float(number) => number.to_string(),
-            Literal::Boolean(flag) => flag.to_string(),
-            Literal::Null => unreachable!("nulls are bound above"),
-        }),
-        Type::DATE => Box::new(time::Date::parse(text()?, DATE_FORMAT).map_err(|_| mismatch())?),
-        Type::TIMESTAMPTZ => Box::new(time::OffsetDateTime::parse(text()?, &Rfc3339).map_err(|_| mismatch())?),
-        Type::TIMESTAMP => {
-            let instant = time::OffsetDateTime::parse(text()?, &Rfc3339).map_err(|_| mismatch())?;
-            Box::new(time::PrimitiveDateTime::new(instant.date(), instant.time()))
-        }
-        Type::JSON | Type::JSONB => {
-            Box::new(serde_json::from_str::<serde_json::Value>(text()?).map_err(|_| mismatch())?)
-        }
-        _ => return Err(mismatch()),
+    oxbase_server::store::postgres::exec::typed_parameter(value, parameter_type).map_err(|failure| match failure {
+        oxbase_server::store::write::WriteFailure::Store(error) => error.to_string(),
+        other => format!("{other:?}"),
     })
 }
 
@@ -108,22 +66,6 @@ pub fn literal(row: &Row, index: usize) -> Result<Literal, String> {
         _ => row.try_get::<_, Option<String>>(index).map_err(failed)?.map(Literal::Text),
     }
     .unwrap_or(Literal::Null))
-}
-
-/// SQL NULL for a parameter of any type.
-#[derive(Debug)]
-struct Null;
-
-impl ToSql for Null {
-    fn to_sql(&self, _: &Type, _: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        Ok(IsNull::Yes)
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-
-    to_sql_checked!();
 }
 
 /// The length of a column's value on the wire, of any type, without decoding it: how the

@@ -72,7 +72,7 @@ impl<C: GenericClient> PostgresExecutor<'_, C> {
         statement: &Statement,
         keys: Option<&[Literal]>,
     ) -> Result<Result<Vec<postgres::Row>, postgres::Error>, WriteFailure> {
-        let mut parameters: Vec<Box<dyn ToSql + Sync>> = Vec::with_capacity(statement.parameters.len());
+        let mut parameters: Vec<Box<dyn ToSql + Sync + Send>> = Vec::with_capacity(statement.parameters.len());
         for (index, (value, parameter_type)) in statement.parameters.iter().zip(prepared.params()).enumerate() {
             parameters.push(if statement.key_list == Some(index + 1) {
                 key_array(keys.unwrap_or_default(), parameter_type)?
@@ -80,13 +80,15 @@ impl<C: GenericClient> PostgresExecutor<'_, C> {
                 typed_parameter(value, parameter_type)?
             });
         }
-        let references: Vec<&(dyn ToSql + Sync)> = parameters.iter().map(|parameter| parameter.as_ref()).collect();
+        let references: Vec<&(dyn ToSql + Sync)> =
+            parameters.iter().map(|parameter| parameter.as_ref() as &(dyn ToSql + Sync)).collect();
         Ok(self.client.query(prepared, &references))
     }
 }
 
-/// A plan literal as the value of a parameter PostgreSQL typed `parameter_type`.
-fn typed_parameter(value: &Literal, parameter_type: &Type) -> Result<Box<dyn ToSql + Sync>, WriteFailure> {
+/// A plan literal as the value of a parameter PostgreSQL typed `parameter_type` (also what
+/// the benchmark harness binds with, so its database limit runs the same values).
+pub fn typed_parameter(value: &Literal, parameter_type: &Type) -> Result<Box<dyn ToSql + Sync + Send>, WriteFailure> {
     let mismatch = || {
         WriteFailure::Store(StoreError::Internal(format!(
             "cannot bind {value:?} to a PostgreSQL {parameter_type} parameter"
@@ -157,7 +159,7 @@ fn typed_parameter(value: &Literal, parameter_type: &Type) -> Result<Box<dyn ToS
 }
 
 /// The parents' keys as the array a `= ANY($n)` parameter takes.
-fn key_array(keys: &[Literal], parameter_type: &Type) -> Result<Box<dyn ToSql + Sync>, WriteFailure> {
+fn key_array(keys: &[Literal], parameter_type: &Type) -> Result<Box<dyn ToSql + Sync + Send>, WriteFailure> {
     let integers =
         || keys.iter().filter_map(|key| if let Literal::Integer(number) = key { Some(*number) } else { None });
     let texts = || keys.iter().filter_map(|key| if let Literal::Text(text) = key { Some(text.clone()) } else { None });
