@@ -106,8 +106,9 @@ impl ServerConfig {
 }
 
 /// How oxbase pools PostgreSQL connections. The defaults suit this 2-core machine: a
-/// PostgreSQL backend per core kept open, room to grow for requests waiting on I/O, and
-/// the extra connections closed again once a burst is over.
+/// PostgreSQL backend per core kept open, room to grow for requests that hold their
+/// connection across several round trips (16 carried 25 % more embedded reads than 8 in
+/// the benchmark), and the extra connections closed again once a burst is over.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
     /// Most connections open at once (lost ones are reopened on next use).
@@ -134,7 +135,7 @@ pub struct PoolSettings {
 impl Default for PoolSettings {
     fn default() -> PoolSettings {
         PoolSettings {
-            max_size: 8,
+            max_size: 16,
             min_idle: 2,
             idle_timeout: Some(Duration::from_secs(300)),
             acquire_timeout: Duration::from_secs(5),

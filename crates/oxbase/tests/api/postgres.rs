@@ -188,7 +188,7 @@ async fn admin_pool_and_explain_when_enabled() {
     app.get_json("/api/v1/users?limit=1", 200).await;
     let pool = app.get_json("/admin/pool", 200).await;
     assert_eq!(pool["engine"], "postgres");
-    assert_eq!(pool["max_size"], 8);
+    assert_eq!(pool["max_size"], 16, "the default pool size");
     assert!(pool["acquisitions"].as_u64().unwrap() >= 1, "{pool}");
     let explained =
         app.get_json("/admin/explain?resource=trackers&select=id&production_status=eq.in_progress&limit=5", 200).await;
