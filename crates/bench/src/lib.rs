@@ -462,6 +462,8 @@ fn fill_closed_loop(report: &mut ScenarioReport, phase: &Phase) {
     report.statuses = tally.statuses.clone();
     report.closed_loop_latency = LatencySummary::of(&tally.histogram);
     report.statements_per_request = tally.statements_per_request();
+    // Writes never answer without a statement; for reads that is a cache hit.
+    report.cache_hit_rate = tally.without_statements_share();
     report.bytes_per_response = tally.bytes_per_response();
     report.first_error = tally.first_error.clone();
 }

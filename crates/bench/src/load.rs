@@ -101,7 +101,11 @@ fn record_answer(tally: &mut Tally, answer: &Answer, expected_status: fn(u16) ->
     if !expected_status(answer.status) {
         tally.unexpected += 1;
     }
-    tally.statements += u64::from(answer.statements().unwrap_or(0));
+    let statements = answer.statements();
+    tally.statements += u64::from(statements.unwrap_or(0));
+    if statements == Some(0) {
+        tally.without_statements += 1;
+    }
     tally.body_bytes += answer.body_bytes as u64;
 }
 

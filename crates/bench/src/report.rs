@@ -113,6 +113,8 @@ pub struct ScenarioReport {
     pub closed_loop_latency: Option<LatencySummary>,
     pub fixed_rate: Option<FixedRate>,
     pub statements_per_request: Option<f64>,
+    /// Reads: the share of answers served from the response cache (no statement ran).
+    pub cache_hit_rate: Option<f64>,
     pub bytes_per_response: Option<f64>,
     /// Rows written per second (bulk writes).
     pub rows_per_second: Option<f64>,
@@ -255,6 +257,11 @@ impl Report {
             .chain(self.scenarios.iter().filter_map(|scenario| {
                 scenario.rows_per_second.map(|rows| format!("- {}: {} rows/s", scenario.id, significant(rows)))
             }))
+            .chain(self.scenarios.iter().filter_map(|scenario| {
+                scenario.cache_hit_rate.map(|rate| {
+                    format!("- {}: {} % of answers from the response cache", scenario.id, significant(rate * 100.0))
+                })
+            }))
             .collect();
         if !notes.is_empty() {
             out.push('\n');
@@ -348,6 +355,7 @@ mod tests {
                 dropped: 0,
             }),
             statements_per_request: Some(1.0),
+            cache_hit_rate: Some(0.25),
             server_peak_rss_mib: Some(31.26),
             database_limit: Some(DatabaseLimit {
                 requests_per_second: 98_765.0,
@@ -450,6 +458,7 @@ mod tests {
         );
         assert_eq!(lines[6], "| S6 | single write | not available | | | | | | | | | | |");
         assert_eq!(lines[8], "- S6: not available: the server answers 405 (method_not_allowed)");
+        assert_eq!(lines[9], "- S1: 25.0 % of answers from the response cache");
     }
 
     #[test]

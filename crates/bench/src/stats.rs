@@ -26,6 +26,9 @@ pub struct Tally {
     pub unexpected: u64,
     /// Statements the server reported, summed over answers.
     pub statements: u64,
+    /// Answers for which the server reported running no statement: for reads, answers
+    /// from the response cache (hits and 304s).
+    pub without_statements: u64,
     /// Body bytes, summed over answers.
     pub body_bytes: u64,
     /// Fixed-rate pass: requests due before the end that were never sent because their
@@ -44,6 +47,7 @@ impl Default for Tally {
             statuses: BTreeMap::new(),
             unexpected: 0,
             statements: 0,
+            without_statements: 0,
             body_bytes: 0,
             dropped: 0,
             first_error: None,
@@ -76,6 +80,7 @@ impl Tally {
         }
         self.unexpected += other.unexpected;
         self.statements += other.statements;
+        self.without_statements += other.without_statements;
         self.body_bytes += other.body_bytes;
         self.dropped += other.dropped;
         if self.first_error.is_none() {
@@ -87,6 +92,13 @@ impl Tally {
     /// so cache hits show).
     pub fn statements_per_request(&self) -> Option<f64> {
         (self.answered > 0).then(|| self.statements as f64 / self.answered as f64)
+    }
+
+    /// The share of answers that ran no statement (`None` when none did, e.g. with the
+    /// cache off): for a read scenario, its cache hit rate.
+    pub fn without_statements_share(&self) -> Option<f64> {
+        (self.without_statements > 0 && self.answered > 0)
+            .then(|| self.without_statements as f64 / self.answered as f64)
     }
 
     /// Mean body size of an answer.
@@ -177,7 +189,8 @@ mod tests {
         let mut first = Tally { answered: 3, statements: 6, ..Tally::default() };
         first.statuses.insert(200, 3);
         first.record_latency(Duration::from_millis(1));
-        let mut second = Tally { answered: 1, ..Tally::default() };
+        assert_eq!(first.without_statements_share(), None, "no answer without a statement");
+        let mut second = Tally { answered: 1, without_statements: 1, ..Tally::default() };
         second.statuses.insert(200, 1);
         second.statuses.insert(304, 2);
         second.record_error("connection reset");
@@ -186,6 +199,7 @@ mod tests {
         assert_eq!(first.answered, 4);
         assert_eq!(first.statuses, BTreeMap::from([(200, 4), (304, 2)]));
         assert_eq!(first.statements_per_request(), Some(1.5));
+        assert_eq!(first.without_statements_share(), Some(0.25));
         assert_eq!(first.errors, 1);
         assert_eq!(first.first_error.as_deref(), Some("connection reset"));
         assert_eq!(first.histogram.len(), 2);
