@@ -178,11 +178,35 @@ fn pearl_schema_with_exact_external_writes(directory: &Path) -> PathBuf {
     path
 }
 
-async fn seeded_database() -> PostgresDatabase {
+/// A seeded test database whose keys in the shared Redis (named after the database) are
+/// deleted with it, so repeated runs leave nothing behind.
+struct SeededDatabase(PostgresDatabase);
+
+impl Deref for SeededDatabase {
+    type Target = PostgresDatabase;
+
+    fn deref(&self) -> &PostgresDatabase {
+        &self.0
+    }
+}
+
+impl Drop for SeededDatabase {
+    fn drop(&mut self) {
+        let name = self.0.url().rsplit('/').next().unwrap_or_default().to_owned();
+        let pattern = format!("oxbase:{name}:*");
+        let Ok(listed) = Command::new("redis-cli").args(["--scan", "--pattern", &pattern]).output() else { return };
+        let keys: Vec<String> = String::from_utf8_lossy(&listed.stdout).lines().map(str::to_owned).collect();
+        if !keys.is_empty() {
+            let _ = Command::new("redis-cli").arg("DEL").args(&keys).stdout(Stdio::null()).status();
+        }
+    }
+}
+
+async fn seeded_database() -> SeededDatabase {
     let database = PostgresDatabase::create().await;
     let url = DatabaseUrl::Postgres(database.url());
     tokio::task::spawn_blocking(move || seed_example(&url, "pearl", Scale::Small)).await.unwrap().unwrap();
-    database
+    SeededDatabase(database)
 }
 
 /// A plain PostgreSQL client, writing behind oxbase's back.
