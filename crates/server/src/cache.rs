@@ -26,6 +26,7 @@ use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 
 use crate::cache::coherence::Coherence;
 use crate::http::encoding::Encoding;
+use crate::http::records;
 
 /// A cached read response.
 #[derive(Debug)]
@@ -72,9 +73,8 @@ impl CachedRead {
         let header: serde_json::Value = serde_json::from_slice(bytes.get(4..4 + length)?).ok()?;
         let compressed = bytes.get(4 + length..)?;
         let body = zstd::decode_all(compressed).ok()?;
-        let content_type = ["application/json; charset=utf-8", "application/vnd.pgrst.object+json; charset=utf-8"]
-            .into_iter()
-            .find(|known| header["content_type"] == *known)?;
+        let content_type =
+            [records::JSON, records::OBJECT_JSON].into_iter().find(|known| header["content_type"] == *known)?;
         let text = |field: &str| header[field].as_str().map(str::to_owned);
         let versions = header["versions"]
             .as_array()?
@@ -224,7 +224,7 @@ impl ResponseCache {
     /// The entry for `key` (a read rooted at `resource`) if it is still exact: every
     /// version it was read at is current, as `coherence` knows them, and it has not expired.
     pub async fn lookup(&self, coherence: &Coherence, resource: &str, key: u64) -> Option<Arc<CachedRead>> {
-        let found = self.find(coherence, key).await;
+        let found = self.find(coherence, key, true).await;
         let (total, per_resource) = match found {
             Some(_) => (&self.counters.hits, self.per_resource.get(resource).map(|counters| &counters.hits)),
             None => (&self.counters.misses, self.per_resource.get(resource).map(|counters| &counters.misses)),
@@ -245,9 +245,10 @@ impl ResponseCache {
     }
 
     /// After [`ResponseCache::fill_guard`]: the entry an identical request just stored, if
-    /// it is exact (counted as a hit; a miss was counted already).
+    /// it is exact (counted as a hit; a miss was counted already). Only this instance's
+    /// entries: the shared (L2) one was asked for by the lookup just before.
     pub async fn recheck(&self, coherence: &Coherence, resource: &str, key: u64) -> Option<Arc<CachedRead>> {
-        let found = self.find(coherence, key).await?;
+        let found = self.find(coherence, key, false).await?;
         self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
         self.counters.hits.fetch_add(1, Ordering::Relaxed);
         self.counters.misses.fetch_sub(1, Ordering::Relaxed);
@@ -258,10 +259,13 @@ impl ResponseCache {
         Some(found)
     }
 
-    async fn find(&self, coherence: &Coherence, key: u64) -> Option<Arc<CachedRead>> {
+    /// The exact entry for `key`: this instance's, else with `look_shared` the one in Redis
+    /// (L2, when enabled).
+    async fn find(&self, coherence: &Coherence, key: u64, look_shared: bool) -> Option<Arc<CachedRead>> {
         let (entry, shared) = match self.entries.get(&key) {
             Some(entry) => (entry, false),
-            None => (self.load_shared(coherence, key).await?, true),
+            None if look_shared => (self.load_shared(coherence, key).await?, true),
+            None => return None,
         };
         if !coherence.serving_hits() {
             self.counters.unverified.fetch_add(1, Ordering::Relaxed);

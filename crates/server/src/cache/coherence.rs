@@ -105,6 +105,11 @@ impl Coherence {
         }
     }
 
+    /// [`Coherence::note`] for a list of (resource, version) pairs.
+    pub fn note_all(&self, versions: &[(String, i64)]) {
+        self.note(versions.iter().map(|(resource, version)| (resource.as_str(), *version)));
+    }
+
     /// The versions of `resources` as this process knows them.
     pub fn known(&self, resources: &[String]) -> Vec<(String, i64)> {
         let known = self.versions.read().expect("the version map is never poisoned");
@@ -150,7 +155,7 @@ impl Coherence {
 
     /// Makes a committed write's versions current, before the write answers.
     pub async fn committed(&self, versions: &[(String, i64)]) {
-        self.note(versions.iter().map(|(resource, version)| (resource.as_str(), *version)));
+        self.note_all(versions);
         if let Some(redis) = &self.redis {
             redis.raise(versions).await;
         }
@@ -327,7 +332,7 @@ async fn supervise_redis(redis: Arc<RedisVersions>, coherence: Arc<Coherence>, d
         let failures_before = redis.failures();
         let seeded = match database_versions(&database).await {
             Ok(versions) => {
-                coherence.note(versions.iter().map(|(resource, version)| (resource.as_str(), *version)));
+                coherence.note_all(&versions);
                 redis.seed(&versions, failures_before).await.map_err(|error| error.to_string())
             }
             Err(error) => Err(error),
@@ -352,7 +357,7 @@ async fn consume_notices(
     while let Some(event) = events.recv().await {
         match event {
             ListenerEvent::Connected(versions) => {
-                coherence.note(versions.iter().map(|(resource, version)| (resource.as_str(), *version)));
+                coherence.note_all(&versions);
                 if let Some(redis) = &coherence.redis {
                     redis.raise(&versions).await;
                 }

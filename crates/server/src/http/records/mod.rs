@@ -20,6 +20,16 @@ pub struct DatabaseTiming {
     pub statements: u32,
 }
 
+impl DatabaseTiming {
+    /// No database work: an answer from the response cache.
+    pub const NONE: DatabaseTiming = DatabaseTiming { duration: Duration::ZERO, statements: 0 };
+}
+
+/// The content type of a JSON array of rows (and of one row at `/{resource}/{id}`).
+pub const JSON: &str = "application/json; charset=utf-8";
+/// The content type of one row asked for with PostgREST's single-object media type.
+pub const OBJECT_JSON: &str = "application/vnd.pgrst.object+json; charset=utf-8";
+
 /// A JSON body with its content type and database timing attached.
 pub(crate) fn json_response(body: Vec<u8>, content_type: &'static str, timing: DatabaseTiming) -> Response {
     let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response();

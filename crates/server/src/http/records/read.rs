@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::cache::CachedRead;
 use crate::http::encoding::{self, Encoding};
 use crate::http::error::ApiError;
-use crate::http::records::DatabaseTiming;
+use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON};
 
 /// The media type PostgREST clients send to ask for one object instead of an array.
 pub const SINGLE_OBJECT: &str = "application/vnd.pgrst.object+json";
@@ -48,8 +48,7 @@ pub async fn serve_read(
     if let Some(cache) = &app.cache
         && let Some(entry) = cache.lookup(&app.coherence, resource, key).await
     {
-        let coded = coded_body(app, headers, &entry).await;
-        return Ok(render(headers, &entry, coded, DatabaseTiming { duration: Duration::ZERO, statements: 0 }));
+        return Ok(respond(app, headers, &entry, DatabaseTiming::NONE).await);
     }
     let plan = plan_read(&app.schema, resource, parameters, options, &app.limits(), &app.cursor_key)?;
     let resources = read_resources(app, &plan.root);
@@ -62,8 +61,7 @@ pub async fn serve_read(
             let guard = cache.fill_guard(key).await;
             if let Some(entry) = cache.recheck(&app.coherence, resource, key).await {
                 drop(guard);
-                let coded = coded_body(app, headers, &entry).await;
-                return Ok(render(headers, &entry, coded, DatabaseTiming { duration: Duration::ZERO, statements: 0 }));
+                return Ok(respond(app, headers, &entry, DatabaseTiming::NONE).await);
             }
             Some(guard)
         }
@@ -96,11 +94,7 @@ pub async fn serve_read(
             .with_hint("filter to one row (e.g. id=eq.42), or ask for application/json"));
         }
         let body = Bytes::copy_from_slice(&output.body[1..output.body.len() - 1]);
-        let content_type = if matches!(shape, Shape::ById(_)) {
-            "application/json; charset=utf-8"
-        } else {
-            "application/vnd.pgrst.object+json; charset=utf-8"
-        };
+        let content_type = if matches!(shape, Shape::ById(_)) { JSON } else { OBJECT_JSON };
         CachedRead {
             etag: etag(&body),
             body,
@@ -128,7 +122,7 @@ pub async fn serve_read(
         CachedRead {
             etag: etag(&body),
             body,
-            content_type: "application/json; charset=utf-8",
+            content_type: JSON,
             content_range: Some(range),
             link: next,
             versions,
@@ -137,8 +131,7 @@ pub async fn serve_read(
         }
     };
     let entry = Arc::new(entry);
-    let coded = coded_body(app, headers, &entry).await;
-    let response = render(headers, &entry, coded, timing);
+    let response = respond(app, headers, &entry, timing).await;
     if let Some(cache) = &app.cache
         && cacheable
     {
@@ -207,11 +200,10 @@ fn not_modified(request: &HeaderMap, entry: &CachedRead) -> bool {
     })
 }
 
-/// The body in the coding the client prefers, when it is large enough to be worth it and
-/// the answer is not a 304: taken from the entry's variants, so a cached body is compressed
-/// once, not per request.
+/// The body in the coding the client prefers, when it is large enough to be worth it:
+/// taken from the entry's variants, so a cached body is compressed once, not per request.
 async fn coded_body(app: &App, request: &HeaderMap, entry: &Arc<CachedRead>) -> Option<(Encoding, Bytes)> {
-    if (entry.body.len() as u64) < app.config.compression_min_bytes || not_modified(request, entry) {
+    if (entry.body.len() as u64) < app.config.compression_min_bytes {
         return None;
     }
     let encoding = encoding::negotiate(request)?;
@@ -228,30 +220,23 @@ async fn coded_body(app: &App, request: &HeaderMap, entry: &Arc<CachedRead>) -> 
     Some((encoding, body))
 }
 
-/// The response for a read: `ETag`, `Cache-Control: private, no-cache` and `Vary:
-/// Accept-Encoding` always; `304 Not Modified` without the body when the client already
-/// holds it (`If-None-Match`); else the body, as `coded` (see [`coded_body`]) or plain.
-fn render(
-    request: &HeaderMap,
-    entry: &CachedRead,
-    coded: Option<(Encoding, Bytes)>,
-    timing: DatabaseTiming,
-) -> Response {
+/// The response for a read, from the database or the cache: `ETag`, `Cache-Control:
+/// private, no-cache` and `Vary: Accept-Encoding` always; `304 Not Modified` without the
+/// body when the client already holds it (`If-None-Match`); else the body, compressed as
+/// the client prefers ([`coded_body`]) or plain.
+async fn respond(app: &App, request: &HeaderMap, entry: &Arc<CachedRead>, timing: DatabaseTiming) -> Response {
     let mut response = if not_modified(request, entry) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut response = match coded {
-            Some((encoding, body)) => (
-                [
-                    (header::CONTENT_TYPE, HeaderValue::from_static(entry.content_type)),
-                    (header::CONTENT_ENCODING, HeaderValue::from_static(encoding.token())),
-                ],
-                body,
-            )
-                .into_response(),
-            None => ([(header::CONTENT_TYPE, HeaderValue::from_static(entry.content_type))], entry.body.clone())
-                .into_response(),
+        let (body, encoding) = match coded_body(app, request, entry).await {
+            Some((encoding, body)) => (body, Some(encoding)),
+            None => (entry.body.clone(), None),
         };
+        let mut response =
+            ([(header::CONTENT_TYPE, HeaderValue::from_static(entry.content_type))], body).into_response();
+        if let Some(encoding) = encoding {
+            response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding.token()));
+        }
         if let Some(range) = &entry.content_range {
             response
                 .headers_mut()

@@ -18,7 +18,7 @@ use crate::bus::ChangeEvent;
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestDeadline;
 use crate::http::records::read::SINGLE_OBJECT;
-use crate::http::records::{DatabaseTiming, json_response};
+use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON, json_response};
 use crate::store::json::literal_json;
 use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 
@@ -180,16 +180,16 @@ pub async fn execute(
     let response = match (returning, outcome.representation.take()) {
         (Return::Representation, Some(output)) => {
             let (body, content_type) = if single {
-                (output.body[1..output.body.len() - 1].to_vec(), "application/vnd.pgrst.object+json; charset=utf-8")
+                (output.body[1..output.body.len() - 1].to_vec(), OBJECT_JSON)
             } else {
-                (output.body, "application/json; charset=utf-8")
+                (output.body, JSON)
             };
             let mut response = json_response(body, content_type, timing);
             *response.status_mut() = success;
             response
         }
         (Return::Representation, None) => {
-            let mut response = json_response(b"[]".to_vec(), "application/json; charset=utf-8", timing);
+            let mut response = json_response(b"[]".to_vec(), JSON, timing);
             *response.status_mut() = success;
             response
         }
