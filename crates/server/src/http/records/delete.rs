@@ -2,7 +2,7 @@
 
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use oxbase_query::parse::{id_filter, resource as find_resource};
 use oxbase_query::plan::plan_filter;
@@ -13,8 +13,8 @@ use crate::app::{App, AppState};
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
-use crate::http::records::update::{not_found, refuse_unfiltered};
-use crate::http::records::write::{execute, representation_plan, write_preferences};
+use crate::http::records::update::refuse_unfiltered;
+use crate::http::records::write::{execute_change, representation_plan, write_preferences};
 use crate::store::write::WriteRequest;
 
 /// Deletes the rows the filters select.
@@ -63,12 +63,5 @@ async fn delete_rows(
         key: definition.primary_key().name.clone(),
         condition,
     };
-    let (outcome, response) =
-        execute(app, request, &headers, preferences.returning, StatusCode::OK, representation, deadline).await?;
-    if let Some(id) = id
-        && outcome.keys.is_empty()
-    {
-        return Err(not_found(resource, &id));
-    }
-    Ok(response)
+    execute_change(app, resource, id, request, &headers, preferences.returning, representation, deadline).await
 }

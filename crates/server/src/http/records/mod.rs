@@ -10,8 +10,10 @@ mod write;
 
 use std::time::Duration;
 
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::http::error::ApiError;
 
 /// Database work done for a response, for the `Server-Timing` header.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +37,12 @@ pub(crate) fn json_response(body: Vec<u8>, content_type: &'static str, timing: D
     let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response();
     response.extensions_mut().insert(timing);
     response
+}
+
+/// 404 for `/{resource}/{id}` when no row has the id.
+pub(crate) fn not_found(resource: &str, id: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {resource} with id {id}"))
+        .with_details(serde_json::json!({ "resource": resource, "id": id }))
 }
 
 /// Query-string pairs in request order, percent-decoded.

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::cache::CachedRead;
 use crate::http::encoding::{self, Encoding};
 use crate::http::error::ApiError;
-use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON};
+use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON, not_found};
 
 /// The media type PostgREST clients send to ask for one object instead of an array.
 pub const SINGLE_OBJECT: &str = "application/vnd.pgrst.object+json";
@@ -79,8 +79,7 @@ pub async fn serve_read(
     let entry = if options.single_object {
         if output.rows != 1 {
             if let Shape::ById(id) = &shape {
-                return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {resource} with id {id}"))
-                    .with_details(json!({ "resource": resource, "id": id })));
+                return Err(not_found(resource, id));
             }
             return Err(ApiError::new(
                 StatusCode::NOT_ACCEPTABLE,

@@ -19,7 +19,7 @@ use crate::app::{App, AppState};
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
-use crate::http::records::write::{execute, json_body, now, representation_plan, write_preferences};
+use crate::http::records::write::{execute_change, json_body, now, representation_plan, write_preferences};
 use crate::store::write::WriteRequest;
 
 /// Updates the rows the filters select, or each row of an array by its key.
@@ -82,14 +82,7 @@ async fn update_rows(
         }
     };
     let representation = representation_plan(app, resource, &parameters, preferences.returning)?;
-    let (outcome, response) =
-        execute(app, request, &headers, preferences.returning, StatusCode::OK, representation, deadline).await?;
-    if let Some(id) = id
-        && outcome.keys.is_empty()
-    {
-        return Err(not_found(resource, &id));
-    }
-    Ok(response)
+    execute_change(app, resource, id, request, &headers, preferences.returning, representation, deadline).await
 }
 
 /// 400 for a PATCH or DELETE with no filter, unless the resource allows it.
@@ -105,9 +98,4 @@ pub(crate) fn refuse_unfiltered(app: &App, resource: &str, unfiltered: bool, met
         .with_hint("add a filter such as ?id=eq.42, or set allow_unfiltered_writes = true on the resource"));
     }
     Ok(())
-}
-
-pub(crate) fn not_found(resource: &str, id: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {resource} with id {id}"))
-        .with_details(json!({ "resource": resource, "id": id }))
 }

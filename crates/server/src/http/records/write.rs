@@ -18,7 +18,7 @@ use crate::bus::ChangeEvent;
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestDeadline;
 use crate::http::records::read::SINGLE_OBJECT;
-use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON, json_response};
+use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON, json_response, not_found};
 use crate::store::json::literal_json;
 use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 
@@ -134,6 +134,29 @@ pub fn representation_plan(
     let select: Vec<(String, String)> = parameters.iter().filter(|(name, _)| name == "select").cloned().collect();
     let limits = Limits { max_page_size: u32::MAX, ..app.limits() };
     Ok(Some(plan_read(&app.schema, resource, &select, ReadOptions::default(), &limits, &app.cursor_key)?))
+}
+
+/// [`execute`] for a PATCH or DELETE (200 on success); for `/{resource}/{id}` (`id`), 404
+/// when no row has the id.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute_change(
+    app: &Arc<App>,
+    resource: &str,
+    id: Option<String>,
+    request: WriteRequest,
+    headers: &HeaderMap,
+    returning: Return,
+    representation: Option<ReadPlan>,
+    deadline: Option<RequestDeadline>,
+) -> Result<Response, ApiError> {
+    let (outcome, response) =
+        execute(app, request, headers, returning, StatusCode::OK, representation, deadline).await?;
+    if let Some(id) = id
+        && outcome.keys.is_empty()
+    {
+        return Err(not_found(resource, &id));
+    }
+    Ok(response)
 }
 
 /// Runs a write, publishes its change event, and answers it.
