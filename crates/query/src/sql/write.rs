@@ -110,31 +110,26 @@ pub fn select_for_write(
         writer.push(" WHERE ");
         write_condition(&mut writer, condition, "t");
     }
-    writer.push(" ORDER BY ");
-    writer.column("t", key);
-    lock_rows(&mut writer, dialect);
+    lock_in_key_order(&mut writer, key, dialect);
     writer.finish(None)
 }
 
-/// On PostgreSQL, `FOR UPDATE`: the rows a write is about to change are locked as they are
-/// selected, in key order, so concurrent writes to overlapping rows queue instead of
-/// deadlocking. (SQLite has one writer at a time and no row locks.)
-fn lock_rows(writer: &mut Writer, dialect: Dialect) {
+/// ` ORDER BY key`, and on PostgreSQL ` FOR UPDATE`: the rows a write is about to change
+/// are locked as they are selected, in key order, so concurrent writes to overlapping rows
+/// queue instead of deadlocking. (SQLite has one writer at a time and no row locks.)
+fn lock_in_key_order(writer: &mut Writer, key: &str, dialect: Dialect) {
+    writer.push(" ORDER BY ");
+    writer.column("t", key);
     if dialect == Dialect::Postgres {
         writer.push(" FOR UPDATE");
     }
 }
 
 /// [`select_by_keys`] for rows about to be changed: ordered by key and, on PostgreSQL,
-/// locked in that order ([`lock_rows`]).
+/// locked in that order ([`lock_in_key_order`]).
 pub fn lock_by_keys(table: &str, key: &str, columns: &[String], dialect: Dialect) -> Statement {
-    let mut writer = select_key_and_columns(table, key, columns, dialect);
-    writer.push(" WHERE ");
-    writer.column("t", key);
-    let key_list = key_list(&mut writer);
-    writer.push(" ORDER BY ");
-    writer.column("t", key);
-    lock_rows(&mut writer, dialect);
+    let (mut writer, key_list) = selection_by_keys(table, key, columns, dialect);
+    lock_in_key_order(&mut writer, key, dialect);
     writer.finish(Some(key_list))
 }
 
@@ -154,11 +149,18 @@ fn select_key_and_columns(table: &str, key: &str, columns: &[String], dialect: D
 
 /// `SELECT key, columns… FROM table WHERE key IN (keys)`: old values of a bulk update.
 pub fn select_by_keys(table: &str, key: &str, columns: &[String], dialect: Dialect) -> Statement {
+    let (writer, key_list) = selection_by_keys(table, key, columns, dialect);
+    writer.finish(Some(key_list))
+}
+
+/// `SELECT t.key, t.columns… FROM table AS t WHERE t.key IN (keys)`, and the key list's
+/// parameter number.
+fn selection_by_keys(table: &str, key: &str, columns: &[String], dialect: Dialect) -> (Writer, usize) {
     let mut writer = select_key_and_columns(table, key, columns, dialect);
     writer.push(" WHERE ");
     writer.column("t", key);
     let key_list = key_list(&mut writer);
-    writer.finish(Some(key_list))
+    (writer, key_list)
 }
 
 /// `UPDATE table SET column = value, … WHERE key IN (keys)`.
