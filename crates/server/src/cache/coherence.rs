@@ -329,6 +329,13 @@ async fn supervise_redis(redis: Arc<RedisVersions>, coherence: Arc<Coherence>, d
             }
             continue;
         }
+        // Only once Redis answers is it worth reading the database's versions (a fresh
+        // PostgreSQL connection each time) to seed it.
+        if let Err(error) = redis.ping().await {
+            tracing::debug!(%error, "redis still unreachable");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
         let failures_before = redis.failures();
         let seeded = match database_versions(&database).await {
             Ok(versions) => {

@@ -155,6 +155,11 @@ impl RedisVersions {
         Ok(true)
     }
 
+    /// Whether Redis answers at all.
+    pub async fn ping(&self) -> Result<(), redis::RedisError> {
+        redis::cmd("PING").query_async::<()>(&mut self.connection.clone()).await
+    }
+
     /// Checks that Redis answers and still holds the seeded hash.
     pub async fn check(&self) -> Result<(), String> {
         let seeded = redis::cmd("HEXISTS")
