@@ -34,7 +34,15 @@ pub fn id_filter(schema: &Schema, resource_name: &str, id: &str) -> Result<(Stri
             );
         }
         _ => match id.parse::<i64>() {
-            Ok(number) => number.to_string(),
+            Ok(number) if key.field_type != FieldType::Integer || i32::try_from(number).is_ok() => number.to_string(),
+            Ok(_) => {
+                return Err(QueryError::new(
+                    QueryErrorKind::InvalidId,
+                    format!("invalid id '{id}': expected an integer from {} to {}", i32::MIN, i32::MAX),
+                )
+                .token(id)
+                .hint(format!("the key of '{resource_name}' is a 32-bit integer")));
+            }
             Err(_) => {
                 return Err(QueryError::new(
                     QueryErrorKind::InvalidId,

@@ -7,21 +7,30 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, UtcOffset};
 
-/// `YYYY-MM-DD` if `text` is a valid calendar date.
+/// The years oxbase stores: four digits, so that text order is time order in SQLite and
+/// PostgreSQL reads every stored value back (it writes years before 1 as `BC`, and has no
+/// year 0).
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// `YYYY-MM-DD` if `text` is a valid calendar date from 0001-01-01 to 9999-12-31.
 pub fn canonical_date(text: &str) -> Result<String, String> {
     let format = format_description!("[year]-[month]-[day]");
-    Date::parse(text, &format)
-        .map(|date| date.format(&format).expect("a parsed date formats"))
-        .map_err(|_| format!("'{text}' is not a date (expected YYYY-MM-DD)"))
+    match Date::parse(text, &format) {
+        Ok(date) if YEARS.contains(&date.year()) => Ok(date.format(&format).expect("a parsed date formats")),
+        Ok(_) => Err(format!("'{text}' is outside the dates oxbase stores (0001-01-01 to 9999-12-31)")),
+        Err(_) => Err(format!("'{text}' is not a date (expected YYYY-MM-DD)")),
+    }
 }
 
 /// The fixed-width UTC form `YYYY-MM-DDTHH:MM:SS.ffffffZ` of an RFC 3339 timestamp
 /// (an offset is converted to UTC; a missing fraction is zero).
 pub fn canonical_timestamp(text: &str) -> Result<String, String> {
     let normalised = text.replacen(' ', "T", 1);
-    OffsetDateTime::parse(&normalised, &Rfc3339)
-        .map(format_timestamp)
-        .map_err(|_| format!("'{text}' is not a timestamp (expected RFC 3339, e.g. 2025-03-04T10:20:30Z)"))
+    match OffsetDateTime::parse(&normalised, &Rfc3339) {
+        Ok(instant) if YEARS.contains(&instant.to_offset(UtcOffset::UTC).year()) => Ok(format_timestamp(instant)),
+        Ok(_) => Err(format!("'{text}' is outside the timestamps oxbase stores (years 0001 to 9999, in UTC)")),
+        Err(_) => Err(format!("'{text}' is not a timestamp (expected RFC 3339, e.g. 2025-03-04T10:20:30Z)")),
+    }
 }
 
 /// An instant in the canonical form.
@@ -75,6 +84,11 @@ mod tests {
         assert!(canonical_timestamp("2025-13-04T10:20:30Z").is_err());
         assert_eq!(canonical_date("2024-02-29").unwrap(), "2024-02-29");
         assert!(canonical_date("2023-02-29").is_err());
+        assert!(canonical_date("-0001-01-01").is_err(), "no years before 1");
+        assert!(canonical_date("0000-12-31").is_err(), "no year 0");
+        assert_eq!(canonical_date("0001-01-01").unwrap(), "0001-01-01");
+        assert!(canonical_timestamp("0001-01-01T00:30:00+01:00").is_err(), "year 0 in UTC");
+        assert_eq!(canonical_timestamp("9999-12-31T23:59:59Z").unwrap(), "9999-12-31T23:59:59.000000Z");
         assert!(is_uuid("3f0c1b2e-0000-4000-8000-00000000abcd"));
         assert!(!is_uuid("3f0c1b2e00004000800000000000abcd"));
     }

@@ -97,6 +97,9 @@ fn compare(
         }
         (Operator::In, _) => Err(wrong_operand("a list: in.(a,b,c)")),
         (Operator::Like | Operator::Ilike, Value::Text(pattern)) => {
+            if pattern.contains('\0') {
+                return Err(wrong_operand(NO_NUL));
+            }
             if !field_type.is_textual() {
                 return Err(QueryError::new(
                     QueryErrorKind::InvalidValue,
@@ -143,6 +146,10 @@ pub(super) fn unknown_column(resource: &Resource, column: &str, parameter: &str)
         .hint(did_you_mean(column, resource.fields.iter().map(|field| field.name.as_str()), "columns"))
 }
 
+/// Text holding the NUL character: PostgreSQL cannot store or compare it, so neither
+/// engine takes it (the same answer on both).
+const NO_NUL: &str = "text without the NUL character (\\u0000)";
+
 /// Raw text typed by a column, in the canonical form stored for it.
 pub(super) fn typed_value(
     text: &str,
@@ -159,9 +166,15 @@ pub(super) fn typed_value(
         .token(text)
     };
     match field_type {
-        FieldType::Integer | FieldType::Bigint => {
-            text.parse::<i64>().map(Literal::Integer).map_err(|_| invalid("an integer".into()))
-        }
+        // A 32-bit column holds no value outside i32, so such a filter could only ever
+        // match nothing; it is refused like any other value the column cannot hold (and
+        // PostgreSQL could not even bind it to the column's type).
+        FieldType::Integer => match text.parse::<i64>() {
+            Ok(number) if i32::try_from(number).is_ok() => Ok(Literal::Integer(number)),
+            Ok(_) => Err(invalid(format!("an integer from {} to {} (a 32-bit integer column)", i32::MIN, i32::MAX))),
+            Err(_) => Err(invalid("an integer".into())),
+        },
+        FieldType::Bigint => text.parse::<i64>().map(Literal::Integer).map_err(|_| invalid("an integer".into())),
         FieldType::Float | FieldType::Decimal => match text.parse::<f64>() {
             Ok(number) if number.is_finite() => Ok(Literal::Float(number)),
             _ => Err(invalid("a number".into())),
@@ -171,6 +184,7 @@ pub(super) fn typed_value(
             "false" | "f" | "0" => Ok(Literal::Boolean(false)),
             _ => Err(invalid("true or false".into())),
         },
+        FieldType::Text if text.contains('\0') => Err(invalid(NO_NUL.into())),
         FieldType::Text => Ok(Literal::Text(text.to_owned())),
         FieldType::Enum(allowed) => {
             if allowed.iter().any(|value| value == text) {
@@ -179,13 +193,15 @@ pub(super) fn typed_value(
                 Err(invalid(format!("one of {}", allowed.join(", "))))
             }
         }
-        FieldType::Date => {
-            values::canonical_date(text).map(Literal::Text).map_err(|_| invalid("a date (YYYY-MM-DD)".into()))
-        }
+        FieldType::Date => values::canonical_date(text)
+            .map(Literal::Text)
+            .map_err(|_| invalid("a date (YYYY-MM-DD) from 0001-01-01 to 9999-12-31".into())),
         FieldType::Timestamp => values::canonical_timestamp(text)
             .or_else(|_| values::canonical_date(text).map(|date| format!("{date}T00:00:00.000000Z")))
             .map(Literal::Text)
-            .map_err(|_| invalid("a timestamp (RFC 3339, e.g. 2025-03-04T10:20:30Z) or a date".into())),
+            .map_err(|_| {
+                invalid("a timestamp (RFC 3339, e.g. 2025-03-04T10:20:30Z) or a date, in years 0001 to 9999".into())
+            }),
         FieldType::Uuid => {
             if values::is_uuid(text) {
                 Ok(Literal::Text(text.to_ascii_lowercase()))

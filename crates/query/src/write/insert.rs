@@ -132,6 +132,7 @@ pub fn plan_insert(
                 .into());
         }
         if conflict == Conflict::Merge {
+            repeated_conflict_keys(&target, &conflict_columns, &rows, &mut problems);
             for (index, object) in &objects {
                 let given: Vec<&String> = object.keys().filter(|key| target.columns.contains(key)).collect();
                 let expected = provided
@@ -149,6 +150,42 @@ pub fn plan_insert(
     }
     problems.into_result()?;
     Ok(InsertPlan { target, rows, conflict, conflict_columns, provided, single_object })
+}
+
+/// A merge updates each existing row once: two rows of one request with the same conflict
+/// key would make PostgreSQL fail the statement, and SQLite apply both in turn, so neither
+/// engine takes them. A key with a null part never conflicts (a new row each).
+fn repeated_conflict_keys(
+    target: &InsertTarget,
+    conflict_columns: &[String],
+    rows: &[InsertRow],
+    problems: &mut Problems,
+) {
+    let positions: Vec<usize> = conflict_columns
+        .iter()
+        .filter_map(|column| target.columns.iter().position(|candidate| candidate == column))
+        .collect();
+    if positions.len() != conflict_columns.len() {
+        return;
+    }
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for row in rows {
+        let key: Vec<&Literal> = positions.iter().map(|&position| &row.values[position]).collect();
+        if key.iter().any(|value| **value == Literal::Null) {
+            continue;
+        }
+        if let Some(first) = seen.get(format!("{key:?}").as_str()).copied() {
+            problems.add(
+                field_path(&row.path, &conflict_columns.join(",")),
+                format!(
+                    "repeats the {} of row {first}; a merge can write each row once per request",
+                    conflict_columns.join(", ")
+                ),
+            );
+        } else {
+            seen.insert(format!("{key:?}"), &row.path);
+        }
+    }
 }
 
 /// The insert target for `resource` with its nested children.

@@ -43,6 +43,7 @@ fn typed(field_type: &FieldType, value: &Value) -> Result<Literal, String> {
             _ => Err(format!("expected a decimal number, found '{text}'")),
         },
         (FieldType::Boolean, Value::Bool(flag)) => Ok(Literal::Boolean(*flag)),
+        (FieldType::Text | FieldType::Enum(_), Value::String(text)) if text.contains('\0') => Err(NO_NUL.to_owned()),
         (FieldType::Text, Value::String(text)) => Ok(Literal::Text(text.clone())),
         (FieldType::Enum(allowed), Value::String(text)) => {
             if allowed.contains(text) {
@@ -55,8 +56,23 @@ fn typed(field_type: &FieldType, value: &Value) -> Result<Literal, String> {
         (FieldType::Timestamp, Value::String(text)) => values::canonical_timestamp(text).map(Literal::Text),
         (FieldType::Uuid, Value::String(text)) if values::is_uuid(text) => Ok(Literal::Text(text.to_ascii_lowercase())),
         (FieldType::Uuid, Value::String(text)) => Err(format!("'{text}' is not a uuid")),
+        (FieldType::Json, other) if holds_nul(other) => Err(NO_NUL.to_owned()),
         (FieldType::Json, other) => Ok(Literal::Text(other.to_string())),
         (expected, _) => Err(format!("expected {}, found {}", describe(expected), found())),
+    }
+}
+
+/// PostgreSQL can store the NUL character neither in text nor in JSON, so neither engine
+/// takes it: the same answer on both.
+const NO_NUL: &str = "must not contain the NUL character (\\u0000)";
+
+/// Whether a string or an object key anywhere in `value` holds the NUL character.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(object) => object.iter().any(|(key, item)| key.contains('\0') || holds_nul(item)),
+        _ => false,
     }
 }
 
