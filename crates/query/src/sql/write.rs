@@ -28,6 +28,26 @@ pub fn rows_per_statement(dialect: Dialect, columns: usize) -> usize {
     (max_parameters(dialect) / columns.max(1)).clamp(1, 1000)
 }
 
+/// PostgreSQL: moves the identity sequence of `table.key` up to `highest` when it is
+/// behind, after rows were written with explicit keys (an upsert naming its ids), so later
+/// plain inserts do not collide with them. Never moves it down. SQLite needs nothing: it
+/// gives a new row the largest key plus one.
+pub fn advance_identity(table: &str, key: &str, highest: i64) -> Statement {
+    let mut writer = Writer::new(Dialect::Postgres);
+    let mut quoted_table = String::new();
+    Dialect::Postgres.push_quoted(&mut quoted_table, table);
+    writer.push("SELECT setval(identity.sequence::regclass, ");
+    writer.parameter(Literal::Integer(highest));
+    writer.push(") FROM (SELECT pg_get_serial_sequence(");
+    writer.parameter(Literal::Text(quoted_table));
+    writer.push(", ");
+    writer.parameter(Literal::Text(key.to_owned()));
+    writer.push(") AS sequence) AS identity WHERE ");
+    writer.parameter(Literal::Integer(highest));
+    writer.push(" > COALESCE(pg_sequence_last_value(identity.sequence::regclass), 0)");
+    writer.finish(None)
+}
+
 /// `INSERT … VALUES (…), (…) [ON CONFLICT …] RETURNING key` for `rows`.
 pub fn insert_statement(
     target: &InsertTarget,

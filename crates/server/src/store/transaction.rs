@@ -8,8 +8,8 @@ use std::time::Instant;
 use oxbase_query::plan::{Condition, ReadPlan};
 use oxbase_query::sql::Statement;
 use oxbase_query::sql::write::{
-    bulk_update, bump_version, delete_by_keys, insert_statement, lock_by_keys, rows_per_statement, select_by_keys,
-    select_for_write, update_by_keys,
+    advance_identity, bulk_update, bump_version, delete_by_keys, insert_statement, lock_by_keys, rows_per_statement,
+    select_by_keys, select_for_write, update_by_keys,
 };
 use oxbase_query::write::{BulkUpdatePlan, Conflict, InsertPlan, InsertRow, InsertTarget, Problem, UpdatePlan};
 use oxbase_schema::Schema;
@@ -171,6 +171,8 @@ impl Run<'_> {
                 .collect::<Vec<_>>(),
         )?;
         let keys = self.insert_rows(&plan.target, &rows, plan.conflict, &plan.conflict_columns, &plan.provided)?;
+        self.check_new_keys(schema, &plan.target, &keys)?;
+        self.advance_identity(&plan.target, &rows)?;
         let mut touched = vec![plan.target.resource.clone()];
         for (position, nested) in plan.target.nested.iter().enumerate() {
             let mut child_rows: Vec<(&InsertRow, Vec<Literal>)> = Vec::new();
@@ -206,10 +208,52 @@ impl Run<'_> {
                 .map(|((row, _), values)| (row.path.as_str(), values.as_slice()))
                 .collect();
             self.check_references(schema, &nested.target, &labelled)?;
-            self.insert_rows(&nested.target, &values, Conflict::Fail, &[], &[])?;
+            let child_keys = self.insert_rows(&nested.target, &values, Conflict::Fail, &[], &[])?;
+            self.check_new_keys(schema, &nested.target, &child_keys)?;
             touched.push(nested.target.resource.clone());
         }
         Ok((keys, touched))
+    }
+
+    /// Keys the database assigned must fit the key's declared type: SQLite gives a new row
+    /// the largest key plus one whatever the column's declared width, so after an explicit
+    /// id at the top of a 32-bit key the next one would be a key no reference can hold.
+    /// PostgreSQL's sequence stops there by itself (mapped to the same failure).
+    fn check_new_keys(&self, schema: &Schema, target: &InsertTarget, keys: &[Literal]) -> Result<(), WriteFailure> {
+        let resource = schema.resource(&target.resource).expect("targets are resources");
+        if resource.primary_key().field_type != FieldType::Integer {
+            return Ok(());
+        }
+        match keys.iter().find(|key| matches!(key, Literal::Integer(number) if i32::try_from(*number).is_err())) {
+            Some(key) => Err(WriteFailure::KeysExhausted {
+                message: format!(
+                    "no new ids are left for '{}': the next one ({}) would not fit its 32-bit integer key",
+                    target.resource,
+                    literal_text(key)
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// After an upsert that named identity keys itself, PostgreSQL's sequence is moved past
+    /// them (it does not move for explicit values), so the next plain insert gets a free key.
+    fn advance_identity(&mut self, target: &InsertTarget, rows: &[Vec<Literal>]) -> Result<(), WriteFailure> {
+        let explicit_keys = target.generated_key.is_none() && target.columns.first() == Some(&target.key);
+        if self.executor.dialect() != Dialect::Postgres || !explicit_keys {
+            return Ok(());
+        }
+        let highest = rows
+            .iter()
+            .filter_map(|row| match row.first() {
+                Some(Literal::Integer(number)) => Some(*number),
+                _ => None,
+            })
+            .max();
+        if let Some(highest) = highest {
+            self.query(&advance_identity(&target.table, &target.key, highest), None)?;
+        }
+        Ok(())
     }
 
     /// Multi-row inserts, chunked under SQLite's parameter limit; the keys in row order.

@@ -86,6 +86,10 @@ pub enum WriteFailure {
     /// The write ran past its deadline and was rolled back.
     #[error("the write took longer than the request timeout and was rolled back")]
     DeadlinePassed,
+    /// A new row's database-assigned key would not fit the key's type (the ids of a
+    /// 32-bit key have run out, e.g. after an explicit id near the top of the range).
+    #[error("{message}")]
+    KeysExhausted { message: String },
     /// Keys named by a bulk update or a single-row write that do not exist.
     #[error("{message}")]
     NotFound { message: String },

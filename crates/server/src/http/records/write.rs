@@ -314,6 +314,8 @@ impl From<WriteFailure> for ApiError {
                     "the write took longer than the request timeout and was rolled back; nothing was written",
                 )
             },
+            WriteFailure::KeysExhausted { message } => ApiError::new(StatusCode::CONFLICT, "ids_exhausted", message)
+                .with_hint("nothing was written; the key's type holds no further ids"),
             WriteFailure::NotFound { message } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
             WriteFailure::Store(error) => error.into(),
         }

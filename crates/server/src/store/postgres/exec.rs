@@ -278,6 +278,9 @@ pub(crate) fn failure(error: postgres::Error) -> WriteFailure {
             database.column().unwrap_or("(unknown column)")
         ));
     }
+    if *code == SqlState::SEQUENCE_GENERATOR_LIMIT_EXCEEDED {
+        return WriteFailure::KeysExhausted { message: format!("no new ids are left: {}", database.message()) };
+    }
     if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE {
         return WriteFailure::Store(StoreError::Contention(database.message().to_owned()));
     }
