@@ -103,6 +103,33 @@ pub fn negotiate(headers: &HeaderMap) -> Option<Encoding> {
     best.map(|(encoding, _)| encoding)
 }
 
+/// Whether `Accept-Encoding` rules out every coding oxbase can send, identity included
+/// (`identity;q=0` alone, or `*;q=0`). RFC 9110 lets a server then ignore the header, and
+/// oxbase does: the answer goes out uncompressed rather than as a 406 decided after the
+/// work was done (and a write committed).
+pub fn refuses_every_coding(headers: &HeaderMap) -> bool {
+    if headers.get(header::ACCEPT_ENCODING).is_none() || negotiate(headers).is_some() {
+        return false;
+    }
+    let mut identity: Option<f32> = None;
+    let mut wildcard: Option<f32> = None;
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        for item in value.to_str().unwrap_or_default().split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let quality = parts
+                .find_map(|parameter| parameter.strip_prefix("q=").or_else(|| parameter.strip_prefix("Q=")))
+                .map_or(1.0, |text| text.trim().parse::<f32>().unwrap_or(1.0));
+            match name.as_str() {
+                "identity" => identity = Some(quality),
+                "*" => wildcard = Some(quality),
+                _ => {}
+            }
+        }
+    }
+    identity.or(wildcard).is_some_and(|quality| quality <= 0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +152,18 @@ mod tests {
         assert_eq!(negotiate(&accept("*")), Some(Encoding::Brotli));
         assert_eq!(negotiate(&accept("*;q=0.5, br;q=0")), Some(Encoding::Zstd));
         assert_eq!(negotiate(&accept("gzip;q=nonsense")), None);
+    }
+
+    #[test]
+    fn refusing_every_coding_is_told_apart() {
+        assert!(!refuses_every_coding(&HeaderMap::new()));
+        assert!(refuses_every_coding(&accept("identity;q=0")));
+        assert!(refuses_every_coding(&accept("*;q=0")));
+        assert!(refuses_every_coding(&accept("deflate, identity;q=0")));
+        assert!(!refuses_every_coding(&accept("gzip, identity;q=0")), "gzip is acceptable");
+        assert!(!refuses_every_coding(&accept("*;q=0, identity")), "identity named acceptable");
+        assert!(!refuses_every_coding(&accept("identity")));
+        assert!(!refuses_every_coding(&accept("deflate")), "identity stays acceptable");
     }
 
     #[test]

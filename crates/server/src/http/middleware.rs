@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::http::encoding;
 use crate::http::error::{ApiError, LoggedError};
 use crate::http::records::DatabaseTiming;
 
@@ -87,6 +88,16 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         )
     }
     .into_response()
+}
+
+/// Drops an `Accept-Encoding` that refuses every coding (identity included) before any
+/// work is done, so the compression layer sends identity instead of turning a finished
+/// answer — a committed write, a 404 — into a 406 ([`encoding::refuses_every_coding`]).
+pub async fn ignore_unsatisfiable_accept_encoding(mut request: Request, next: Next) -> Response {
+    if encoding::refuses_every_coding(request.headers()) {
+        request.headers_mut().remove(axum::http::header::ACCEPT_ENCODING);
+    }
+    next.run(request).await
 }
 
 /// Where `Content-Range` waits while the compressor runs (it skips ranged responses).

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
                 .compress_when(SizeAbove::new(compression_min_bytes)),
         )
         .layer(axum::middleware::from_fn(middleware::restore_content_range))
+        .layer(axum::middleware::from_fn(middleware::ignore_unsatisfiable_accept_encoding))
         .layer(axum::middleware::from_fn(move |request, next| middleware::enforce_timeout(timeout, request, next)))
         .layer(axum::middleware::from_fn(middleware::log_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
