@@ -57,6 +57,9 @@ pub fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection
     Ok(connection)
 }
 
+/// Settings every connection gets, the writer's as much as the readers': a filter must
+/// match the same rows in a PATCH or DELETE as in the GET before it. `case_sensitive_like`
+/// makes `like` match PostgreSQL's (`ilike` lowers both sides).
 fn configure(connection: &Connection, busy_timeout: Duration) -> Result<(), StoreError> {
     connection.busy_timeout(busy_timeout).map_err(internal)?;
     connection
@@ -65,7 +68,8 @@ fn configure(connection: &Connection, busy_timeout: Duration) -> Result<(), Stor
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -16000;",
+             PRAGMA cache_size = -16000;
+             PRAGMA case_sensitive_like = ON;",
         )
         .map_err(internal)?;
     connection.set_prepared_statement_cache_capacity(256);
@@ -102,8 +106,7 @@ impl SqliteStore {
             let mut reader_connections = Vec::new();
             for _ in 0..readers.max(1) {
                 let reader = open_connection(&opened_path, busy_timeout)?;
-                // case_sensitive_like makes `like` match PostgreSQL's; `ilike` lowers both sides.
-                reader.execute_batch("PRAGMA query_only = ON; PRAGMA case_sensitive_like = ON").map_err(internal)?;
+                reader.execute_batch("PRAGMA query_only = ON").map_err(internal)?;
                 reader_connections.push(reader);
             }
             Ok::<_, StoreError>((writer, reader_connections))
