@@ -28,6 +28,32 @@ use crate::cache::coherence::Coherence;
 use crate::http::encoding::Encoding;
 use crate::http::records;
 
+/// What a cached response answers, kept in full and compared on every hit (in process and
+/// in Redis), so two requests whose 64-bit hashes collide can never get each other's
+/// answer: the request as sent (path, query and the headers that shape the answer) and the
+/// access scope, as a field of its own so no request text can pass for another scope.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    pub request: String,
+    pub scope: String,
+}
+
+impl CacheKey {
+    /// The key of a request in an access scope.
+    pub fn new(request: String, scope: impl Into<String>) -> CacheKey {
+        CacheKey { request, scope: scope.into() }
+    }
+
+    /// A 64-bit digest: names the entry in Redis and picks a fill lock; never trusted alone.
+    pub fn digest(&self) -> u64 {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        hasher.update(self.scope.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(self.request.as_bytes());
+        hasher.digest()
+    }
+}
+
 /// A cached read response.
 #[derive(Debug)]
 pub struct CachedRead {
@@ -47,8 +73,10 @@ pub struct CachedRead {
 impl CachedRead {
     /// The entry as stored in Redis (L2): a small JSON header (tag, type, range, link,
     /// versions, lifetime) and the body compressed with zstd.
-    pub fn to_shared_bytes(&self, level: Option<u32>) -> Vec<u8> {
+    pub fn to_shared_bytes(&self, key: &CacheKey, level: Option<u32>) -> Vec<u8> {
         let header = serde_json::json!({
+            "request": key.request,
+            "scope": key.scope,
             "etag": self.etag,
             "content_type": self.content_type,
             "content_range": self.content_range,
@@ -66,11 +94,15 @@ impl CachedRead {
         bytes
     }
 
-    /// An entry read back from Redis; `None` for bytes this version cannot read (another
-    /// release wrote them, or they are damaged): a miss, never an error.
-    pub fn from_shared_bytes(bytes: &[u8]) -> Option<CachedRead> {
+    /// An entry read back from Redis, if it answers `key`; `None` for bytes this version
+    /// cannot read (another release wrote them, or they are damaged) or that answer another
+    /// key under the same digest: a miss, never an error.
+    pub fn from_shared_bytes(bytes: &[u8], key: &CacheKey) -> Option<CachedRead> {
         let length = usize::try_from(u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?)).ok()?;
         let header: serde_json::Value = serde_json::from_slice(bytes.get(4..4 + length)?).ok()?;
+        if header["request"].as_str()? != key.request || header["scope"].as_str()? != key.scope {
+            return None;
+        }
         let compressed = bytes.get(4 + length..)?;
         let body = zstd::decode_all(compressed).ok()?;
         let content_type =
@@ -115,12 +147,12 @@ impl CachedRead {
 #[derive(Clone)]
 struct BodyWeight;
 
-impl Weighter<u64, Arc<CachedRead>> for BodyWeight {
-    fn weight(&self, _key: &u64, entry: &Arc<CachedRead>) -> u64 {
+impl Weighter<CacheKey, Arc<CachedRead>> for BodyWeight {
+    fn weight(&self, key: &CacheKey, entry: &Arc<CachedRead>) -> u64 {
         // A weight must never change while an entry is stored, and compressed variants
         // arrive later: the body plus half of it again for them (JSON compresses to well
-        // under a sixth in each coding), plus headers and bookkeeping.
-        (entry.body.len() + entry.body.len() / 2) as u64 + 256
+        // under a sixth in each coding), plus the key, headers and bookkeeping.
+        (entry.body.len() + entry.body.len() / 2 + key.request.len() + key.scope.len()) as u64 + 256
     }
 }
 
@@ -128,10 +160,10 @@ impl Weighter<u64, Arc<CachedRead>> for BodyWeight {
 #[derive(Clone, Default)]
 struct CountEvictions(Arc<AtomicU64>);
 
-impl Lifecycle<u64, Arc<CachedRead>> for CountEvictions {
+impl Lifecycle<CacheKey, Arc<CachedRead>> for CountEvictions {
     type RequestState = ();
 
-    fn on_evict(&self, _state: &mut Self::RequestState, _key: u64, _entry: Arc<CachedRead>) {
+    fn on_evict(&self, _state: &mut Self::RequestState, _key: CacheKey, _entry: Arc<CachedRead>) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -171,7 +203,7 @@ struct ResourceCounters {
 
 /// The response cache.
 pub struct ResponseCache {
-    entries: Cache<u64, Arc<CachedRead>, BodyWeight, DefaultHashBuilder, CountEvictions>,
+    entries: Cache<CacheKey, Arc<CachedRead>, BodyWeight, DefaultHashBuilder, CountEvictions>,
     evictions: CountEvictions,
     counters: Counters,
     /// Per root resource; the set of resources is fixed by the schema.
@@ -217,13 +249,13 @@ impl ResponseCache {
         self
     }
 
-    fn l2_name(&self, key: u64) -> Option<String> {
-        self.l2_namespace.map(|namespace| format!("{namespace:016x}:{key:016x}"))
+    fn l2_name(&self, key: &CacheKey) -> Option<String> {
+        self.l2_namespace.map(|namespace| format!("{namespace:016x}:{:016x}", key.digest()))
     }
 
     /// The entry for `key` (a read rooted at `resource`) if it is still exact: every
     /// version it was read at is current, as `coherence` knows them, and it has not expired.
-    pub async fn lookup(&self, coherence: &Coherence, resource: &str, key: u64) -> Option<Arc<CachedRead>> {
+    pub async fn lookup(&self, coherence: &Coherence, resource: &str, key: &CacheKey) -> Option<Arc<CachedRead>> {
         let found = self.find(coherence, key, true).await;
         let (total, per_resource) = match found {
             Some(_) => (&self.counters.hits, self.per_resource.get(resource).map(|counters| &counters.hits)),
@@ -239,15 +271,15 @@ impl ResponseCache {
     /// Waits until no identical miss is filling `key`; hold the guard while reading the
     /// database and storing the entry, so the requests that waited find it
     /// ([`ResponseCache::recheck`]) instead of running the same statements again.
-    pub async fn fill_guard(&self, key: u64) -> tokio::sync::MutexGuard<'_, ()> {
-        let stripe = usize::try_from(key % FILL_STRIPES as u64).unwrap_or(0);
+    pub async fn fill_guard(&self, key: &CacheKey) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = usize::try_from(key.digest() % FILL_STRIPES as u64).unwrap_or(0);
         self.fills[stripe].lock().await
     }
 
     /// After [`ResponseCache::fill_guard`]: the entry an identical request just stored, if
     /// it is exact (counted as a hit; a miss was counted already). Only this instance's
     /// entries: the shared (L2) one was asked for by the lookup just before.
-    pub async fn recheck(&self, coherence: &Coherence, resource: &str, key: u64) -> Option<Arc<CachedRead>> {
+    pub async fn recheck(&self, coherence: &Coherence, resource: &str, key: &CacheKey) -> Option<Arc<CachedRead>> {
         let found = self.find(coherence, key, false).await?;
         self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
         self.counters.hits.fetch_add(1, Ordering::Relaxed);
@@ -261,8 +293,8 @@ impl ResponseCache {
 
     /// The exact entry for `key`: this instance's, else with `look_shared` the one in Redis
     /// (L2, when enabled).
-    async fn find(&self, coherence: &Coherence, key: u64, look_shared: bool) -> Option<Arc<CachedRead>> {
-        let (entry, shared) = match self.entries.get(&key) {
+    async fn find(&self, coherence: &Coherence, key: &CacheKey, look_shared: bool) -> Option<Arc<CachedRead>> {
+        let (entry, shared) = match self.entries.get(key) {
             Some(entry) => (entry, false),
             None if look_shared => (self.load_shared(coherence, key).await?, true),
             None => return None,
@@ -272,7 +304,7 @@ impl ResponseCache {
             return None;
         }
         if entry.expires <= Instant::now() {
-            self.entries.remove(&key);
+            self.entries.remove(key);
             return None;
         }
         if !coherence.confirm().await {
@@ -287,11 +319,11 @@ impl ResponseCache {
         if current == entry.versions {
             if shared {
                 self.counters.l2_hits.fetch_add(1, Ordering::Relaxed);
-                self.entries.insert(key, entry.clone());
+                self.entries.insert(key.clone(), entry.clone());
             }
             Some(entry)
         } else {
-            self.entries.remove(&key);
+            self.entries.remove(key);
             self.counters.stale.fetch_add(1, Ordering::Relaxed);
             None
         }
@@ -299,26 +331,26 @@ impl ResponseCache {
 
     /// Stores an entry (already shared with the response being sent), and with L2 also in
     /// Redis, in the background.
-    pub fn insert(&self, coherence: &Coherence, key: u64, entry: Arc<CachedRead>) {
+    pub fn insert(&self, coherence: &Coherence, key: CacheKey, entry: Arc<CachedRead>) {
         self.counters.inserts.fetch_add(1, Ordering::Relaxed);
-        if let (Some(name), Some(redis)) = (self.l2_name(key), coherence.redis())
+        if let (Some(name), Some(redis)) = (self.l2_name(&key), coherence.redis())
             && redis.healthy()
         {
             self.counters.l2_stores.fetch_add(1, Ordering::Relaxed);
-            let (redis, entry, level) = (redis.clone(), entry.clone(), self.l2_level);
+            let (redis, entry, level, shared_key) = (redis.clone(), entry.clone(), self.l2_level, key.clone());
             tokio::spawn(async move {
                 let ttl = entry.expires.saturating_duration_since(Instant::now());
-                redis.store_entry(&name, entry.to_shared_bytes(level), ttl).await;
+                redis.store_entry(&name, entry.to_shared_bytes(&shared_key, level), ttl).await;
             });
         }
         self.entries.insert(key, entry);
     }
 
     /// The entry for `key` from Redis (L2), if enabled and there; checked like any other.
-    async fn load_shared(&self, coherence: &Coherence, key: u64) -> Option<Arc<CachedRead>> {
+    async fn load_shared(&self, coherence: &Coherence, key: &CacheKey) -> Option<Arc<CachedRead>> {
         let name = self.l2_name(key)?;
         let redis = coherence.redis()?;
-        let loaded = redis.entry(&name).await.and_then(|bytes| CachedRead::from_shared_bytes(&bytes));
+        let loaded = redis.entry(&name).await.and_then(|bytes| CachedRead::from_shared_bytes(&bytes, key));
         if loaded.is_none() {
             self.counters.l2_misses.fetch_add(1, Ordering::Relaxed);
         }
@@ -389,12 +421,16 @@ mod tests {
         }
     }
 
+    fn key() -> CacheKey {
+        CacheKey::new("/api/v1/trackers?limit=100\n\n\n".to_owned(), "public")
+    }
+
     #[test]
     fn shared_entries_read_back_as_written() {
         let original = entry();
-        let bytes = original.to_shared_bytes(None);
+        let bytes = original.to_shared_bytes(&key(), None);
         assert!(bytes.len() < original.body.len() / 4, "the body travels compressed: {} bytes", bytes.len());
-        let read = CachedRead::from_shared_bytes(&bytes).expect("readable");
+        let read = CachedRead::from_shared_bytes(&bytes, &key()).expect("readable");
         assert_eq!(read.body, original.body);
         assert_eq!((read.etag.as_str(), read.content_type), (original.etag.as_str(), original.content_type));
         assert_eq!((&read.content_range, &read.link), (&original.content_range, &original.link));
@@ -405,15 +441,19 @@ mod tests {
 
     #[test]
     fn unreadable_shared_entries_are_misses() {
-        let bytes = entry().to_shared_bytes(None);
-        assert!(CachedRead::from_shared_bytes(&[]).is_none());
-        assert!(CachedRead::from_shared_bytes(&bytes[..10]).is_none());
-        assert!(CachedRead::from_shared_bytes(&bytes[..bytes.len() - 5]).is_none(), "a cut zstd frame");
+        let bytes = entry().to_shared_bytes(&key(), None);
+        assert!(CachedRead::from_shared_bytes(&[], &key()).is_none());
+        assert!(CachedRead::from_shared_bytes(&bytes[..10], &key()).is_none());
+        assert!(CachedRead::from_shared_bytes(&bytes[..bytes.len() - 5], &key()).is_none(), "a cut zstd frame");
+        let other_request = CacheKey::new("/api/v1/users".to_owned(), "public");
+        assert!(CachedRead::from_shared_bytes(&bytes, &other_request).is_none(), "another request, same digest slot");
+        let other_scope = CacheKey::new(key().request, "role:viewer");
+        assert!(CachedRead::from_shared_bytes(&bytes, &other_scope).is_none(), "another scope");
         let mut other_type = bytes.clone();
         let header_end = 4 + usize::try_from(u32::from_le_bytes(bytes[..4].try_into().unwrap())).unwrap();
         let header =
             String::from_utf8(bytes[4..header_end].to_vec()).unwrap().replace("application/json", "text/html ");
         other_type.splice(4..header_end, header.into_bytes());
-        assert!(CachedRead::from_shared_bytes(&other_type).is_none(), "an unknown content type");
+        assert!(CachedRead::from_shared_bytes(&other_type, &key()).is_none(), "an unknown content type");
     }
 }

@@ -11,7 +11,7 @@ use oxbase_query::plan::{CountMode, ReadOptions, plan_read};
 use serde_json::json;
 
 use crate::app::App;
-use crate::cache::CachedRead;
+use crate::cache::{CacheKey, CachedRead};
 use crate::http::encoding::{self, Encoding};
 use crate::http::error::ApiError;
 use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON, not_found};
@@ -46,7 +46,7 @@ pub async fn serve_read(
     }
     let key = cache_key(uri, headers);
     if let Some(cache) = &app.cache
-        && let Some(entry) = cache.lookup(&app.coherence, resource, key).await
+        && let Some(entry) = cache.lookup(&app.coherence, resource, &key).await
     {
         return Ok(respond(app, headers, &entry, DatabaseTiming::NONE).await);
     }
@@ -58,8 +58,8 @@ pub async fn serve_read(
     // are answered from the entry the first one stores.
     let fill_guard = match &app.cache {
         Some(cache) if cacheable => {
-            let guard = cache.fill_guard(key).await;
-            if let Some(entry) = cache.recheck(&app.coherence, resource, key).await {
+            let guard = cache.fill_guard(&key).await;
+            if let Some(entry) = cache.recheck(&app.coherence, resource, &key).await {
                 drop(guard);
                 return Ok(respond(app, headers, &entry, DatabaseTiming::NONE).await);
             }
@@ -142,7 +142,7 @@ pub async fn serve_read(
 
 /// The cache key: the path and query as sent, the headers that shape the answer, and the
 /// access scope (one public scope until access control arrives).
-fn cache_key(uri: &Uri, headers: &HeaderMap) -> u64 {
+fn cache_key(uri: &Uri, headers: &HeaderMap) -> CacheKey {
     let mut key = String::with_capacity(256);
     key.push_str(uri.path_and_query().map_or("", |path| path.as_str()));
     for name in [header::ACCEPT.as_str(), "prefer", header::RANGE.as_str()] {
@@ -152,8 +152,7 @@ fn cache_key(uri: &Uri, headers: &HeaderMap) -> u64 {
             key.push(',');
         }
     }
-    key.push_str("\nscope:public");
-    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+    CacheKey::new(key, "public")
 }
 
 /// Every resource a read touches: the root, embedded resources and junctions.
