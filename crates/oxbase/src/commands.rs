@@ -133,6 +133,15 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
             config.max_page_size
         );
     }
+    if let Some(rows) = schema.server.max_embed_rows {
+        config.response_bounds.max_embed_rows = rows;
+    }
+    if let Some(rows) = schema.server.max_response_rows {
+        config.response_bounds.max_rows = rows;
+    }
+    if let Some(bytes) = schema.server.max_response_bytes {
+        config.response_bounds.max_bytes = bytes;
+    }
     if let Some(bytes) = schema.server.max_body_bytes {
         config.max_body_bytes = bytes;
     }

@@ -41,6 +41,12 @@ pub struct ServerSection {
     pub listen: Option<String>,
     pub default_page_size: Option<u32>,
     pub max_page_size: Option<u32>,
+    /// Most rows one embedded array of a response may hold.
+    pub max_embed_rows: Option<u32>,
+    /// Most rows (root and embedded, each time they appear) one response may hold.
+    pub max_response_rows: Option<u64>,
+    /// Largest encoded read response, in bytes before compression.
+    pub max_response_bytes: Option<u64>,
     pub max_body_bytes: Option<u64>,
     pub request_timeout_seconds: Option<u64>,
     /// Serve `/admin/*` (pool statistics, EXPLAIN); off unless set.

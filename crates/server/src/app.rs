@@ -76,6 +76,7 @@ impl App {
             max_embed_depth: self.config.max_embed_depth,
             max_filter_terms: self.config.max_filter_terms,
             max_in_list: self.config.max_in_list,
+            bounds: self.config.response_bounds,
         }
     }
 }

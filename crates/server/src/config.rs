@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use oxbase_query::plan::ResponseBounds;
+
 /// Everything `serve` needs besides the schema.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -30,6 +32,9 @@ pub struct ServerConfig {
     pub max_filter_terms: usize,
     /// Most values in one `in.(…)` list.
     pub max_in_list: usize,
+    /// How large one read response may grow (rows per embedded array, rows in all, bytes);
+    /// exceeding a bound is a 400 naming it.
+    pub response_bounds: ResponseBounds,
     /// Longest accepted request URL (path and query), in bytes.
     pub max_url_length: usize,
     /// PostgreSQL connection pool settings.
@@ -88,6 +93,7 @@ impl ServerConfig {
             max_filter_terms: 50,
             max_in_list: 1000,
             max_url_length: 8192,
+            response_bounds: ResponseBounds::default(),
             cursor_secret: random_secret(),
             pool: PoolSettings::default(),
             slow_query: Some(Duration::from_millis(500)),

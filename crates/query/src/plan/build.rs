@@ -86,6 +86,17 @@ pub fn plan_read(
                     .hint("page with offset or a cursor, or raise server.max_page_size"));
                 }
                 let limit = u32::try_from(limit).expect("checked against the page size");
+                if !path.is_empty() && limit > limits.bounds.max_embed_rows {
+                    return Err(QueryError::new(
+                        QueryErrorKind::LimitExceeded,
+                        format!(
+                            "limit {limit} is above the {} rows an embedded array may hold",
+                            limits.bounds.max_embed_rows
+                        ),
+                    )
+                    .parameter(name.as_str())
+                    .hint("read the embedded resource on its own, paged, or raise server.max_embed_rows"));
+                }
                 if path.is_empty() { root_limit = Some(limit) } else { node.limit = Some(limit) }
             }
             "offset" => {
@@ -150,7 +161,14 @@ pub fn plan_read(
             Some(cursor_key.decode(&cursor_scope, &cursor, root.order.len())?)
         }
     };
-    Ok(ReadPlan { root, count: options.count, single_object: options.single_object, after, cursor_scope })
+    Ok(ReadPlan {
+        root,
+        count: options.count,
+        single_object: options.single_object,
+        after,
+        cursor_scope,
+        bounds: limits.bounds,
+    })
 }
 
 /// `a.b.limit` → (["a", "b"], "limit"); `a.not.or` → (["a"], "not.or"); `status` → ([], "status").

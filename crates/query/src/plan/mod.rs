@@ -29,6 +29,29 @@ pub struct Limits {
     pub max_filter_terms: usize,
     /// How many values one `in.(…)` list may hold.
     pub max_in_list: usize,
+    /// How large the response may grow while it is assembled.
+    pub bounds: ResponseBounds,
+}
+
+/// How large one read response may grow: checked by the store while it reads and encodes
+/// (a few bytes of request can otherwise ask for gigabytes: a shared to-one row embedded
+/// under every parent repeats its own to-many children each time). Exceeding a bound is a
+/// client error naming it; nothing is truncated silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseBounds {
+    /// Most rows one embedded array may hold (an explicit `rel.limit` may not ask for more).
+    pub max_embed_rows: u32,
+    /// Most rows the whole response may hold: root rows plus every embedded row, each time
+    /// it appears.
+    pub max_rows: u64,
+    /// Largest encoded body, in bytes (before compression).
+    pub max_bytes: u64,
+}
+
+impl Default for ResponseBounds {
+    fn default() -> ResponseBounds {
+        ResponseBounds { max_embed_rows: 1000, max_rows: 100_000, max_bytes: 32 * 1024 * 1024 }
+    }
 }
 
 impl Default for Limits {
@@ -39,6 +62,7 @@ impl Default for Limits {
             max_embed_depth: 4,
             max_filter_terms: 50,
             max_in_list: 1000,
+            bounds: ResponseBounds::default(),
         }
     }
 }
@@ -77,6 +101,8 @@ pub struct ReadPlan {
     pub after: Option<Vec<Literal>>,
     /// What a cursor must belong to (resource, filters, order): signed into every cursor.
     pub cursor_scope: String,
+    /// How large the response may grow.
+    pub bounds: ResponseBounds,
 }
 
 /// One resource in a plan: what to select, filter, order and embed.

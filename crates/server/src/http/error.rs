@@ -106,6 +106,14 @@ impl From<StoreError> for ApiError {
                     "the write collided with concurrent writes to the same rows and was rolled back; retry it",
                 )
             },
+            StoreError::TooLarge { bound, limit, message } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "limit_exceeded", message.clone())
+                    .with_details(json!({ "bound": bound, "limit": limit }))
+                    .with_hint(match *bound {
+                        "max_embed_rows" => "limit the embedded array (e.g. comments.limit=100), filter it, or read it on its own, paged",
+                        _ => "ask for fewer rows (a smaller limit, fewer or limited embeds, fewer columns), or page with a cursor",
+                    })
+            }
             StoreError::Unsupported(message) => {
                 ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_supported", message.clone())
             }

@@ -61,6 +61,12 @@ pub enum StoreError {
     /// was rolled back; running it again may succeed.
     #[error("the write collided with concurrent writes: {0}")]
     Contention(String),
+    /// The response would exceed one of the read's bounds ([`ResponseBounds`]); nothing was
+    /// sent. `bound` names the setting.
+    ///
+    /// [`ResponseBounds`]: oxbase_query::plan::ResponseBounds
+    #[error("{message}")]
+    TooLarge { bound: &'static str, limit: u64, message: String },
     /// This engine is not served yet.
     #[error("{0}")]
     Unsupported(String),

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use oxbase_query::plan::{ColumnExpression, CountMode, Node, Output, ReadPlan};
+use oxbase_query::plan::{ColumnExpression, CountMode, Node, Output, ReadPlan, ResponseBounds};
 use oxbase_query::sql::Statement;
 use oxbase_query::sql::read::{child_statement, count_statement, root_statement};
 use oxbase_schema::model::{FieldType, Literal};
@@ -67,14 +67,16 @@ pub(crate) fn read_with(executor: &mut dyn Executor, plan: &ReadPlan) -> Result<
             _ => Some(exact_count(executor, plan, &mut statements)?),
         },
     };
-    let fetched = fetch(executor, &plan.root, rows, &mut statements)?;
+    let mut budget = Budget::new(plan.bounds);
+    budget.fetched(rows.len())?;
+    let fetched = fetch(executor, &plan.root, rows, &mut statements, &mut budget)?;
     let mut body = Vec::with_capacity(256 + fetched.rows.len() * 128);
     body.push(b'[');
     for index in 0..fetched.rows.len() {
         if index > 0 {
             body.push(b',');
         }
-        encode_row(&mut body, &plan.root, &fetched, index);
+        encode_row(&mut body, &plan.root, &fetched, index, &mut budget)?;
     }
     body.push(b']');
     let last_order_values = fetched.rows.last().map(|row| order_values(&plan.root, row));
@@ -105,11 +107,73 @@ fn order_values(node: &Node, row: &[Value]) -> Vec<Literal> {
         .collect()
 }
 
+/// What is left of a read's [`ResponseBounds`] as it is fetched and encoded.
+struct Budget {
+    bounds: ResponseBounds,
+    fetched_rows: u64,
+    encoded_rows: u64,
+}
+
+impl Budget {
+    fn new(bounds: ResponseBounds) -> Budget {
+        Budget { bounds, fetched_rows: 0, encoded_rows: 0 }
+    }
+
+    fn too_many_rows(&self) -> StoreError {
+        StoreError::TooLarge {
+            bound: "max_response_rows",
+            limit: self.bounds.max_rows,
+            message: format!(
+                "the response would hold more than {} rows (root and embedded rows together)",
+                self.bounds.max_rows
+            ),
+        }
+    }
+
+    /// Rows read from the database: every one appears in the response at least once, so
+    /// the bound stops a read before it holds more than the response may.
+    fn fetched(&mut self, rows: usize) -> Result<(), StoreError> {
+        self.fetched_rows += rows as u64;
+        if self.fetched_rows > self.bounds.max_rows { Err(self.too_many_rows()) } else { Ok(()) }
+    }
+
+    /// One more row encoded, with the body at `bytes`.
+    fn encoded(&mut self, bytes: usize) -> Result<(), StoreError> {
+        self.encoded_rows += 1;
+        if self.encoded_rows > self.bounds.max_rows {
+            return Err(self.too_many_rows());
+        }
+        if bytes as u64 > self.bounds.max_bytes {
+            return Err(StoreError::TooLarge {
+                bound: "max_response_bytes",
+                limit: self.bounds.max_bytes,
+                message: format!("the response would be larger than {} bytes", self.bounds.max_bytes),
+            });
+        }
+        Ok(())
+    }
+
+    fn embedded_array(&self, key: &str, rows: usize) -> Result<(), StoreError> {
+        if rows as u64 > u64::from(self.bounds.max_embed_rows) {
+            return Err(StoreError::TooLarge {
+                bound: "max_embed_rows",
+                limit: u64::from(self.bounds.max_embed_rows),
+                message: format!(
+                    "the embedded array '{key}' of one row holds {rows} rows; at most {} are sent",
+                    self.bounds.max_embed_rows
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 fn fetch(
     executor: &mut dyn Executor,
     node: &Node,
     rows: Vec<Vec<Value>>,
     statements: &mut u32,
+    budget: &mut Budget,
 ) -> Result<Fetched, StoreError> {
     let mut children = Vec::with_capacity(node.embeds.len());
     for embed in &node.embeds {
@@ -127,13 +191,14 @@ fn fetch(
             let statement = child_statement(embed, executor.dialect());
             run(executor, &embed.node.resource, &statement, Some(&keys))?
         };
+        budget.fetched(child_rows.len())?;
         let mut by_parent: HashMap<Key, Vec<usize>> = HashMap::new();
         for (index, row) in child_rows.iter().enumerate() {
             if let Some(key) = Key::of(&row[embed.child_column]) {
                 by_parent.entry(key).or_default().push(index);
             }
         }
-        let fetched = fetch(executor, &embed.node, child_rows, statements)?;
+        let fetched = fetch(executor, &embed.node, child_rows, statements, budget)?;
         children.push(FetchedChildren { by_parent, fetched });
     }
     Ok(Fetched { rows, children })
@@ -151,7 +216,13 @@ fn run(
     })
 }
 
-fn encode_row(out: &mut Vec<u8>, node: &Node, fetched: &Fetched, index: usize) {
+fn encode_row(
+    out: &mut Vec<u8>,
+    node: &Node,
+    fetched: &Fetched,
+    index: usize,
+    budget: &mut Budget,
+) -> Result<(), StoreError> {
     let row = &fetched.rows[index];
     out.push(b'{');
     for (position, output) in node.outputs.iter().enumerate() {
@@ -171,17 +242,18 @@ fn encode_row(out: &mut Vec<u8>, node: &Node, fetched: &Fetched, index: usize) {
                 let children = &fetched.children[*embed];
                 let matches = Key::of(&row[definition.parent_column]).and_then(|key| children.by_parent.get(&key));
                 if definition.many {
+                    budget.embedded_array(key, matches.map_or(0, Vec::len))?;
                     out.push(b'[');
                     for (count, child) in matches.into_iter().flatten().enumerate() {
                         if count > 0 {
                             out.push(b',');
                         }
-                        encode_row(out, &definition.node, &children.fetched, *child);
+                        encode_row(out, &definition.node, &children.fetched, *child, budget)?;
                     }
                     out.push(b']');
                 } else {
                     match matches.and_then(|rows| rows.first()) {
-                        Some(child) => encode_row(out, &definition.node, &children.fetched, *child),
+                        Some(child) => encode_row(out, &definition.node, &children.fetched, *child, budget)?,
                         None => out.extend_from_slice(b"null"),
                     }
                 }
@@ -189,6 +261,7 @@ fn encode_row(out: &mut Vec<u8>, node: &Node, fetched: &Fetched, index: usize) {
         }
     }
     out.push(b'}');
+    budget.encoded(out.len())
 }
 
 /// Encodes one stored value as the JSON its type calls for.

@@ -132,7 +132,10 @@ pub fn representation_plan(
         return Ok(None);
     }
     let select: Vec<(String, String)> = parameters.iter().filter(|(name, _)| name == "select").cloned().collect();
-    let limits = Limits { max_page_size: u32::MAX, ..app.limits() };
+    // The rows written come back whatever their number (the body bounded them already);
+    // the bytes and embedded arrays stay bounded.
+    let mut limits = Limits { max_page_size: u32::MAX, ..app.limits() };
+    limits.bounds.max_rows = u64::MAX;
     Ok(Some(plan_read(&app.schema, resource, &select, ReadOptions::default(), &limits, &app.cursor_key)?))
 }
 
