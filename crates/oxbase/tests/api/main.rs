@@ -6,6 +6,7 @@ mod conditional;
 mod differential;
 mod embed;
 mod errors;
+mod fuzz;
 mod hardening;
 mod health;
 mod postgres;
