@@ -16,6 +16,7 @@ on_both_engines!(
     tampered_and_foreign_cursors_are_refused,
     aggregates_group_by_the_other_columns,
     single_objects,
+    single_object_accept_is_matched_whole_and_in_any_case,
     request_limits_are_clear_errors,
     counts_of_aggregates_count_groups,
     cursors_are_bound_to_inner_filters_and_keep_the_page_size,
@@ -198,6 +199,24 @@ async fn aggregates_group_by_the_other_columns(engine: Engine) {
         "aggregates",
     )
     .await;
+}
+
+async fn single_object_accept_is_matched_whole_and_in_any_case(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let get = |accept: &'static str| app.client.get(app.url("/api/v1/users?id=eq.3")).header("accept", accept).send();
+    for accept in [
+        "Application/Vnd.PGRST.Object+JSON",
+        "application/vnd.pgrst.object+json; charset=utf-8",
+        "text/html, application/vnd.pgrst.object",
+    ] {
+        let response = get(accept).await.unwrap();
+        assert_eq!(response.status(), 200, "{accept}");
+        let user: Value = response.json().await.unwrap();
+        assert_eq!(user["id"], 3, "{accept}: one object, not an array");
+    }
+    // A longer type that merely starts with the single-object one is not it.
+    let rows: Value = get("application/vnd.pgrst.object+jsonx, application/json").await.unwrap().json().await.unwrap();
+    assert!(rows.is_array(), "{rows}");
 }
 
 async fn single_objects(engine: Engine) {

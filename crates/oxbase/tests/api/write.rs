@@ -19,6 +19,7 @@ on_both_engines!(
     upserts_merge_or_ignore_duplicates,
     nested_insert_creates_parents_and_children_in_one_transaction,
     malformed_bodies_get_clear_errors,
+    content_types_are_matched_whole_and_in_any_case,
     oversize_bodies_are_refused,
     single_object_writes_roll_back_unless_exactly_one_row,
     a_write_past_the_request_timeout_is_rolled_back,
@@ -405,6 +406,42 @@ async fn malformed_bodies_get_clear_errors(engine: Engine) {
     assert_error(response, 400, "invalid_parameter", "JSON object").await;
     let response = app.send_json(Method::POST, "/api/v1/users", &json!({}), Some("return=everything")).await;
     assert_error(response, 400, "invalid_parameter", "return").await;
+}
+
+async fn content_types_are_matched_whole_and_in_any_case(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let post = |content_type: &'static str, body: String| {
+        app.client.post(app.url("/api/v1/tracker_comments")).header("content-type", content_type).body(body).send()
+    };
+    for (index, content_type) in
+        ["Application/JSON", "application/json; charset=utf-8", "application/json;charset=\"UTF-8\""]
+            .into_iter()
+            .enumerate()
+    {
+        let response = post(content_type, comment(1, 2, &format!("cased {index}")).to_string()).await.unwrap();
+        assert_eq!(response.status(), 201, "{content_type}: {}", response.text().await.unwrap());
+    }
+    for content_type in ["application/jsonx", "application/json-patch", "application/json-patch+json", "json"] {
+        let response = post(content_type, comment(1, 2, "refused").to_string()).await.unwrap();
+        assert_error(response, 415, "unsupported_media_type", content_type).await;
+    }
+    let response = post("application/json; charset=latin1", comment(1, 2, "latin").to_string()).await.unwrap();
+    assert_error(response, 415, "unsupported_media_type", "charset 'latin1'").await;
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments WHERE body IN ('refused', 'latin')").await, 0);
+    // The single-object Accept of a write is matched in any case too.
+    let response = app
+        .client
+        .post(app.url("/api/v1/tracker_comments?select=id,body"))
+        .header("content-type", "application/json")
+        .header("prefer", "return=representation")
+        .header("accept", "APPLICATION/VND.PGRST.OBJECT+JSON")
+        .body(comment(1, 2, "one object").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let row: Value = response.json().await.unwrap();
+    assert_eq!(row["body"], "one object", "{row}");
 }
 
 async fn oversize_bodies_are_refused(engine: Engine) {
