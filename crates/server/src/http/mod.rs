@@ -9,6 +9,7 @@
 //! - [`middleware`]: request id, request log, `Server-Timing`, timeouts, panics.
 //! - [`error`]: [`error::ApiError`], the only error type handlers return.
 //! - [`media_type`]: `Content-Type` and `Accept` media types, matched whole and in any case.
+//! - [`strict_json`]: request bodies as JSON values, refusing a key named twice.
 //! - [`encoding`]: `Accept-Encoding` negotiation and compressing cached bodies once.
 
 pub mod admin;
@@ -19,3 +20,4 @@ pub mod media_type;
 pub mod middleware;
 pub mod records;
 pub mod router;
+pub mod strict_json;

@@ -19,6 +19,7 @@ use crate::http::error::ApiError;
 use crate::http::media_type::{MediaType, accepts_single_object};
 use crate::http::middleware::RequestDeadline;
 use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON, json_response, not_found};
+use crate::http::strict_json::{self, StrictJsonError};
 use crate::store::json::literal_json;
 use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 
@@ -85,8 +86,8 @@ pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiErr
     Ok(preferences)
 }
 
-/// The request body as JSON, with clear errors for a wrong type, a size over the limit, or
-/// malformed JSON.
+/// The request body as JSON, with clear errors for a wrong type, a size over the limit,
+/// malformed JSON, or a key named twice in one object.
 pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
     check_json_content_type(headers)?;
     let bytes = body.map_err(|rejection| {
@@ -98,9 +99,18 @@ pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Re
             ApiError::new(status, "invalid_body", format!("the request body could not be read: {rejection}"))
         }
     })?;
-    serde_json::from_slice(&bytes).map_err(|error| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {error}"))
-            .with_details(json!({ "line": error.line(), "column": error.column() }))
+    strict_json::from_slice(&bytes).map_err(|error| match error {
+        StrictJsonError::Syntax(error) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {error}"))
+                .with_details(json!({ "line": error.line(), "column": error.column() }))
+        }
+        StrictJsonError::DuplicateKey { key, path, line, column } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "duplicate_key",
+            format!("the body names the key '{key}' twice in one object, at {path}"),
+        )
+        .with_details(json!({ "key": key, "path": path, "line": line, "column": column }))
+        .with_hint("send each key once per object; nothing was written"),
     })
 }
 
