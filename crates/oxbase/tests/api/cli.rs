@@ -249,3 +249,43 @@ fn seeded_data_keeps_the_unresolved_comment_count_rule(engine: Engine) {
         }
     }
 }
+
+/// Runs oxbase with stdout a pipe whose reader is already gone (`oxbase … | head -0`).
+fn oxbase_into_a_closed_pipe(arguments: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = Command::new(oxbase_binary())
+        .args(arguments)
+        .env_remove("OXBASE_DATABASE")
+        .env_remove("OXBASE_SCHEMA")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running oxbase");
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_commands_quietly() {
+    let directory = tempfile::tempdir().unwrap();
+    let schema = directory.path().join("shop.toml");
+    write(&schema, SHOP);
+    let url = format!("sqlite://{}", directory.path().join("shop.db").display());
+    let schema = schema.to_str().unwrap();
+    for arguments in [
+        vec!["check", "--schema", schema],
+        vec!["migrate", "--schema", schema, "--database", &url, "--dry-run"],
+        vec!["migrate", "--schema", schema, "--database", &url],
+        vec!["seed", "--database", &url.replace("shop.db", "pearl.db")],
+        vec!["--help"],
+    ] {
+        let output = oxbase_into_a_closed_pipe(&arguments);
+        let errors = text(&output.stderr);
+        assert!(!errors.contains("panicked"), "{arguments:?}: {errors}");
+        assert_eq!(output.status.code(), Some(0), "{arguments:?}: {errors}");
+        assert!(errors.is_empty(), "{arguments:?} exits quietly: {errors}");
+    }
+    // The work was done before the output went nowhere.
+    let output = oxbase(&["migrate", "--schema", schema, "--database", &url]);
+    assert!(text(&output.stdout).contains("up to date"), "{}", text(&output.stdout));
+}
