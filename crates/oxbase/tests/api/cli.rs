@@ -289,3 +289,30 @@ fn a_closed_stdout_ends_commands_quietly() {
     let output = oxbase(&["migrate", "--schema", schema, "--database", &url]);
     assert!(text(&output.stdout).contains("up to date"), "{}", text(&output.stdout));
 }
+
+#[test]
+fn postgres_connect_failures_say_what_and_where() {
+    let schema = pearl_schema_path();
+    let schema = schema.to_str().unwrap();
+    let missing = "postgres://postgres@127.0.0.1:5432/does_not_exist";
+    for command in ["migrate", "serve"] {
+        let mut arguments = vec![command, "--schema", schema, "--database", missing];
+        if command == "serve" {
+            arguments.extend(["--listen", "127.0.0.1:0"]);
+        }
+        let output = oxbase(&arguments);
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        let errors = text(&output.stderr);
+        assert!(
+            errors.contains(
+                "database \"does_not_exist\" does not exist on 127.0.0.1:5432; create it with: createdb -h 127.0.0.1 -U postgres does_not_exist"
+            ),
+            "{command}: {errors}"
+        );
+    }
+    // Nothing listens on port 1; the password in the URL is never repeated.
+    let output = oxbase(&["migrate", "--schema", schema, "--database", "postgres://ana:hunter2@127.0.0.1:1/shop"]);
+    let errors = text(&output.stderr);
+    assert!(errors.contains("cannot connect to PostgreSQL on 127.0.0.1:1: connection refused"), "{errors}");
+    assert!(!errors.contains("hunter2"), "{errors}");
+}
