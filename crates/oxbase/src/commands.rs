@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow, bail};
 use oxbase_examples::Scale;
 use oxbase_schema::Schema;
 use oxbase_server::app::{App, bind, serve};
-use oxbase_server::config::{DatabaseUrl, ServerConfig};
+use oxbase_server::config::{CursorSecret, DatabaseUrl, ServerConfig};
 use oxbase_server::seed::{SeedError, example_schema, seed_example};
 use oxbase_server::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
 
@@ -213,7 +213,61 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
     config.cache_redis_l2 = schema.cache.redis_l2.unwrap_or(false);
     config.cache_exact_external_writes =
         schema.cache.external_writes == Some(oxbase_schema::file::ExternalWrites::Exact);
+    let schema_directory = arguments.schema.parent().unwrap_or(std::path::Path::new("."));
+    config.cursor_secret = cursor_secret(
+        arguments.cursor_secret_file.as_deref(),
+        "OXBASE_CURSOR_SECRET",
+        schema.server.cursor_secret_file.as_deref().map(|path| (schema_directory.join(path), "cursor_secret_file")),
+    )?;
+    config.cursor_secret_previous = cursor_secret(
+        arguments.cursor_secret_previous_file.as_deref(),
+        "OXBASE_CURSOR_SECRET_PREVIOUS",
+        schema
+            .server
+            .cursor_secret_previous_file
+            .as_deref()
+            .map(|path| (schema_directory.join(path), "cursor_secret_previous_file")),
+    )?;
+    if config.cursor_secret.is_none() && config.cursor_secret_previous.is_some() {
+        bail!(
+            "a previous cursor secret is set but no current one: set OXBASE_CURSOR_SECRET or a cursor secret file too (the previous secret only verifies old cursors)"
+        );
+    }
     Ok(config)
+}
+
+/// One cursor secret: from the file flag (or its `OXBASE_…_FILE` variable), else the
+/// variable `variable` holding the secret itself, else the schema file's `[server]` key.
+/// A file's trailing newline is not part of the secret. Shorter than 32 bytes is refused,
+/// naming where the secret came from.
+fn cursor_secret(
+    file_flag: Option<&std::path::Path>,
+    variable: &str,
+    schema_file: Option<(std::path::PathBuf, &str)>,
+) -> anyhow::Result<Option<CursorSecret>> {
+    let read = |path: &std::path::Path| -> anyhow::Result<Vec<u8>> {
+        let mut bytes =
+            std::fs::read(path).with_context(|| format!("cannot read the cursor secret file {}", path.display()))?;
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+            if bytes.ends_with(b"\r") {
+                bytes.pop();
+            }
+        }
+        Ok(bytes)
+    };
+    let (bytes, source) = if let Some(path) = file_flag {
+        (read(path)?, format!("file {}", path.display()))
+    } else if let Some(value) = std::env::var_os(variable) {
+        (value.into_encoded_bytes(), variable.to_owned())
+    } else if let Some((path, key)) = schema_file {
+        (read(&path)?, format!("[server] {key} {}", path.display()))
+    } else {
+        return Ok(None);
+    };
+    CursorSecret::new(bytes)
+        .map(Some)
+        .map_err(|error| anyhow!("{error} (from {source}); generate one with: openssl rand -base64 48"))
 }
 
 /// `[database]` pool and slow-query settings.

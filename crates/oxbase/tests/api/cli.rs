@@ -316,3 +316,63 @@ fn postgres_connect_failures_say_what_and_where() {
     assert!(errors.contains("cannot connect to PostgreSQL on 127.0.0.1:1: connection refused"), "{errors}");
     assert!(!errors.contains("hunter2"), "{errors}");
 }
+
+#[test]
+fn serve_refuses_a_short_cursor_secret_naming_where_it_came_from() {
+    let directory = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", directory.path().join("never.db").display());
+    let schema = pearl_schema_path();
+    let serve = ["serve", "--schema", schema.to_str().unwrap(), "--database", &url, "--listen", "127.0.0.1:0"];
+    let run = |extra: &[&str], variables: &[(&str, &str)]| {
+        let mut command = Command::new(oxbase_binary());
+        command.args(serve).args(extra);
+        for variable in ["OXBASE_CURSOR_SECRET", "OXBASE_CURSOR_SECRET_FILE", "OXBASE_CURSOR_SECRET_PREVIOUS"] {
+            command.env_remove(variable);
+        }
+        command.envs(variables.iter().copied()).output().unwrap()
+    };
+    let output = run(&[], &[("OXBASE_CURSOR_SECRET", "too-short-secret")]);
+    assert_eq!(output.status.code(), Some(1));
+    let errors = text(&output.stderr);
+    assert!(
+        errors.contains("the cursor secret is 16 bytes; at least 32 are needed (from OXBASE_CURSOR_SECRET)"),
+        "{errors}"
+    );
+    assert!(!errors.contains("too-short-secret"), "the secret is not repeated: {errors}");
+
+    // A file's trailing newline is not counted; 31 bytes are still too few.
+    let file = directory.path().join("cursor.secret");
+    write(&file, &format!("{}\n", "x".repeat(31)));
+    let output = run(&["--cursor-secret-file", file.to_str().unwrap()], &[]);
+    let errors = text(&output.stderr);
+    assert!(errors.contains("is 31 bytes; at least 32") && errors.contains("cursor.secret"), "{errors}");
+
+    let long_enough = "y".repeat(32);
+    let output = run(&[], &[("OXBASE_CURSOR_SECRET_PREVIOUS", &long_enough)]);
+    assert!(text(&output.stderr).contains("no current one"), "{}", text(&output.stderr));
+    // A good secret gets past the settings to the database check (this one is empty).
+    let output = run(&[], &[("OXBASE_CURSOR_SECRET", &long_enough)]);
+    assert!(text(&output.stderr).contains("is not migrated"), "{}", text(&output.stderr));
+
+    // [server] cursor_secret_file, relative to the schema file; the flag wins over it.
+    let schema_copy = directory.path().join("pearl.toml");
+    let source = std::fs::read_to_string(&schema).unwrap();
+    write(&schema_copy, &source.replacen("[server]\n", "[server]\ncursor_secret_file = \"cursor.secret\"\n", 1));
+    let output = Command::new(oxbase_binary())
+        .args(["serve", "--schema", schema_copy.to_str().unwrap(), "--database", &url, "--listen", "127.0.0.1:0"])
+        .env_remove("OXBASE_CURSOR_SECRET")
+        .env_remove("OXBASE_CURSOR_SECRET_FILE")
+        .output()
+        .unwrap();
+    let errors = text(&output.stderr);
+    assert!(errors.contains("is 31 bytes") && errors.contains("[server] cursor_secret_file"), "{errors}");
+    let good = directory.path().join("good.secret");
+    write(&good, &long_enough);
+    let output = Command::new(oxbase_binary())
+        .args(["serve", "--schema", schema_copy.to_str().unwrap(), "--database", &url, "--listen", "127.0.0.1:0"])
+        .args(["--cursor-secret-file", good.to_str().unwrap()])
+        .env_remove("OXBASE_CURSOR_SECRET")
+        .output()
+        .unwrap();
+    assert!(text(&output.stderr).contains("is not migrated"), "{}", text(&output.stderr));
+}
