@@ -74,6 +74,18 @@ pub struct ServeArgs {
     /// for SQLite and for PostgreSQL with Redis].
     #[arg(long, env = "OXBASE_CACHE", value_parser = ["on", "off"])]
     pub cache: Option<String>,
+    /// File holding the secret (at least 32 bytes) that signs keyset cursors; instances
+    /// behind one load balancer need the same one. The secret itself may also come from
+    /// OXBASE_CURSOR_SECRET (there is no flag for it, so it never shows in `ps`)
+    /// [default: the schema file's [server] cursor_secret_file; else a random secret per
+    /// process, and cursors end with it].
+    #[arg(long, env = "OXBASE_CURSOR_SECRET_FILE")]
+    pub cursor_secret_file: Option<PathBuf>,
+    /// File holding the previous cursor secret while rotating: cursors it signed still
+    /// verify, new ones are signed with the current secret; also OXBASE_CURSOR_SECRET_PREVIOUS
+    /// [default: the schema file's [server] cursor_secret_previous_file; none].
+    #[arg(long, env = "OXBASE_CURSOR_SECRET_PREVIOUS_FILE")]
+    pub cursor_secret_previous_file: Option<PathBuf>,
 }
 
 /// `oxbase migrate`

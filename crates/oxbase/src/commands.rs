@@ -9,11 +9,54 @@ use anyhow::{Context, anyhow, bail};
 use oxbase_examples::Scale;
 use oxbase_schema::Schema;
 use oxbase_server::app::{App, bind, serve};
-use oxbase_server::config::{DatabaseUrl, ServerConfig};
+use oxbase_server::config::{CursorSecret, DatabaseUrl, ServerConfig};
 use oxbase_server::seed::{SeedError, example_schema, seed_example};
 use oxbase_server::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
 
+use std::io::Write;
+
 use crate::cli::{CheckArgs, Command, DemoArgs, LogFormat, MigrateArgs, SeedArgs, ServeArgs};
+
+/// A command's output on stdout has no reader any more: `oxbase seed … | head -1`, where
+/// `head` exits after one line. `println!` panics then; the commands instead stop printing
+/// and `main` exits quietly with status 0 (not the 141 of a process killed by SIGPIPE):
+/// every command prints after its work is done, so the work succeeded and the reader took
+/// all it wanted, and `set -o pipefail` scripts do not fail on it.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("stdout was closed by its reader")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Writes one line of command output to stdout: [`StdoutClosed`] when the reader has gone.
+pub fn write_line(line: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(error) => Err(anyhow::Error::new(error).context("cannot write to stdout")),
+    }
+}
+
+/// `println!` for command output, returning [`StdoutClosed`] from the command when stdout
+/// has no reader.
+macro_rules! say {
+    ($($argument:tt)*) => {
+        write_line(format_args!($($argument)*))?
+    };
+}
+
+/// `println!` for what a running server announces (its address, the demo's banner): a
+/// closed stdout is ignored, since the server's work is serving, and its log is on stderr.
+macro_rules! announce {
+    ($($argument:tt)*) => {
+        drop(write_line(format_args!($($argument)*)))
+    };
+}
 
 /// Sets up `tracing` to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging(format: LogFormat) {
@@ -58,7 +101,7 @@ fn check(arguments: CheckArgs) -> anyhow::Result<ExitCode> {
     let schema = load_schema(&arguments.schema)?;
     let fields: usize = schema.resources.values().map(|resource| resource.fields.len()).sum();
     let indexes: usize = schema.resources.values().map(|resource| resource.indexes.len()).sum();
-    println!(
+    say!(
         "{}: ok ({} resources, {fields} fields, {indexes} indexes, {} roles)",
         arguments.schema.display(),
         schema.resources.len(),
@@ -80,20 +123,20 @@ fn run_migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
     let url = database_url(arguments.database.as_deref(), &schema)?;
     let options = MigrateOptions { dry_run: arguments.dry_run, allow_destructive: arguments.allow_destructive };
     match migrate(&url, &schema, options)? {
-        MigrateOutcome::UpToDate => println!("{url}: up to date"),
+        MigrateOutcome::UpToDate => say!("{url}: up to date"),
         MigrateOutcome::Planned { steps, statements } => {
-            println!("-- dry run: {} step(s) for {url}; nothing was changed", steps.len());
+            say!("-- dry run: {} step(s) for {url}; nothing was changed", steps.len());
             for step in &steps {
-                println!("--   {step}");
+                say!("--   {step}");
             }
             for statement in statements {
-                println!("{statement};\n");
+                say!("{statement};\n");
             }
         }
         MigrateOutcome::Applied { steps, statements } => {
-            println!("{url}: applied {} step(s), {statements} statement(s)", steps.len());
+            say!("{url}: applied {} step(s), {statements} statement(s)", steps.len());
             for step in steps {
-                println!("  {step}");
+                say!("  {step}");
             }
         }
     }
@@ -106,9 +149,9 @@ fn seed(arguments: SeedArgs) -> anyhow::Result<ExitCode> {
     let url = DatabaseUrl::parse(&arguments.database)?;
     let report = seed_example(&url, &arguments.example, scale)?;
     let total: u64 = report.rows.iter().map(|(_, rows)| rows).sum();
-    println!("seeded {} ({}) into {url}: {total} rows in {:.2?}", arguments.example, arguments.scale, report.elapsed);
+    say!("seeded {} ({}) into {url}: {total} rows in {:.2?}", arguments.example, arguments.scale, report.elapsed);
     for (resource, rows) in report.rows {
-        println!("  {resource:<34} {rows:>10}");
+        say!("  {resource:<34} {rows:>10}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -179,7 +222,61 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
     config.cache_redis_l2 = schema.cache.redis_l2.unwrap_or(false);
     config.cache_exact_external_writes =
         schema.cache.external_writes == Some(oxbase_schema::file::ExternalWrites::Exact);
+    let schema_directory = arguments.schema.parent().unwrap_or(std::path::Path::new("."));
+    config.cursor_secret = cursor_secret(
+        arguments.cursor_secret_file.as_deref(),
+        "OXBASE_CURSOR_SECRET",
+        schema.server.cursor_secret_file.as_deref().map(|path| (schema_directory.join(path), "cursor_secret_file")),
+    )?;
+    config.cursor_secret_previous = cursor_secret(
+        arguments.cursor_secret_previous_file.as_deref(),
+        "OXBASE_CURSOR_SECRET_PREVIOUS",
+        schema
+            .server
+            .cursor_secret_previous_file
+            .as_deref()
+            .map(|path| (schema_directory.join(path), "cursor_secret_previous_file")),
+    )?;
+    if config.cursor_secret.is_none() && config.cursor_secret_previous.is_some() {
+        bail!(
+            "a previous cursor secret is set but no current one: set OXBASE_CURSOR_SECRET or a cursor secret file too (the previous secret only verifies old cursors)"
+        );
+    }
     Ok(config)
+}
+
+/// One cursor secret: from the file flag (or its `OXBASE_…_FILE` variable), else the
+/// variable `variable` holding the secret itself, else the schema file's `[server]` key.
+/// A file's trailing newline is not part of the secret. Shorter than 32 bytes is refused,
+/// naming where the secret came from.
+fn cursor_secret(
+    file_flag: Option<&std::path::Path>,
+    variable: &str,
+    schema_file: Option<(std::path::PathBuf, &str)>,
+) -> anyhow::Result<Option<CursorSecret>> {
+    let read = |path: &std::path::Path| -> anyhow::Result<Vec<u8>> {
+        let mut bytes =
+            std::fs::read(path).with_context(|| format!("cannot read the cursor secret file {}", path.display()))?;
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+            if bytes.ends_with(b"\r") {
+                bytes.pop();
+            }
+        }
+        Ok(bytes)
+    };
+    let (bytes, source) = if let Some(path) = file_flag {
+        (read(path)?, format!("file {}", path.display()))
+    } else if let Some(value) = std::env::var_os(variable) {
+        (value.into_encoded_bytes(), variable.to_owned())
+    } else if let Some((path, key)) = schema_file {
+        (read(&path)?, format!("[server] {key} {}", path.display()))
+    } else {
+        return Ok(None);
+    };
+    CursorSecret::new(bytes)
+        .map(Some)
+        .map_err(|error| anyhow!("{error} (from {source}); generate one with: openssl rand -base64 48"))
 }
 
 /// `[database]` pool and slow-query settings.
@@ -264,7 +361,7 @@ async fn run_server(config: ServerConfig, schema: Schema) -> anyhow::Result<Sock
     let database = config.database.to_string();
     let app = Arc::new(App::open(config, schema).await?);
     tracing::info!(%address, database, cache = app.coherence.mode_name(), "listening");
-    println!("oxbase listening on http://{address}");
+    announce!("oxbase listening on http://{address}");
     serve(listener, app, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(address)
@@ -303,10 +400,10 @@ async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     match seeding.await? {
         Ok(report) => {
             let total: u64 = report.rows.iter().map(|(_, rows)| rows).sum();
-            println!("seeded the pearl example ({total} rows) into {url} in {:.2?}", report.elapsed);
+            announce!("seeded the pearl example ({total} rows) into {url} in {:.2?}", report.elapsed);
         }
         Err(SeedError::AlreadySeeded { .. }) => {
-            println!("using the pearl example already in {url}")
+            announce!("using the pearl example already in {url}")
         }
         Err(error) => return Err(error.into()),
     }
@@ -315,12 +412,12 @@ async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     config.max_page_size = schema.server.max_page_size.unwrap_or(config.max_page_size);
     let listener = bind(config.listen).await?;
     let address = listener.local_addr()?;
-    println!("\noxbase demo: the pearl clinical-study tracker on http://{address}\n");
-    println!("try:");
-    println!("  curl 'http://{address}/api/v1/trackers?limit=2'");
-    println!("  curl 'http://{address}/api/v1/users/1'");
-    println!("  curl 'http://{address}/api/v1/reporting_efforts?limit=5&offset=1'");
-    println!("\nCtrl-C stops it; the data stays in {}", arguments.data_dir.display());
+    announce!("\noxbase demo: the pearl clinical-study tracker on http://{address}\n");
+    announce!("try:");
+    announce!("  curl 'http://{address}/api/v1/trackers?limit=2'");
+    announce!("  curl 'http://{address}/api/v1/users/1'");
+    announce!("  curl 'http://{address}/api/v1/reporting_efforts?limit=5&offset=1'");
+    announce!("\nCtrl-C stops it; the data stays in {}", arguments.data_dir.display());
     let app = Arc::new(App::open(config, schema).await?);
     serve(listener, app, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
@@ -328,7 +425,7 @@ async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
 
 fn bench(options: oxbase_bench::BenchOptions) -> anyhow::Result<ExitCode> {
     let report = oxbase_bench::run(&options)?;
-    println!("{}", report.to_markdown());
-    println!("wrote {} and {}", options.out.join("bench.json").display(), options.out.join("bench.md").display());
+    say!("{}", report.to_markdown());
+    say!("wrote {} and {}", options.out.join("bench.json").display(), options.out.join("bench.md").display());
     Ok(ExitCode::SUCCESS)
 }

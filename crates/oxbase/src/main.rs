@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,8 +13,10 @@ fn main() -> ExitCode {
     commands::init_logging(cli.log_format);
     match commands::run(cli.command) {
         Ok(code) => code,
+        Err(error) if error.is::<commands::StdoutClosed>() => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Not eprintln!: it panics when stderr is a closed pipe too.
+            let _ = writeln!(std::io::stderr(), "error: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -6,16 +6,21 @@ use oxbase_schema::values;
 
 use crate::error::{QueryError, QueryErrorKind, did_you_mean};
 
+/// How many resource names an unknown-resource hint lists when none is close.
+const LISTED_RESOURCES: usize = 8;
+
 /// The resource named in a path, or an error naming the closest resource.
 pub fn resource<'a>(schema: &'a Schema, name: &str) -> Result<&'a Resource, QueryError> {
     schema.resource(name).ok_or_else(|| {
         let mut error =
             QueryError::new(QueryErrorKind::UnknownResource, format!("unknown resource '{name}'")).token(name);
         let hint = did_you_mean(name, schema.resources.keys().map(String::as_str), "resources");
-        error.hint = Some(if hint.starts_with("did you mean") {
+        // No close name: list a few rather than point at a catalogue route (none exists).
+        error.hint = Some(if hint.starts_with("did you mean") || schema.resources.len() <= LISTED_RESOURCES {
             hint
         } else {
-            "GET /api/v1/openapi.json lists the resources".to_owned()
+            let listed: Vec<&str> = schema.resources.keys().take(LISTED_RESOURCES).map(String::as_str).collect();
+            format!("known resources: {}, and {} more", listed.join(", "), schema.resources.len() - LISTED_RESOURCES)
         });
         error
     })

@@ -55,6 +55,11 @@ pub struct ServerSection {
     pub compression_min_bytes: Option<u64>,
     /// Compression level (0–11, held to each coding's range); balanced defaults if unset.
     pub compression_level: Option<u32>,
+    /// File holding the secret that signs keyset cursors (relative paths from the schema
+    /// file's directory). The secret itself is never written in the schema file.
+    pub cursor_secret_file: Option<String>,
+    /// File holding the previous cursor secret during a rotation: its cursors still verify.
+    pub cursor_secret_previous_file: Option<String>,
 }
 
 /// `[database]`

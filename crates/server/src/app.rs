@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::bus::Bus;
 use crate::cache::ResponseCache;
 use crate::cache::coherence::{self, Background, Coherence};
-use crate::config::ServerConfig;
+use crate::config::{CursorSecret, ServerConfig};
 use crate::http::router::router;
 use crate::store::{Store, StoreError};
 
@@ -41,6 +41,24 @@ pub struct App {
     _background: Background,
 }
 
+/// The key that signs cursors with the configured secret (and verifies the previous one),
+/// or with a random one, which is warned about: such cursors end with the process.
+fn cursor_key(config: &ServerConfig) -> CursorKey {
+    let current = match &config.cursor_secret {
+        Some(secret) => secret.bytes().to_vec(),
+        None => {
+            tracing::warn!(
+                "no cursor secret configured: keyset cursors are signed with a random secret of this process, so they will not survive a restart or work across instances (set OXBASE_CURSOR_SECRET or a cursor secret file)"
+            );
+            CursorSecret::random().bytes().to_vec()
+        }
+    };
+    match &config.cursor_secret_previous {
+        Some(previous) => CursorKey::new(current).with_previous(previous.bytes()),
+        None => CursorKey::new(current),
+    }
+}
+
 /// Handle to the shared [`App`] that handlers receive.
 #[derive(Clone)]
 pub struct AppState(pub Arc<App>);
@@ -50,7 +68,7 @@ impl App {
     pub async fn open(config: ServerConfig, schema: Schema) -> Result<App, StoreError> {
         let schema = Arc::new(schema);
         let store = Store::open(&config, schema.clone()).await?;
-        let cursor_key = CursorKey::new(config.cursor_secret.clone());
+        let cursor_key = cursor_key(&config);
         // On PostgreSQL without Redis, other instances' writes reach this cache only when
         // their notification arrives, so caching there is a choice, not the default.
         let cache_enabled = config

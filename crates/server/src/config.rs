@@ -73,8 +73,56 @@ pub struct ServerConfig {
     /// access control protects it.
     pub admin_enabled: bool,
     /// Secret that signs keyset cursors; instances behind one load balancer need the same
-    /// one. Random per process when not configured (cursors then end with the process).
-    pub cursor_secret: Vec<u8>,
+    /// one. `None`: a random secret per process, warned about at start (cursors then end
+    /// with the process and work on no other instance).
+    pub cursor_secret: Option<CursorSecret>,
+    /// The secret before `cursor_secret`, during a rotation: cursors it signed still
+    /// verify; new cursors are signed with `cursor_secret` only.
+    pub cursor_secret_previous: Option<CursorSecret>,
+}
+
+/// A secret that signs keyset cursors: at least [`CursorSecret::MIN_BYTES`] bytes. Its
+/// `Debug` prints `[redacted]`, so it never reaches a log through the config.
+#[derive(Clone)]
+pub struct CursorSecret(Vec<u8>);
+
+/// A cursor secret shorter than [`CursorSecret::MIN_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the cursor secret is {length} bytes; at least {} are needed", CursorSecret::MIN_BYTES)]
+pub struct CursorSecretTooShort {
+    pub length: usize,
+}
+
+impl CursorSecret {
+    /// The shortest accepted secret: the 256 bits of the HMAC-SHA256 key it becomes.
+    pub const MIN_BYTES: usize = 32;
+
+    /// A secret from bytes, refused when shorter than [`CursorSecret::MIN_BYTES`].
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<CursorSecret, CursorSecretTooShort> {
+        let bytes = bytes.into();
+        if bytes.len() < CursorSecret::MIN_BYTES {
+            return Err(CursorSecretTooShort { length: bytes.len() });
+        }
+        Ok(CursorSecret(bytes))
+    }
+
+    /// 32 random bytes, for a process that was given no secret.
+    pub fn random() -> CursorSecret {
+        let mut secret = uuid::Uuid::new_v4().as_bytes().to_vec();
+        secret.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        CursorSecret(secret)
+    }
+
+    /// The secret's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CursorSecret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("[redacted]")
+    }
 }
 
 impl ServerConfig {
@@ -94,7 +142,8 @@ impl ServerConfig {
             max_in_list: 1000,
             max_url_length: 8192,
             response_bounds: ResponseBounds::default(),
-            cursor_secret: random_secret(),
+            cursor_secret: None,
+            cursor_secret_previous: None,
             pool: PoolSettings::default(),
             slow_query: Some(Duration::from_millis(500)),
             log_slow_query_parameters: false,
@@ -151,13 +200,6 @@ impl Default for PoolSettings {
             application_name: "oxbase".to_owned(),
         }
     }
-}
-
-/// 32 random bytes.
-pub fn random_secret() -> Vec<u8> {
-    let mut secret = uuid::Uuid::new_v4().as_bytes().to_vec();
-    secret.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    secret
 }
 
 /// Where the data lives.
@@ -226,5 +268,15 @@ mod tests {
         assert!(DatabaseUrl::parse("sqlite://").is_err());
         let shown = DatabaseUrl::parse("postgres://user:secret@db:5432/app").unwrap().to_string();
         assert!(!shown.contains("secret"), "{shown}");
+    }
+
+    #[test]
+    fn cursor_secrets_are_at_least_32_bytes_and_never_shown() {
+        assert_eq!(CursorSecret::new(vec![b'x'; 31]).unwrap_err(), CursorSecretTooShort { length: 31 });
+        let secret = CursorSecret::new(b"correct horse battery staple, 32+".to_vec()).unwrap();
+        let mut config = ServerConfig::with_database(DatabaseUrl::Sqlite("app.db".into()));
+        config.cursor_secret = Some(secret);
+        let shown = format!("{config:?}");
+        assert!(shown.contains("cursor_secret: Some([redacted])") && !shown.contains("horse"), "{shown}");
     }
 }

@@ -249,3 +249,130 @@ fn seeded_data_keeps_the_unresolved_comment_count_rule(engine: Engine) {
         }
     }
 }
+
+/// Runs oxbase with stdout a pipe whose reader is already gone (`oxbase … | head -0`).
+fn oxbase_into_a_closed_pipe(arguments: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = Command::new(oxbase_binary())
+        .args(arguments)
+        .env_remove("OXBASE_DATABASE")
+        .env_remove("OXBASE_SCHEMA")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running oxbase");
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_commands_quietly() {
+    let directory = tempfile::tempdir().unwrap();
+    let schema = directory.path().join("shop.toml");
+    write(&schema, SHOP);
+    let url = format!("sqlite://{}", directory.path().join("shop.db").display());
+    let schema = schema.to_str().unwrap();
+    for arguments in [
+        vec!["check", "--schema", schema],
+        vec!["migrate", "--schema", schema, "--database", &url, "--dry-run"],
+        vec!["migrate", "--schema", schema, "--database", &url],
+        vec!["seed", "--database", &url.replace("shop.db", "pearl.db")],
+        vec!["--help"],
+    ] {
+        let output = oxbase_into_a_closed_pipe(&arguments);
+        let errors = text(&output.stderr);
+        assert!(!errors.contains("panicked"), "{arguments:?}: {errors}");
+        assert_eq!(output.status.code(), Some(0), "{arguments:?}: {errors}");
+        assert!(errors.is_empty(), "{arguments:?} exits quietly: {errors}");
+    }
+    // The work was done before the output went nowhere.
+    let output = oxbase(&["migrate", "--schema", schema, "--database", &url]);
+    assert!(text(&output.stdout).contains("up to date"), "{}", text(&output.stdout));
+}
+
+#[test]
+fn postgres_connect_failures_say_what_and_where() {
+    let schema = pearl_schema_path();
+    let schema = schema.to_str().unwrap();
+    let missing = "postgres://postgres@127.0.0.1:5432/does_not_exist";
+    for command in ["migrate", "serve"] {
+        let mut arguments = vec![command, "--schema", schema, "--database", missing];
+        if command == "serve" {
+            arguments.extend(["--listen", "127.0.0.1:0"]);
+        }
+        let output = oxbase(&arguments);
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        let errors = text(&output.stderr);
+        assert!(
+            errors.contains(
+                "database \"does_not_exist\" does not exist on 127.0.0.1:5432; create it with: createdb -h 127.0.0.1 -U postgres does_not_exist"
+            ),
+            "{command}: {errors}"
+        );
+    }
+    // Nothing listens on port 1; the password in the URL is never repeated.
+    let output = oxbase(&["migrate", "--schema", schema, "--database", "postgres://ana:hunter2@127.0.0.1:1/shop"]);
+    let errors = text(&output.stderr);
+    assert!(errors.contains("cannot connect to PostgreSQL on 127.0.0.1:1: connection refused"), "{errors}");
+    assert!(!errors.contains("hunter2"), "{errors}");
+}
+
+#[test]
+fn serve_refuses_a_short_cursor_secret_naming_where_it_came_from() {
+    let directory = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", directory.path().join("never.db").display());
+    let schema = pearl_schema_path();
+    let serve = ["serve", "--schema", schema.to_str().unwrap(), "--database", &url, "--listen", "127.0.0.1:0"];
+    let run = |extra: &[&str], variables: &[(&str, &str)]| {
+        let mut command = Command::new(oxbase_binary());
+        command.args(serve).args(extra);
+        for variable in ["OXBASE_CURSOR_SECRET", "OXBASE_CURSOR_SECRET_FILE", "OXBASE_CURSOR_SECRET_PREVIOUS"] {
+            command.env_remove(variable);
+        }
+        command.envs(variables.iter().copied()).output().unwrap()
+    };
+    let output = run(&[], &[("OXBASE_CURSOR_SECRET", "too-short-secret")]);
+    assert_eq!(output.status.code(), Some(1));
+    let errors = text(&output.stderr);
+    assert!(
+        errors.contains("the cursor secret is 16 bytes; at least 32 are needed (from OXBASE_CURSOR_SECRET)"),
+        "{errors}"
+    );
+    assert!(!errors.contains("too-short-secret"), "the secret is not repeated: {errors}");
+
+    // A file's trailing newline is not counted; 31 bytes are still too few.
+    let file = directory.path().join("cursor.secret");
+    write(&file, &format!("{}\n", "x".repeat(31)));
+    let output = run(&["--cursor-secret-file", file.to_str().unwrap()], &[]);
+    let errors = text(&output.stderr);
+    assert!(errors.contains("is 31 bytes; at least 32") && errors.contains("cursor.secret"), "{errors}");
+
+    let long_enough = "y".repeat(32);
+    let output = run(&[], &[("OXBASE_CURSOR_SECRET_PREVIOUS", &long_enough)]);
+    assert!(text(&output.stderr).contains("no current one"), "{}", text(&output.stderr));
+    // A good secret gets past the settings to the database check (this one is empty).
+    let output = run(&[], &[("OXBASE_CURSOR_SECRET", &long_enough)]);
+    assert!(text(&output.stderr).contains("is not migrated"), "{}", text(&output.stderr));
+
+    // [server] cursor_secret_file, relative to the schema file; the flag wins over it.
+    let schema_copy = directory.path().join("pearl.toml");
+    let source = std::fs::read_to_string(&schema).unwrap();
+    write(&schema_copy, &source.replacen("[server]\n", "[server]\ncursor_secret_file = \"cursor.secret\"\n", 1));
+    let output = Command::new(oxbase_binary())
+        .args(["serve", "--schema", schema_copy.to_str().unwrap(), "--database", &url, "--listen", "127.0.0.1:0"])
+        .env_remove("OXBASE_CURSOR_SECRET")
+        .env_remove("OXBASE_CURSOR_SECRET_FILE")
+        .output()
+        .unwrap();
+    let errors = text(&output.stderr);
+    assert!(errors.contains("is 31 bytes") && errors.contains("[server] cursor_secret_file"), "{errors}");
+    let good = directory.path().join("good.secret");
+    write(&good, &long_enough);
+    let output = Command::new(oxbase_binary())
+        .args(["serve", "--schema", schema_copy.to_str().unwrap(), "--database", &url, "--listen", "127.0.0.1:0"])
+        .args(["--cursor-secret-file", good.to_str().unwrap()])
+        .env_remove("OXBASE_CURSOR_SECRET")
+        .output()
+        .unwrap();
+    assert!(text(&output.stderr).contains("is not migrated"), "{}", text(&output.stderr));
+}

@@ -17,7 +17,13 @@ async fn unknown_resource_is_404_with_a_hint(engine: Engine) {
     let body = assert_error(app.get("/api/v1/tracker").await, 404, "unknown_resource", "'tracker'").await;
     assert_eq!(body["hint"], "did you mean 'trackers'?");
     assert_eq!(body["details"]["token"], "tracker");
-    assert_error(app.get("/api/v1/nothing_like_it/1").await, 404, "unknown_resource", "nothing_like_it").await;
+    let body =
+        assert_error(app.get("/api/v1/nothing_like_it/1").await, 404, "unknown_resource", "nothing_like_it").await;
+    // No close name: a few real names, not a pointer at a route that does not exist.
+    let hint = body["hint"].as_str().unwrap();
+    assert!(hint.starts_with("known resources: ") && hint.contains("trackers"), "{hint}");
+    assert!(hint.ends_with("and 3 more"), "the pearl example has 11 resources; 8 are listed: {hint}");
+    assert!(!hint.contains("openapi"), "{hint}");
 }
 
 async fn bad_and_missing_ids(engine: Engine) {

@@ -4,6 +4,8 @@
 use serde_json::Value;
 
 use crate::on_both_engines;
+use oxbase_server::config::CursorSecret;
+
 use crate::support::{Engine, TestApp, assert_error};
 
 on_both_engines!(
@@ -14,8 +16,10 @@ on_both_engines!(
     exact_counts_and_the_range_header,
     cursor_pages_walk_the_whole_order_exactly_once,
     tampered_and_foreign_cursors_are_refused,
+    cursors_verify_on_instances_sharing_the_secret_and_across_a_rotation,
     aggregates_group_by_the_other_columns,
     single_objects,
+    single_object_accept_is_matched_whole_and_in_any_case,
     request_limits_are_clear_errors,
     counts_of_aggregates_count_groups,
     cursors_are_bound_to_inner_filters_and_keep_the_page_size,
@@ -173,6 +177,48 @@ async fn tampered_and_foreign_cursors_are_refused(engine: Engine) {
     assert_eq!(valid.status(), 200);
 }
 
+/// The `after` cursor of the `Link` header of a path's answer.
+async fn next_cursor(app: &TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200, "GET {path}");
+    let link = response.headers()["link"].to_str().unwrap().to_owned();
+    link.split("after=").nth(1).unwrap().split(['>', '&']).next().unwrap().to_owned()
+}
+
+async fn cursors_verify_on_instances_sharing_the_secret_and_across_a_rotation(engine: Engine) {
+    let secret = |byte: u8| Some(CursorSecret::new(vec![byte; 32]).unwrap());
+    // Three instances over identical data (the seed is deterministic): two sharing the old
+    // secret, and one rotated to a new secret with the old one as previous.
+    let first = TestApp::spawn_on_with(engine, |config| config.cursor_secret = secret(1)).await;
+    let second = TestApp::spawn_on_with(engine, |config| config.cursor_secret = secret(1)).await;
+    let rotated = TestApp::spawn_on_with(engine, |config| {
+        config.cursor_secret = secret(2);
+        config.cursor_secret_previous = secret(1);
+    })
+    .await;
+    let page = "/api/v1/trackers?select=id&order=priority,id&limit=5";
+    let old_cursor = next_cursor(&first, page).await;
+    let expected = first.get_json(&format!("{page}&after={old_cursor}"), 200).await;
+    assert_eq!(second.get_json(&format!("{page}&after={old_cursor}"), 200).await, expected, "a shared secret");
+    assert_eq!(rotated.get_json(&format!("{page}&after={old_cursor}"), 200).await, expected, "the previous secret");
+
+    // The rotated instance signs with the new secret, which the others do not know.
+    let new_cursor = next_cursor(&rotated, page).await;
+    assert_ne!(new_cursor, old_cursor);
+    assert_eq!(rotated.get_json(&format!("{page}&after={new_cursor}"), 200).await, expected);
+    assert_error(
+        second.get(&format!("{page}&after={new_cursor}")).await,
+        400,
+        "invalid_cursor",
+        "belongs to another query or server",
+    )
+    .await;
+    // Default instances each sign with a random secret of their own.
+    let (alone, other) = (TestApp::spawn_on(engine).await, TestApp::spawn_on(engine).await);
+    let random_cursor = next_cursor(&alone, page).await;
+    assert_error(other.get(&format!("{page}&after={random_cursor}")).await, 400, "invalid_cursor", "another").await;
+}
+
 async fn aggregates_group_by_the_other_columns(engine: Engine) {
     let app = TestApp::spawn_on(engine).await;
     let rows = app.get_json("/api/v1/trackers?select=production_status,count(),priority.avg(),due_date.max()&reporting_effort_id=eq.1&order=production_status", 200).await;
@@ -198,6 +244,24 @@ async fn aggregates_group_by_the_other_columns(engine: Engine) {
         "aggregates",
     )
     .await;
+}
+
+async fn single_object_accept_is_matched_whole_and_in_any_case(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let get = |accept: &'static str| app.client.get(app.url("/api/v1/users?id=eq.3")).header("accept", accept).send();
+    for accept in [
+        "Application/Vnd.PGRST.Object+JSON",
+        "application/vnd.pgrst.object+json; charset=utf-8",
+        "text/html, application/vnd.pgrst.object",
+    ] {
+        let response = get(accept).await.unwrap();
+        assert_eq!(response.status(), 200, "{accept}");
+        let user: Value = response.json().await.unwrap();
+        assert_eq!(user["id"], 3, "{accept}: one object, not an array");
+    }
+    // A longer type that merely starts with the single-object one is not it.
+    let rows: Value = get("application/vnd.pgrst.object+jsonx, application/json").await.unwrap().json().await.unwrap();
+    assert!(rows.is_array(), "{rows}");
 }
 
 async fn single_objects(engine: Engine) {

@@ -19,6 +19,8 @@ on_both_engines!(
     upserts_merge_or_ignore_duplicates,
     nested_insert_creates_parents_and_children_in_one_transaction,
     malformed_bodies_get_clear_errors,
+    content_types_are_matched_whole_and_in_any_case,
+    a_key_named_twice_is_refused_with_its_path,
     oversize_bodies_are_refused,
     single_object_writes_roll_back_unless_exactly_one_row,
     a_write_past_the_request_timeout_is_rolled_back,
@@ -405,6 +407,92 @@ async fn malformed_bodies_get_clear_errors(engine: Engine) {
     assert_error(response, 400, "invalid_parameter", "JSON object").await;
     let response = app.send_json(Method::POST, "/api/v1/users", &json!({}), Some("return=everything")).await;
     assert_error(response, 400, "invalid_parameter", "return").await;
+}
+
+async fn content_types_are_matched_whole_and_in_any_case(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let post = |content_type: &'static str, body: String| {
+        app.client.post(app.url("/api/v1/tracker_comments")).header("content-type", content_type).body(body).send()
+    };
+    for (index, content_type) in
+        ["Application/JSON", "application/json; charset=utf-8", "application/json;charset=\"UTF-8\""]
+            .into_iter()
+            .enumerate()
+    {
+        let response = post(content_type, comment(1, 2, &format!("cased {index}")).to_string()).await.unwrap();
+        assert_eq!(response.status(), 201, "{content_type}: {}", response.text().await.unwrap());
+    }
+    for content_type in ["application/jsonx", "application/json-patch", "application/json-patch+json", "json"] {
+        let response = post(content_type, comment(1, 2, "refused").to_string()).await.unwrap();
+        assert_error(response, 415, "unsupported_media_type", content_type).await;
+    }
+    let response = post("application/json; charset=latin1", comment(1, 2, "latin").to_string()).await.unwrap();
+    assert_error(response, 415, "unsupported_media_type", "charset 'latin1'").await;
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments WHERE body IN ('refused', 'latin')").await, 0);
+    // The single-object Accept of a write is matched in any case too.
+    let response = app
+        .client
+        .post(app.url("/api/v1/tracker_comments?select=id,body"))
+        .header("content-type", "application/json")
+        .header("prefer", "return=representation")
+        .header("accept", "APPLICATION/VND.PGRST.OBJECT+JSON")
+        .body(comment(1, 2, "one object").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let row: Value = response.json().await.unwrap();
+    assert_eq!(row["body"], "one object", "{row}");
+}
+
+async fn a_key_named_twice_is_refused_with_its_path(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let post = |path: &'static str, body: &'static str| {
+        app.client.post(app.url(path)).header("content-type", "application/json").body(body).send()
+    };
+    let before = app.count("SELECT count(*) FROM tracker_comments").await;
+    let response =
+        post("/api/v1/tracker_comments", r#"{"tracker_id": 1, "user_id": 2, "body": "first", "body": "second"}"#)
+            .await
+            .unwrap();
+    let body = assert_error(response, 400, "duplicate_key", "'body' twice").await;
+    assert_eq!(body["details"]["path"], "body", "{body}");
+    let response = post(
+        "/api/v1/tracker_comments",
+        r#"[{"tracker_id": 1, "user_id": 2, "body": "a"}, {"tracker_id": 1, "user_id": 2, "body": "b"},
+            {"tracker_id": 1, "user_id": 2, "user_id": 3, "body": "c"}]"#,
+    )
+    .await
+    .unwrap();
+    let body = assert_error(response, 400, "duplicate_key", "at [2].user_id").await;
+    assert_eq!(body["details"]["key"], "user_id", "{body}");
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments").await, before, "nothing was written");
+    // In a nested child, and in a PATCH body.
+    let response = post(
+        "/api/v1/reporting_effort_items",
+        r#"[{"reporting_effort_id": 3, "item_type": "TLF", "item_subtype": "Table", "item_code": "T-DUP-1",
+             "tracker": {"reporting_effort_id": 3, "priority": 2, "priority": 3}}]"#,
+    )
+    .await
+    .unwrap();
+    assert_error(response, 400, "duplicate_key", "at [0].tracker.priority").await;
+    let response = app
+        .client
+        .patch(app.url("/api/v1/tracker_comments?id=eq.1"))
+        .header("content-type", "application/json")
+        .body(r#"{"body": "x", "body": "y"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 400, "duplicate_key", "'body'").await;
+    // The same key in sibling rows is not a duplicate.
+    let response = post(
+        "/api/v1/tracker_comments",
+        r#"[{"tracker_id": 1, "user_id": 2, "body": "sibling a"}, {"tracker_id": 1, "user_id": 2, "body": "sibling b"}]"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 201);
 }
 
 async fn oversize_bodies_are_refused(engine: Engine) {

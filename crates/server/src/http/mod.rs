@@ -8,12 +8,16 @@
 //! - [`admin`]: pool statistics and EXPLAIN, when enabled.
 //! - [`middleware`]: request id, request log, `Server-Timing`, timeouts, panics.
 //! - [`error`]: [`error::ApiError`], the only error type handlers return.
+//! - [`media_type`]: `Content-Type` and `Accept` media types, matched whole and in any case.
+//! - [`strict_json`]: request bodies as JSON values, refusing a key named twice.
 //! - [`encoding`]: `Accept-Encoding` negotiation and compressing cached bodies once.
 
 pub mod admin;
 pub mod encoding;
 pub mod error;
 pub mod health;
+pub mod media_type;
 pub mod middleware;
 pub mod records;
 pub mod router;
+pub mod strict_json;

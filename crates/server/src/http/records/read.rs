@@ -14,10 +14,8 @@ use crate::app::App;
 use crate::cache::{CacheKey, CachedRead};
 use crate::http::encoding::{self, Encoding};
 use crate::http::error::ApiError;
+use crate::http::media_type::{SINGLE_OBJECT, accepts_single_object};
 use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON, not_found};
-
-/// The media type PostgREST clients send to ask for one object instead of an array.
-pub const SINGLE_OBJECT: &str = "application/vnd.pgrst.object+json";
 
 /// How the rows are answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -306,10 +304,7 @@ fn read_options(headers: &HeaderMap) -> Result<ReadOptions, ApiError> {
             }
         }
     }
-    options.single_object = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .any(|accept| accept.to_str().unwrap_or_default().contains(SINGLE_OBJECT));
+    options.single_object = accepts_single_object(headers);
     if let Some(range) = headers.get(header::RANGE) {
         options.range = Some(parse_range(range.to_str().unwrap_or_default())?);
     }

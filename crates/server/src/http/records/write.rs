@@ -16,9 +16,10 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::bus::ChangeEvent;
 use crate::http::error::ApiError;
+use crate::http::media_type::{MediaType, accepts_single_object};
 use crate::http::middleware::RequestDeadline;
-use crate::http::records::read::SINGLE_OBJECT;
 use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON, json_response, not_found};
+use crate::http::strict_json::{self, StrictJsonError};
 use crate::store::json::literal_json;
 use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 
@@ -85,21 +86,10 @@ pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiErr
     Ok(preferences)
 }
 
-/// The request body as JSON, with clear errors for a wrong type, a size over the limit, or
-/// malformed JSON.
+/// The request body as JSON, with clear errors for a wrong type, a size over the limit,
+/// malformed JSON, or a key named twice in one object.
 pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
-    if !content_type.starts_with("application/json") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!(
-                "the body must be JSON, not '{}'",
-                if content_type.is_empty() { "unspecified" } else { content_type }
-            ),
-        )
-        .with_hint("send Content-Type: application/json"));
-    }
+    check_json_content_type(headers)?;
     let bytes = body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -109,10 +99,44 @@ pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Re
             ApiError::new(status, "invalid_body", format!("the request body could not be read: {rejection}"))
         }
     })?;
-    serde_json::from_slice(&bytes).map_err(|error| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {error}"))
-            .with_details(json!({ "line": error.line(), "column": error.column() }))
+    strict_json::from_slice(&bytes).map_err(|error| match error {
+        StrictJsonError::Syntax(error) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {error}"))
+                .with_details(json!({ "line": error.line(), "column": error.column() }))
+        }
+        StrictJsonError::DuplicateKey { key, path, line, column } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "duplicate_key",
+            format!("the body names the key '{key}' twice in one object, at {path}"),
+        )
+        .with_details(json!({ "key": key, "path": path, "line": line, "column": column }))
+        .with_hint("send each key once per object; nothing was written"),
     })
+}
+
+/// Refuses (415) a body whose `Content-Type` is not `application/json` (any case, with
+/// parameters) or names a charset other than UTF-8, the only one JSON allows (RFC 8259 §8.1).
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).map(|value| String::from_utf8_lossy(value.as_bytes()));
+    let content_type = content_type.as_deref().unwrap_or_default();
+    let media_type = MediaType::parse(content_type);
+    let refuse = |message: String| {
+        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
+            .with_details(json!({ "content_type": content_type }))
+            .with_hint("send Content-Type: application/json (optionally with ; charset=utf-8)")
+    };
+    match media_type {
+        Some(media_type) if media_type.essence == "application/json" => match media_type.parameter("charset") {
+            Some(charset) if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("utf8") => {
+                Err(refuse(format!("the body must be UTF-8 JSON, not charset '{charset}'")))
+            }
+            _ => Ok(()),
+        },
+        _ => Err(refuse(format!(
+            "the body must be JSON, not '{}'",
+            if content_type.is_empty() { "unspecified" } else { content_type }
+        ))),
+    }
 }
 
 /// The current time in the form oxbase stores timestamps in.
@@ -177,10 +201,7 @@ pub async fn execute(
     representation: Option<ReadPlan>,
     deadline: Option<RequestDeadline>,
 ) -> Result<(WriteOutcome, Response), ApiError> {
-    let single = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .any(|accept| accept.to_str().unwrap_or_default().contains(SINGLE_OBJECT));
+    let single = accepts_single_object(headers);
     let options = WriteOptions {
         single_row: single && representation.is_some(),
         representation,

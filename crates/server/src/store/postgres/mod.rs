@@ -5,6 +5,7 @@
 //! SQLite connections, so the read assembly and the write logic ([`crate::store::exec`])
 //! serve both engines unchanged.
 
+mod connect_error;
 pub mod exec;
 pub mod migrate;
 pub mod notify;
@@ -316,8 +317,7 @@ fn into_store_error(failure: WriteFailure) -> StoreError {
 /// Opens one pooled connection: `application_name` and `statement_timeout` set from the
 /// pool settings.
 fn connect_with(url: &str, settings: &PoolSettings) -> Result<postgres::Client, StoreError> {
-    let mut config: postgres::Config =
-        url.parse().map_err(|error| StoreError::Unavailable(format!("invalid PostgreSQL URL: {error}")))?;
+    let mut config = parse_url(url)?;
     config.application_name(&settings.application_name);
     // The external-write triggers skip this session's writes: oxbase bumps and notifies itself.
     config.options(&format!(
@@ -326,14 +326,20 @@ fn connect_with(url: &str, settings: &PoolSettings) -> Result<postgres::Client, 
         notify::WRITER_OPTION
     ));
     config.connect_timeout(settings.acquire_timeout);
-    config
-        .connect(postgres::NoTls)
-        .map_err(|error| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {error}")))
+    open(&config)
 }
 
 /// Opens one connection (no TLS: oxbase talks to PostgreSQL on a trusted network or
 /// loopback; TLS arrives with the deployment guide).
 pub fn connect(url: &str) -> Result<postgres::Client, StoreError> {
-    postgres::Client::connect(url, postgres::NoTls)
-        .map_err(|error| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {error}")))
+    open(&parse_url(url)?)
+}
+
+fn parse_url(url: &str) -> Result<postgres::Config, StoreError> {
+    url.parse().map_err(|error| StoreError::Unavailable(format!("invalid PostgreSQL URL: {error}")))
+}
+
+/// Connects, saying what failed and where (never the password) when it does.
+fn open(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
+    config.connect(postgres::NoTls).map_err(|error| StoreError::Unavailable(connect_error::describe(config, &error)))
 }
