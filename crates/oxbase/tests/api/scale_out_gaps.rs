@@ -195,6 +195,7 @@ async fn a_wrong_redis_password_is_logged_and_makes_the_instance_unready() {
         "the cause is logged at warn or error:\n{log}"
     );
     assert!(warnings.len() <= 3, "said once, not every retry:\n{log}");
+    eprintln!("wrong redis password, logged:\n{}", warnings.join("\n"));
     assert!(!log.contains(PASSWORD), "the password is never logged:\n{log}");
     drop(redis);
 }
