@@ -14,6 +14,7 @@ mod postgrest_client;
 mod query;
 mod read;
 mod scale_out;
+mod scale_out_gaps;
 mod serve;
 mod support;
 mod write;

@@ -25,20 +25,20 @@ use tokio::sync::oneshot;
 use crate::support::{PostgresDatabase, ServerProcess, oxbase_binary, pearl_schema_path};
 
 /// The shared Redis the suite runs against (`.ci/run` starts it).
-const REDIS: &str = "redis://127.0.0.1:6379";
+pub(crate) const REDIS: &str = "redis://127.0.0.1:6379";
 
 /// A read whose entry depends only on `trackers`.
-const TRACKER: &str = "/api/v1/trackers/9?select=id,priority";
+pub(crate) const TRACKER: &str = "/api/v1/trackers/9?select=id,priority";
 
 /// One oxbase instance in this process.
-struct Instance {
+pub(crate) struct Instance {
     api: Api,
-    app: Arc<App>,
+    pub(crate) app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
 impl Instance {
-    async fn start(database: &PostgresDatabase, redis: Option<&str>) -> Instance {
+    pub(crate) async fn start(database: &PostgresDatabase, redis: Option<&str>) -> Instance {
         Instance::start_with(database, redis, false).await
     }
 
@@ -48,7 +48,7 @@ impl Instance {
     }
 
     /// With the settings `adjust` makes on top of the suite's.
-    async fn start_adjusted(
+    pub(crate) async fn start_adjusted(
         database: &PostgresDatabase,
         redis: Option<&str>,
         adjust: impl FnOnce(&mut ServerConfig),
@@ -70,7 +70,7 @@ impl Instance {
         Instance { api: Api { address, client: reqwest::Client::new() }, app, shutdown: Some(sender) }
     }
 
-    fn mode(&self) -> &'static str {
+    pub(crate) fn mode(&self) -> &'static str {
         self.app.coherence.mode_name()
     }
 }
@@ -92,9 +92,9 @@ impl Drop for Instance {
 }
 
 /// The requests the tests make of an instance, in this process or not.
-struct Api {
-    address: SocketAddr,
-    client: reqwest::Client,
+pub(crate) struct Api {
+    pub(crate) address: SocketAddr,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Api {
@@ -118,7 +118,7 @@ impl Api {
         assert_eq!(response.status(), 204);
     }
 
-    async fn cache_statistics(&self) -> Value {
+    pub(crate) async fn cache_statistics(&self) -> Value {
         let response = self.client.get(format!("http://{}/admin/cache", self.address)).send().await.unwrap();
         response.json().await.unwrap()
     }
@@ -180,7 +180,7 @@ fn pearl_schema_with_exact_external_writes(directory: &Path) -> PathBuf {
 
 /// A seeded test database whose keys in the shared Redis (named after the database) are
 /// deleted with it, so repeated runs leave nothing behind.
-struct SeededDatabase(PostgresDatabase);
+pub(crate) struct SeededDatabase(PostgresDatabase);
 
 impl Deref for SeededDatabase {
     type Target = PostgresDatabase;
@@ -202,7 +202,7 @@ impl Drop for SeededDatabase {
     }
 }
 
-async fn seeded_database() -> SeededDatabase {
+pub(crate) async fn seeded_database() -> SeededDatabase {
     let database = PostgresDatabase::create().await;
     let url = DatabaseUrl::Postgres(database.url());
     tokio::task::spawn_blocking(move || seed_example(&url, "pearl", Scale::Small)).await.unwrap().unwrap();
@@ -222,7 +222,7 @@ async fn external_update(database: &PostgresDatabase, priority: i64) {
 }
 
 /// Polls until `check` holds, up to `limit`; how long it took.
-async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+pub(crate) async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
     let started = Instant::now();
     while started.elapsed() < limit {
         if check().await {
@@ -459,17 +459,23 @@ async fn without_redis_instances_learn_of_writes_by_notify() {
 }
 
 /// A redis-server of the test's own on a free port, killed on drop.
-struct RedisServer {
-    port: u16,
-    process: Child,
+pub(crate) struct RedisServer {
+    pub(crate) port: u16,
+    pub(crate) process: Child,
 }
 
 impl RedisServer {
-    fn start(port: Option<u16>) -> RedisServer {
+    pub(crate) fn start(port: Option<u16>) -> RedisServer {
+        RedisServer::start_with(port, &[])
+    }
+
+    /// With extra `redis-server` arguments (`--requirepass …`).
+    pub(crate) fn start_with(port: Option<u16>, arguments: &[&str]) -> RedisServer {
         let port =
             port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
         let process = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(arguments)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -482,11 +488,11 @@ impl RedisServer {
         RedisServer { port, process }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -508,23 +514,36 @@ async fn when_redis_goes_away_reads_stay_correct_and_hits_resume_when_it_returns
     assert!(b.read(TRACKER).await.1, "a hit while Redis is up");
 
     redis.stop();
-    a.patch_priority(4).await;
+    // A write Redis cannot confirm is committed, but not answered as done: another instance
+    // might still trust the older versions.
+    let started = Instant::now();
+    let response = a
+        .client
+        .patch(format!("http://{}/api/v1/trackers/9", a.address))
+        .json(&json!({ "priority": 4 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body = response.json::<Value>().await.unwrap();
+    assert_eq!(body["code"], "change_not_propagated", "{body}");
+    assert_eq!(body["details"]["committed"], true, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(4), "the writer gives up after a bounded wait");
     let (read, hit) = b.read(TRACKER).await;
-    assert_eq!(read["priority"], 4, "the write while Redis is down is read on B");
+    assert_eq!(read["priority"], 4, "the write while Redis is down is committed, and read on B");
     assert!(!hit);
     eventually(Duration::from_secs(3), async || a.mode() == "safe" && b.mode() == "safe")
         .await
         .expect("both instances notice Redis is gone");
     assert_eq!(b.cache_statistics().await["mode"], "safe");
     let ready = b.client.get(format!("http://{}/health/ready", b.address)).send().await.unwrap();
-    assert_eq!(ready.status(), 200, "an instance without Redis is still ready: correct, only slower");
-    assert_eq!(ready.json::<Value>().await.unwrap()["redis"], "unavailable");
-    for priority in [1, 2, 3] {
-        a.patch_priority(priority).await;
-        let (read, hit) = b.read(TRACKER).await;
-        assert_eq!(read["priority"], priority);
-        assert!(!hit, "no hit is served in safe mode");
-    }
+    assert_eq!(ready.status(), 503, "an instance that cannot use Redis is not ready");
+    let body = ready.json::<Value>().await.unwrap();
+    assert_eq!(body["details"]["redis"], "unavailable", "{body}");
+    assert!(body["details"]["redis_reason"].as_str().is_some_and(|reason| !reason.is_empty()), "{body}");
+    let (read, hit) = b.read(TRACKER).await;
+    assert_eq!(read["priority"], 4);
+    assert!(!hit, "no hit is served in safe mode");
 
     // Back, and empty: versions are re-seeded from the database before hits resume.
     let _restarted = RedisServer::start(Some(redis.port));
@@ -535,6 +554,9 @@ async fn when_redis_goes_away_reads_stay_correct_and_hits_resume_when_it_returns
     assert!(b.read(TRACKER).await.1, "hits resume");
     a.patch_priority(5).await;
     assert_eq!(b.read(TRACKER).await.0["priority"], 5, "and stay exact");
+    let ready = b.client.get(format!("http://{}/health/ready", b.address)).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "ready again");
+    assert_eq!(ready.json::<Value>().await.unwrap()["redis"], "ok");
     eprintln!("redis restart: hits resumed {recovered:?} after redis accepted connections again");
 }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::task::AbortHandle;
 
 use crate::bus::{Bus, ChangeEvent, LocalBus};
-use crate::cache::redis::RedisVersions;
+use crate::cache::redis::{NotPropagated, RedisVersions};
 use crate::config::{DatabaseUrl, ServerConfig};
 use crate::store::postgres::notify::{self, Barrier, ChangeNotice, Listener, ListenerEvent};
 
@@ -47,6 +47,8 @@ pub struct Coherence {
     /// notification committed earlier has arrived.
     barrier: Option<Barrier>,
     confirmations: AtomicU64,
+    /// Why Redis could not be used at all (its URL was refused at start): safe mode for good.
+    redis_refused: Option<String>,
 }
 
 impl Coherence {
@@ -66,6 +68,7 @@ impl Coherence {
             external_notices: AtomicU64::new(0),
             barrier,
             confirmations: AtomicU64::new(0),
+            redis_refused: None,
         }
     }
 
@@ -89,7 +92,22 @@ impl Coherence {
     /// Whether a cache hit can be checked right now.
     pub fn serving_hits(&self) -> bool {
         (!self.uses_listener || self.listening.load(Ordering::SeqCst))
+            && self.redis_refused.is_none()
             && self.redis.as_ref().is_none_or(|redis| redis.healthy())
+    }
+
+    /// In redis mode, why Redis cannot be used right now (`None` while it can; always
+    /// `None` in the other modes), without credentials.
+    pub fn redis_failure(&self) -> Option<String> {
+        if let Some(reason) = &self.redis_refused {
+            return Some(reason.clone());
+        }
+        self.redis.as_ref().and_then(|redis| redis.failure())
+    }
+
+    /// Whether this instance was configured with Redis.
+    pub fn uses_redis(&self) -> bool {
+        self.mode == Mode::Redis
     }
 
     /// Raises the known versions to at least these.
@@ -153,11 +171,17 @@ impl Coherence {
         }
     }
 
-    /// Makes a committed write's versions current, before the write answers.
-    pub async fn committed(&self, versions: &[(String, i64)]) {
+    /// Makes a committed write's versions current, before the write answers. In redis
+    /// mode, an error means Redis did not confirm them in time: other instances may still
+    /// trust older versions, so the write must not be answered as done.
+    pub async fn committed(&self, versions: &[(String, i64)]) -> Result<(), NotPropagated> {
         self.note_all(versions);
-        if let Some(redis) = &self.redis {
-            redis.raise(versions).await;
+        if let Some(reason) = &self.redis_refused {
+            return Err(NotPropagated { reason: reason.clone() });
+        }
+        match &self.redis {
+            Some(redis) => redis.raise(versions).await,
+            None => Ok(()),
         }
     }
 
@@ -165,8 +189,8 @@ impl Coherence {
     pub fn statistics(&self) -> serde_json::Value {
         let mut statistics = serde_json::json!({ "mode": self.mode_name() });
         if !self.serving_hits() {
-            statistics["safe_reason"] = if self.redis.as_ref().is_some_and(|redis| !redis.healthy()) {
-                "redis unavailable or not yet re-seeded".into()
+            statistics["safe_reason"] = if let Some(reason) = self.redis_failure() {
+                format!("redis unavailable or not yet re-seeded: {reason}").into()
             } else {
                 "the PostgreSQL LISTEN connection is down or catching up".into()
             };
@@ -223,13 +247,12 @@ pub async fn start(
         Some(url) => match open_redis(url, &config.database).await {
             Ok(redis) => Some(Arc::new(redis)),
             Err(error) => {
-                // Never listening: safe mode for good, so no hit is served unchecked.
+                // Safe mode for good, so no hit is served unchecked. The URL is not logged:
+                // it may hold a password.
                 tracing::error!(%error, "cannot use redis: no cache hits will be served");
-                return (
-                    Arc::new(Coherence::new(Mode::Redis, None, true, None)),
-                    Arc::new(LocalBus::new()),
-                    background,
-                );
+                let mut coherence = Coherence::new(Mode::Redis, None, true, None);
+                coherence.redis_refused = Some(format!("the redis url was refused: {error}"));
+                return (Arc::new(coherence), Arc::new(LocalBus::new()), background);
             }
         },
         None => None,
@@ -271,7 +294,9 @@ pub async fn start(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     if !coherence.serving_hits() {
-        tracing::warn!("starting in safe mode: no cache hits until versions can be checked");
+        let reason =
+            coherence.redis_failure().unwrap_or_else(|| "the PostgreSQL LISTEN connection is not caught up".to_owned());
+        tracing::warn!(reason, "starting in safe mode: no cache hits until versions can be checked");
     }
     (coherence, bus, background)
 }
@@ -330,24 +355,32 @@ async fn supervise_redis(redis: Arc<RedisVersions>, coherence: Arc<Coherence>, d
             continue;
         }
         // Only once Redis answers is it worth reading the database's versions (a fresh
-        // PostgreSQL connection each time) to seed it.
-        if let Err(error) = redis.ping().await {
-            tracing::debug!(%error, "redis still unreachable");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        }
+        // PostgreSQL connection each time) to seed it. The order of the steps is what makes
+        // hits exact afterwards: see the `cache::redis` module doc.
         let failures_before = redis.failures();
+        let epoch = match redis.ping().await {
+            Ok(()) => redis.adopt_epoch().await,
+            Err(error) => Err(error),
+        };
+        let epoch = match epoch {
+            Ok(epoch) => epoch,
+            Err(error) => {
+                redis.still_failing(&error.to_string());
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
         let seeded = match database_versions(&database).await {
             Ok(versions) => {
                 coherence.note_all(&versions);
-                redis.seed(&versions, failures_before).await.map_err(|error| error.to_string())
+                redis.seed(&epoch, &versions, failures_before).await.map_err(|error| error.to_string())
             }
-            Err(error) => Err(error),
+            Err(error) => Err(format!("cannot read the versions from the database: {error}")),
         };
         match seeded {
             Ok(true) => continue,
-            Ok(false) => {}
-            Err(error) => tracing::debug!(%error, "redis not seeded yet"),
+            Ok(false) => tracing::debug!("redis changed while it was seeded; seeding again"),
+            Err(error) => redis.still_failing(&error),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -366,7 +399,7 @@ async fn consume_notices(
             ListenerEvent::Connected(versions) => {
                 coherence.note_all(&versions);
                 if let Some(redis) = &coherence.redis {
-                    redis.raise(&versions).await;
+                    redis.raise_once(&versions).await;
                 }
                 if !coherence.listening.swap(true, Ordering::SeqCst) {
                     tracing::info!("listening for PostgreSQL change notifications");
@@ -397,10 +430,10 @@ async fn consume_notices(
                 }
                 coherence.note(notice.versions.iter().map(|(resource, version)| (resource.as_str(), *version)));
                 if let Some(redis) = &coherence.redis {
-                    // Every instance raises: idempotent, and it covers a writer that could
-                    // not reach Redis itself.
+                    // Every instance raises: idempotent, and it covers writes made outside
+                    // oxbase and a writer that could not reach Redis (it answered an error).
                     redis
-                        .raise(
+                        .raise_once(
                             &notice.versions.iter().map(|(name, version)| (name.clone(), *version)).collect::<Vec<_>>(),
                         )
                         .await;

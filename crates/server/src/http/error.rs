@@ -13,6 +13,7 @@ use oxbase_query::QueryError;
 use oxbase_query::error::QueryErrorKind;
 use serde_json::{Value, json};
 
+use crate::cache::redis::NotPropagated;
 use crate::store::StoreError;
 
 /// An error answered to a client.
@@ -125,6 +126,24 @@ impl From<StoreError> for ApiError {
                     "an internal error occurred; it has been logged",
                 )
             },
+        }
+    }
+}
+
+impl From<NotPropagated> for ApiError {
+    fn from(error: NotPropagated) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            internal: Some(error.to_string()),
+            details: json!({ "committed": true, "redis": "unavailable" }),
+            hint: Some(
+                "the change is saved: read it back before repeating a request that is not idempotent".to_owned(),
+            ),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "change_not_propagated",
+                "the change was committed, but redis did not confirm it to the other instances' caches in time",
+            )
         }
     }
 }

@@ -210,19 +210,21 @@ pub async fn execute(
     };
     let request_id = headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
     let task_app = app.clone();
-    let mut outcome = tokio::spawn(async move {
+    let (mut outcome, propagated) = tokio::spawn(async move {
         let resource = request.resource().to_owned();
         let outcome = task_app.store.write(request, options).await?;
         // Before the write answers or anyone hears of it, so no read after it, on any
-        // instance sharing Redis, can be served old data.
-        task_app.coherence.committed(&outcome.versions).await;
+        // instance sharing Redis, can be served old data. When Redis does not confirm, the
+        // change is committed all the same: it is published, but answered as an error.
+        let propagated = task_app.coherence.committed(&outcome.versions).await;
         if !outcome.keys.is_empty() {
             task_app.bus.publish(change_event(&task_app, &resource, &outcome, request_id));
         }
-        Ok::<_, WriteFailure>(outcome)
+        Ok::<_, WriteFailure>((outcome, propagated))
     })
     .await
     .map_err(|error| ApiError::from(crate::store::StoreError::Internal(format!("the write task failed: {error}"))))??;
+    propagated?;
     let timing = DatabaseTiming { duration: outcome.database_time, statements: outcome.statements };
     let response = match (returning, outcome.representation.take()) {
         (Return::Representation, Some(output)) => {
