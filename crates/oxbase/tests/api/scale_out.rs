@@ -536,6 +536,20 @@ async fn when_redis_goes_away_reads_stay_correct_and_hits_resume_when_it_returns
         .await
         .expect("both instances notice Redis is gone");
     assert_eq!(b.cache_statistics().await["mode"], "safe");
+    // Once A knows Redis is gone, a write is refused before it runs: nothing is written,
+    // so a retry is safe.
+    let response = a
+        .client
+        .patch(format!("http://{}/api/v1/trackers/9", a.address))
+        .json(&json!({ "priority": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body = response.json::<Value>().await.unwrap();
+    assert_eq!(body["code"], "redis_unavailable", "{body}");
+    assert_eq!(body["details"]["committed"], false, "{body}");
     let ready = b.client.get(format!("http://{}/health/ready", b.address)).send().await.unwrap();
     assert_eq!(ready.status(), 503, "an instance that cannot use Redis is not ready");
     let body = ready.json::<Value>().await.unwrap();

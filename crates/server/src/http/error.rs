@@ -148,6 +148,25 @@ impl From<NotPropagated> for ApiError {
     }
 }
 
+impl ApiError {
+    /// 503 before a write starts, while this instance knows Redis cannot confirm it: the
+    /// write would commit and then be answered `change_not_propagated`, so it is refused
+    /// first, with nothing written, and a retry is safe.
+    pub fn redis_unavailable_before_write(reason: &str) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            internal: Some(format!("write refused before it ran: {reason}")),
+            details: json!({ "committed": false, "redis": "unavailable" }),
+            hint: Some("nothing was written; retry shortly".to_owned()),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "redis_unavailable",
+                "redis is unavailable, so a write could not be made known to the other instances' caches",
+            )
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({

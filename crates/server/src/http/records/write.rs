@@ -208,6 +208,12 @@ pub async fn execute(
         deadline: Some(deadline.map_or_else(|| Instant::now() + app.config.request_timeout, |deadline| deadline.0)),
         instance: Some(app.instance.clone()),
     };
+    // Known before any work: Redis is down, so the write could not be confirmed to the
+    // other instances. Refusing now writes nothing; the 503 after a commit below is left
+    // for Redis failing while the write runs.
+    if let Some(reason) = app.coherence.redis_failure() {
+        return Err(ApiError::redis_unavailable_before_write(&reason));
+    }
     let request_id = headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
     let task_app = app.clone();
     let (mut outcome, propagated) = tokio::spawn(async move {
