@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! - [`connections`]: the accept loop: connection cap, header-read and keep-alive
+//!   timeouts, graceful shutdown.
 //! - [`router`]: the one explicit route table.
 //! - [`records`]: `/api/v1/{resource}` handlers, one file per action.
 //! - [`health`]: liveness and readiness.
@@ -11,6 +13,7 @@
 //! - [`encoding`]: `Accept-Encoding` negotiation and compressing cached bodies once.
 
 pub mod admin;
+pub mod connections;
 pub mod encoding;
 pub mod error;
 pub mod health;
