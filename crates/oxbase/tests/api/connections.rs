@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, assert_error};
 
 /// Longest any step of these tests may take before it counts as hanging.
 const PATIENCE: Duration = Duration::from_secs(3);
@@ -158,4 +158,24 @@ async fn over_the_connection_cap_a_new_connection_gets_503_and_later_ones_are_se
     assert_eq!(status, 200, "served again once the idle connections were closed");
     eprintln!("503 after {answered:?}; served again after {:?}", started.elapsed());
     drop(idle);
+}
+
+#[tokio::test]
+async fn a_long_url_gets_414_and_large_headers_get_431_as_json() {
+    let app = TestApp::spawn_with(|_| {}).await;
+    let values = vec!["1"; 10_000].join(",");
+    let path = format!("/api/v1/trackers?select=id&id=in.({values})");
+    assert!(path.len() > 20_000);
+    let body = assert_error(app.get(&path).await, 414, "uri_too_long", "URL").await;
+    assert_eq!(body["details"]["limit"], 8192, "{body}");
+
+    let mut request = app.client.get(app.url("/api/v1/studies"));
+    for index in 0..10 {
+        request = request.header(format!("x-large-{index}"), "v".repeat(10_000));
+    }
+    let body = assert_error(request.send().await.unwrap(), 431, "headers_too_large", "headers").await;
+    assert!(body["details"]["bytes"].as_u64().unwrap() > 100_000, "{body}");
+
+    // Within the limits, the same server answers.
+    assert_eq!(app.get("/api/v1/studies?select=id").await.status().as_u16(), 200);
 }

@@ -8,7 +8,8 @@
 //! - [`records`]: `/api/v1/{resource}` handlers, one file per action.
 //! - [`health`]: liveness and readiness.
 //! - [`admin`]: pool statistics and EXPLAIN, when enabled.
-//! - [`middleware`]: request id, request log, `Server-Timing`, timeouts, panics.
+//! - [`middleware`]: request id, request log, `Server-Timing`, URL and header limits,
+//!   timeouts, panics.
 //! - [`error`]: [`error::ApiError`], the only error type handlers return.
 //! - [`encoding`]: `Accept-Encoding` negotiation and compressing cached bodies once.
 
