@@ -127,8 +127,12 @@ pub async fn serve(
     let mut builder = Builder::new(TokioExecutor::new());
     // Our own clock keeps the header-read timeout (see `timeouts` for why not hyper's).
     builder.http1().header_read_timeout(None::<Duration>).max_buf_size(limits.read_buffer_bytes);
-    // As axum::serve: the CONNECT protocol, for WebSockets over HTTP/2.
-    builder.http2().enable_connect_protocol();
+    // As axum::serve: the CONNECT protocol, for WebSockets over HTTP/2. The header list
+    // may be as large as an HTTP/1.1 head (h2's default is 16 KiB), so the 431 is ours.
+    builder
+        .http2()
+        .enable_connect_protocol()
+        .max_header_list_size(u32::try_from(limits.read_buffer_bytes).unwrap_or(u32::MAX));
     let builder = Arc::new(builder);
     let open_connections = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
@@ -166,6 +170,9 @@ pub async fn serve(
         }
         match open_connections.clone().try_acquire_owned() {
             Ok(permit) => {
+                if let Some(refused) = refused.end() {
+                    tracing::info!(refused, "below the connection limit again");
+                }
                 let connection = serve_connection(stream, router.clone(), builder.clone(), limits, graceful.watcher());
                 tokio::spawn(async move {
                     connection.await;
