@@ -60,6 +60,20 @@ pub struct ServeArgs {
     /// SQLite reader connections [default: 4].
     #[arg(long, env = "OXBASE_READERS")]
     pub readers: Option<u32>,
+    /// Seconds a client has to send a request's headers, from the connection's opening or
+    /// the request's first byte; 0 waits forever [default: the schema file's [server]
+    /// header_read_timeout_seconds, else 10].
+    #[arg(long, env = "OXBASE_HEADER_READ_TIMEOUT", value_name = "SECONDS")]
+    pub header_read_timeout: Option<u64>,
+    /// Seconds a connection with no request in flight stays open; 0 keeps it open
+    /// [default: the schema file's [server] keep_alive_timeout_seconds, else 60].
+    #[arg(long, env = "OXBASE_KEEP_ALIVE_TIMEOUT", value_name = "SECONDS")]
+    pub keep_alive_timeout: Option<u64>,
+    /// Most connections open at once; more are answered 503 too_many_connections
+    /// [default: the schema file's [server] max_connections, else 10000 or fewer to fit
+    /// the open-file limit].
+    #[arg(long, env = "OXBASE_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
     /// Migrate the database to the schema before serving.
     #[arg(long, env = "OXBASE_MIGRATE")]
     pub migrate: bool,

@@ -191,6 +191,7 @@ fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<Serve
     if let Some(seconds) = schema.server.request_timeout_seconds {
         config.request_timeout = std::time::Duration::from_secs(seconds);
     }
+    apply_connection_settings(&mut config, arguments, schema)?;
     if let Some(readers) = arguments.readers.or(schema.database.readers) {
         config.readers = readers;
     }
@@ -277,6 +278,29 @@ fn cursor_secret(
     CursorSecret::new(bytes)
         .map(Some)
         .map_err(|error| anyhow!("{error} (from {source}); generate one with: openssl rand -base64 48"))
+}
+
+/// The connection limits (flag > environment > `[server]` > default) and the header size.
+fn apply_connection_settings(config: &mut ServerConfig, arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<()> {
+    let server = &schema.server;
+    // 0 turns a timeout off.
+    let seconds = |value: u64| (value > 0).then(|| std::time::Duration::from_secs(value));
+    if let Some(value) = arguments.header_read_timeout.or(server.header_read_timeout_seconds) {
+        config.header_read_timeout = seconds(value);
+    }
+    if let Some(value) = arguments.keep_alive_timeout.or(server.keep_alive_timeout_seconds) {
+        config.keep_alive_timeout = seconds(value);
+    }
+    if let Some(connections) = arguments.max_connections.or(server.max_connections) {
+        if connections == 0 {
+            bail!("max_connections is 0; use at least 1 (it caps how many client connections are open at once)");
+        }
+        config.max_connections = connections;
+    }
+    if let Some(bytes) = server.max_header_bytes {
+        config.max_header_bytes = bytes;
+    }
+    Ok(())
 }
 
 /// `[database]` pool and slow-query settings.

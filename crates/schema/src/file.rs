@@ -49,6 +49,14 @@ pub struct ServerSection {
     pub max_response_bytes: Option<u64>,
     pub max_body_bytes: Option<u64>,
     pub request_timeout_seconds: Option<u64>,
+    /// Seconds a client has to send a request's headers; `0` waits forever.
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open; `0` keeps it open.
+    pub keep_alive_timeout_seconds: Option<u64>,
+    /// Most connections open at once.
+    pub max_connections: Option<usize>,
+    /// Most bytes all request headers together may hold.
+    pub max_header_bytes: Option<usize>,
     /// Serve `/admin/*` (pool statistics, EXPLAIN); off unless set.
     pub admin: Option<bool>,
     /// Responses smaller than this many bytes are sent uncompressed.

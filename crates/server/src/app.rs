@@ -14,6 +14,7 @@ use crate::bus::Bus;
 use crate::cache::ResponseCache;
 use crate::cache::coherence::{self, Background, Coherence};
 use crate::config::{CursorSecret, ServerConfig};
+use crate::http::connections::{self, ConnectionLimits};
 use crate::http::router::router;
 use crate::store::{Store, StoreError};
 
@@ -130,12 +131,14 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(address).await.map_err(|source| ServeError::Bind { address, source })
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish,
+/// holding connections to the settings' limits (`http::connections`).
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    axum::serve(listener, build_app(app)).with_graceful_shutdown(shutdown).await?;
+    let limits = ConnectionLimits::of(&app.config);
+    connections::serve(listener, build_app(app), limits, shutdown).await;
     Ok(())
 }

@@ -35,8 +35,20 @@ pub struct ServerConfig {
     /// How large one read response may grow (rows per embedded array, rows in all, bytes);
     /// exceeding a bound is a 400 naming it.
     pub response_bounds: ResponseBounds,
-    /// Longest accepted request URL (path and query), in bytes.
+    /// Longest accepted request URL (path and query), in bytes; longer ones get 414.
     pub max_url_length: usize,
+    /// Most bytes all request headers together may hold (names, values and separators);
+    /// more get 431.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a request's headers: from the connection's opening, or
+    /// from the first byte of a later request on it; `None` waits forever.
+    pub header_read_timeout: Option<Duration>,
+    /// A connection with no request in flight and no byte of a next one for this long is
+    /// closed; `None` keeps idle connections open.
+    pub keep_alive_timeout: Option<Duration>,
+    /// Most connections open at once; above it a new connection is answered 503
+    /// `too_many_connections` and closed.
+    pub max_connections: usize,
     /// PostgreSQL connection pool settings.
     pub pool: PoolSettings,
     /// Statements slower than this are logged with their SQL (never with parameter values
@@ -142,6 +154,10 @@ impl ServerConfig {
             max_in_list: 1000,
             max_url_length: 8192,
             response_bounds: ResponseBounds::default(),
+            max_header_bytes: 32 * 1024,
+            header_read_timeout: Some(Duration::from_secs(10)),
+            keep_alive_timeout: Some(Duration::from_secs(60)),
+            max_connections: crate::http::connections::default_max_connections(),
             cursor_secret: None,
             cursor_secret_previous: None,
             pool: PoolSettings::default(),

@@ -3,6 +3,7 @@
 
 mod cli;
 mod conditional;
+mod connections;
 mod differential;
 mod embed;
 mod errors;

@@ -318,8 +318,8 @@ async fn request_limits_are_clear_errors(engine: Engine) {
     let long_url = "x".repeat(9000);
     assert_error(
         app.get(&format!("/api/v1/trackers?select=id&item_code=eq.{long_url}")).await,
-        400,
-        "limit_exceeded",
+        414,
+        "uri_too_long",
         "URL",
     )
     .await;

@@ -141,7 +141,10 @@ async fn rounds_under(gap: Gap, duration: Duration, limit: usize) -> Rounds {
 async fn a_redis_restarted_empty_never_lets_another_instance_read_a_write_stale() {
     let seen = rounds_under(Gap::RestartEmpty, Duration::from_secs(8), 5000).await;
     assert!(seen.stale.is_empty(), "B read stale data after A's write answered: {seen:?}");
-    assert!(seen.acknowledged * 2 >= seen.rounds, "most writes are acknowledged: {seen:?}");
+    // While an instance knows Redis is gone its writes are refused at once (nothing
+    // written), so refused rounds are quick and many; what matters is that enough writes
+    // were acknowledged between the restarts to judge B's reads after them.
+    assert!(seen.acknowledged >= 100, "writes are acknowledged between restarts: {seen:?}");
     assert!(seen.hits >= 20, "hits resume between restarts, so the test could see stale hits: {seen:?}");
 }
 

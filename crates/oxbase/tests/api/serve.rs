@@ -1,6 +1,6 @@
 //! `oxbase serve` as a process: settings from flags, environment and the schema file;
 //! refusing an unmigrated database; graceful shutdown on SIGTERM. Each runs on both
-//! engines.
+//! engines but the connection limits, which do not depend on the engine.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,6 +16,12 @@ on_both_engines_blocking!(
     migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment,
     a_killed_bulk_insert_leaves_all_or_nothing,
 );
+
+/// Connection handling does not depend on the engine.
+#[test]
+fn connection_limits_come_from_the_schema_file_the_environment_and_flags() {
+    connection_limits_from_every_source(Engine::Sqlite);
+}
 
 /// `GET path` on a server process, over a fresh connection.
 fn get(server: &ServerProcess, path: &str) -> (u16, String) {
@@ -188,4 +194,45 @@ fn wait_for_sessions_to_end(database: &ScratchDatabase) {
         assert!(started.elapsed() < Duration::from_secs(30), "{sessions} sessions of the killed server remain");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// `[server] header_read_timeout_seconds` from the file, `OXBASE_MAX_CONNECTIONS` over the
+/// file's `max_connections`, and `--keep-alive-timeout`, each seen at work.
+fn connection_limits_from_every_source(engine: Engine) {
+    let database = seeded_database(engine);
+    let schema = database.directory().join("schema.toml");
+    let source = std::fs::read_to_string(pearl_schema_path()).unwrap();
+    let limits = "[server]\nheader_read_timeout_seconds = 1\nmax_connections = 50\n";
+    std::fs::write(&schema, source.replacen("[server]\n", limits, 1)).unwrap();
+    let server = ServerProcess::start(
+        Command::new(oxbase_binary())
+            .args(["serve", "--schema", schema.to_str().unwrap(), "--database", &database.url()])
+            .args(["--listen", "127.0.0.1:0", "--keep-alive-timeout", "1"])
+            .env("OXBASE_MAX_CONNECTIONS", "2"),
+    );
+    let started = Instant::now();
+    let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(&server.address).unwrap()).collect();
+    let (status, body) = get(&server, "/health/live");
+    assert_eq!(status, 503, "the environment's cap of 2 beats the file's 50: {body}");
+    assert!(body.contains("too_many_connections"), "{body}");
+
+    // The file's header-read timeout closes the two idle sockets after a second.
+    for mut socket in idle {
+        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(socket.read(&mut [0; 16]).unwrap(), 0, "closed by the server");
+    }
+    let closed = started.elapsed();
+    assert!(closed >= Duration::from_millis(900) && closed < Duration::from_secs(3), "closed after {closed:?}");
+    assert_eq!(get(&server, "/health/live").0, 200);
+
+    // The flag's keep-alive timeout closes a connection idle after its response.
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    write!(stream, "GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let answered = Instant::now();
+    let (status, _) = read_response(&mut stream);
+    let idle_for = answered.elapsed();
+    assert_eq!(status, 200);
+    assert!(idle_for >= Duration::from_millis(900) && idle_for < Duration::from_secs(3), "closed after {idle_for:?}");
+    assert!(server.log().contains("connection limit reached"), "{}", server.log());
 }

@@ -224,7 +224,6 @@ impl TestApp {
     }
 
     /// Like [`TestApp::spawn`], letting the test adjust the configuration.
-    #[allow(dead_code, reason = "every suite runs on both engines now; kept for SQLite-only tests")]
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
         TestApp::spawn_on_with(Engine::Sqlite, adjust).await
     }

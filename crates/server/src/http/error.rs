@@ -66,6 +66,52 @@ impl ApiError {
             .with_details(json!({ "path": path }))
             .with_hint("resources are served at /api/v1/{resource}")
     }
+
+    /// 414 for a URL (path and query) longer than the server accepts.
+    pub fn uri_too_long(length: usize, limit: usize) -> ApiError {
+        ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the URL is {length} bytes; at most {limit} are accepted"),
+        )
+        .with_details(json!({ "length": length, "limit": limit }))
+        .with_hint("shorten the filters, e.g. fewer in-list values per request")
+    }
+
+    /// 431 for request headers larger than the server accepts.
+    pub fn headers_too_large(bytes: usize, limit: usize) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request headers are {bytes} bytes; at most {limit} are accepted"),
+        )
+        .with_details(json!({ "bytes": bytes, "limit": limit }))
+        .with_hint("send fewer or smaller headers, e.g. smaller cookies or tokens")
+    }
+
+    /// 503 for a connection opened while the server holds as many as it may.
+    pub fn too_many_connections(limit: usize) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_connections",
+                "the server has as many connections open as it accepts; retry shortly",
+            )
+            .with_details(json!({ "limit": limit }))
+            .with_hint("reuse connections (keep-alive) instead of opening many")
+        }
+    }
+
+    /// The JSON body every error response carries.
+    pub fn body(&self) -> Value {
+        json!({
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+            "hint": self.hint,
+        })
+    }
 }
 
 impl From<QueryError> for ApiError {
@@ -169,13 +215,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "code": self.code,
-            "message": self.message,
-            "details": self.details,
-            "hint": self.hint,
-        });
-        let mut response = (self.status, axum::Json(body)).into_response();
+        let mut response = (self.status, axum::Json(self.body())).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -50,6 +50,26 @@ fn milliseconds(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
+/// Answers 414 `uri_too_long` for a URL (path and query) longer than `max_url_length`,
+/// and 431 `headers_too_large` for headers holding more than `max_header_bytes`.
+pub async fn enforce_head_limits(
+    max_url_length: usize,
+    max_header_bytes: usize,
+    request: Request,
+    next: Next,
+) -> Response {
+    let url_length = request.uri().path_and_query().map_or(0, |path| path.as_str().len());
+    if url_length > max_url_length {
+        return ApiError::uri_too_long(url_length, max_url_length).into_response();
+    }
+    // As sent over HTTP/1.1: `name: value` and a line break per header.
+    let header_bytes: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if header_bytes > max_header_bytes {
+        return ApiError::headers_too_large(header_bytes, max_header_bytes).into_response();
+    }
+    next.run(request).await
+}
+
 /// When the request's time is up: writes roll back instead of committing after it.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestDeadline(pub Instant);

@@ -17,6 +17,7 @@ use crate::http::{admin, health, middleware, records};
 pub fn router(state: AppState) -> Router {
     let timeout = state.0.config.request_timeout;
     let max_body_bytes = usize::try_from(state.0.config.max_body_bytes).unwrap_or(usize::MAX);
+    let (max_url_length, max_header_bytes) = (state.0.config.max_url_length, state.0.config.max_header_bytes);
     let compression_min_bytes = state.0.config.compression_min_bytes;
     // Read responses are compressed by the read handler (cached variants); this level
     // applies to the rest, streamed by the compression layer.
@@ -64,6 +65,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::restore_content_range))
         .layer(axum::middleware::from_fn(middleware::ignore_unsatisfiable_accept_encoding))
         .layer(axum::middleware::from_fn(move |request, next| middleware::enforce_timeout(timeout, request, next)))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            middleware::enforce_head_limits(max_url_length, max_header_bytes, request, next)
+        }))
         .layer(axum::middleware::from_fn(middleware::log_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -36,7 +36,6 @@ pub async fn serve_read(
     headers: &HeaderMap,
     shape: Shape,
 ) -> Result<Response, ApiError> {
-    check_url_length(app, uri)?;
     let mut options = read_options(headers)?;
     if matches!(shape, Shape::ById(_)) {
         options.single_object = true;
@@ -251,19 +250,6 @@ async fn respond(app: &App, request: &HeaderMap, entry: &Arc<CachedRead>, timing
         headers.insert(header::LINK, value);
     }
     response
-}
-
-fn check_url_length(app: &App, uri: &Uri) -> Result<(), ApiError> {
-    let length = uri.path_and_query().map_or(0, |path| path.as_str().len());
-    if length > app.config.max_url_length {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "limit_exceeded",
-            format!("the URL is {length} bytes; at most {} are accepted", app.config.max_url_length),
-        )
-        .with_hint("shorten the filters, e.g. fewer in-list values per request"));
-    }
-    Ok(())
 }
 
 /// `Link: <path?…&after=cursor>; rel="next"`, keeping every parameter but offset and after.
