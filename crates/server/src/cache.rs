@@ -25,8 +25,7 @@ use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 
 use crate::cache::coherence::Coherence;
-use crate::http::encoding::Encoding;
-use crate::http::records;
+use crate::encoding::{self, Encoding};
 
 /// What a cached response answers, kept in full and compared on every hit (in process and
 /// in Redis), so two requests whose 64-bit hashes collide can never get each other's
@@ -106,7 +105,7 @@ impl CachedRead {
         let compressed = bytes.get(4 + length..)?;
         let body = zstd::decode_all(compressed).ok()?;
         let content_type =
-            [records::JSON, records::OBJECT_JSON].into_iter().find(|known| header["content_type"] == *known)?;
+            [encoding::JSON, encoding::OBJECT_JSON].into_iter().find(|known| header["content_type"] == *known)?;
         let text = |field: &str| header[field].as_str().map(str::to_owned);
         let versions = header["versions"]
             .as_array()?

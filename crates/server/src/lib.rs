@@ -23,6 +23,8 @@ pub mod app;
 pub mod bus;
 pub mod cache;
 pub mod config;
+pub mod encoding;
 pub mod http;
 pub mod seed;
+pub mod service;
 pub mod store;

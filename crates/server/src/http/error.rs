@@ -14,7 +14,11 @@ use oxbase_query::error::QueryErrorKind;
 use serde_json::{Value, json};
 
 use crate::cache::redis::NotPropagated;
+use crate::http::media_type::SINGLE_OBJECT;
+use crate::service::ServiceError;
 use crate::store::StoreError;
+use crate::store::write::WriteFailure;
+use oxbase_query::write::WriteError;
 
 /// An error answered to a client.
 #[derive(Debug)]
@@ -209,6 +213,109 @@ impl ApiError {
                 "redis_unavailable",
                 "redis is unavailable, so a write could not be made known to the other instances' caches",
             )
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> ApiError {
+        match error {
+            ServiceError::Query(error) => error.into(),
+            ServiceError::Invalid(error) => error.into(),
+            ServiceError::Write(failure) => failure.into(),
+            ServiceError::Store(error) => error.into(),
+            ServiceError::NotPropagated(error) => error.into(),
+            ServiceError::NotFound { resource, id } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {resource} with id {id}"))
+                    .with_details(json!({ "resource": resource, "id": id }))
+            }
+            ServiceError::NotSingleObject { rows } => ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not_single_object",
+                format!(
+                    "expected exactly one row for {SINGLE_OBJECT}, found {}",
+                    if rows > 1 { "more than one" } else { "none" }
+                ),
+            )
+            .with_details(json!({ "rows": rows }))
+            .with_hint("filter to one row (e.g. id=eq.42), or ask for application/json"),
+            ServiceError::UnfilteredWrite { method, resource } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unfiltered_write",
+                format!("{method} without a filter would change every row of '{resource}'"),
+            )
+            .with_details(json!({ "resource": resource }))
+            .with_hint("add a filter such as ?id=eq.42, or set allow_unfiltered_writes = true on the resource"),
+            ServiceError::RedisUnavailable { reason } => ApiError::redis_unavailable_before_write(&reason),
+        }
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> ApiError {
+        match error {
+            WriteError::Query(error) => error.into(),
+            WriteError::Invalid(failure) => {
+                let problems: Vec<Value> = failure
+                    .problems
+                    .iter()
+                    .map(|problem| json!({ "path": problem.path, "message": problem.message }))
+                    .collect();
+                let first = failure
+                    .problems
+                    .first()
+                    .map(|problem| format!(": {} {}", problem.path, problem.message))
+                    .unwrap_or_default();
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("{failure}{first}"))
+                    .with_details(json!({ "problems": problems }))
+                    .with_hint("nothing was written; fix every listed value and send the request again")
+            }
+        }
+    }
+}
+
+impl From<WriteFailure> for ApiError {
+    fn from(failure: WriteFailure) -> ApiError {
+        match failure {
+            WriteFailure::Duplicate { message, fields } => ApiError::new(StatusCode::CONFLICT, "duplicate", message)
+                .with_details(json!({ "fields": fields }))
+                .with_hint("nothing was written; use Prefer: resolution=merge-duplicates to update existing rows"),
+            WriteFailure::Rejected { problems } => {
+                let listed: Vec<Value> = problems
+                    .iter()
+                    .map(|problem| json!({ "path": problem.path, "message": problem.message }))
+                    .collect();
+                let first =
+                    problems.first().map(|problem| format!("{} {}", problem.path, problem.message)).unwrap_or_default();
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "reference_not_found",
+                    format!("the request references rows that do not exist: {first}"),
+                )
+                .with_details(json!({ "problems": listed }))
+                .with_hint("nothing was written")
+            }
+            WriteFailure::Constraint(message) => {
+                ApiError::new(StatusCode::CONFLICT, "constraint_violation", message).with_hint("nothing was written")
+            }
+            WriteFailure::NotSingleRow { rows } => ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not_single_object",
+                format!("the write touched {rows} rows, not exactly one; nothing was written"),
+            )
+            .with_hint("filter the write to one row, or ask for application/json"),
+            WriteFailure::DeadlinePassed => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    "the write took longer than the request timeout and was rolled back; nothing was written",
+                )
+            },
+            WriteFailure::KeysExhausted { message } => ApiError::new(StatusCode::CONFLICT, "ids_exhausted", message)
+                .with_hint("nothing was written; the key's type holds no further ids"),
+            WriteFailure::NotFound { message } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+            WriteFailure::Store(error) => error.into(),
         }
     }
 }

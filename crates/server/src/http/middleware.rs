@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::encoding;
 use crate::http::error::{ApiError, LoggedError};
-use crate::http::records::DatabaseTiming;
+use crate::service::DatabaseTiming;
 
 /// Logs one line per request (method, path, status, duration, request id, and the cause
 /// of any 5xx), and adds `Server-Timing`.

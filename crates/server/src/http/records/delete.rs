@@ -2,20 +2,17 @@
 
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use oxbase_query::parse::{id_filter, resource as find_resource};
-use oxbase_query::plan::plan_filter;
+use oxbase_query::parse::id_filter;
 
-use std::sync::Arc;
-
-use crate::app::{App, AppState};
+use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
-use crate::http::records::update::refuse_unfiltered;
-use crate::http::records::write::{execute_change, representation_plan, write_preferences};
-use crate::store::write::WriteRequest;
+use crate::http::records::write::{write_preferences, write_settings, written_response};
+use crate::service::Scope;
+use crate::service::write;
 
 /// Deletes the rows the filters select.
 pub async fn delete(
@@ -26,7 +23,7 @@ pub async fn delete(
     deadline: Option<Extension<RequestDeadline>>,
 ) -> Result<Response, ApiError> {
     let parameters = query_pairs(query.as_deref());
-    delete_rows(&state.0, &resource, parameters, headers, None, deadline.map(|Extension(deadline)| deadline)).await
+    delete_rows(&state, &resource, parameters, headers, None, deadline).await
 }
 
 /// Deletes the row with this key, or 404.
@@ -39,29 +36,19 @@ pub async fn delete_one(
 ) -> Result<Response, ApiError> {
     let mut parameters = query_pairs(query.as_deref());
     parameters.push(id_filter(&state.0.schema, &resource, &id)?);
-    delete_rows(&state.0, &resource, parameters, headers, Some(id), deadline.map(|Extension(deadline)| deadline)).await
+    delete_rows(&state, &resource, parameters, headers, Some(id), deadline).await
 }
 
 async fn delete_rows(
-    app: &Arc<App>,
+    state: &AppState,
     resource: &str,
     parameters: Vec<(String, String)>,
     headers: HeaderMap,
     id: Option<String>,
-    deadline: Option<RequestDeadline>,
+    deadline: Option<Extension<RequestDeadline>>,
 ) -> Result<Response, ApiError> {
     let preferences = write_preferences(&headers)?;
-    let definition = find_resource(&app.schema, resource)?;
-    let condition = plan_filter(&app.schema, resource, &parameters, &app.limits())?;
-    refuse_unfiltered(app, resource, condition.is_none(), "DELETE")?;
-    // The representation of deleted rows must be read before they go: read it first, in the
-    // same way a GET with these filters would.
-    let representation = representation_plan(app, resource, &parameters, preferences.returning)?;
-    let request = WriteRequest::Delete {
-        resource: definition.name.clone(),
-        table: definition.table.clone(),
-        key: definition.primary_key().name.clone(),
-        condition,
-    };
-    execute_change(app, resource, id, request, &headers, preferences.returning, representation, deadline).await
+    let settings = write_settings(&headers, preferences.returning, deadline.map(|Extension(deadline)| deadline));
+    let mut written = write::delete(&state.0, &Scope::Public, resource, &parameters, id, settings.clone()).await?;
+    Ok(written_response(&mut written, &settings, StatusCode::OK))
 }

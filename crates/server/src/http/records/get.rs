@@ -8,7 +8,8 @@ use oxbase_query::parse::id_filter;
 use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::records::query_pairs;
-use crate::http::records::read::{Shape, serve_read};
+use crate::http::records::read::serve_read;
+use crate::service::read::Shape;
 
 /// Serves the row with this primary key, or 404.
 pub async fn get(

@@ -7,7 +7,8 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::records::query_pairs;
-use crate::http::records::read::{Shape, serve_read};
+use crate::http::records::read::serve_read;
+use crate::service::read::Shape;
 
 /// Serves the rows a query selects, with `Content-Range` (and `Link` for the next page).
 pub async fn list(

@@ -1,33 +1,25 @@
-//! What list and single-row reads share: request headers → read options, plan, execute,
-//! and the response headers (`Content-Range`, `Link`).
+//! What list and single-row reads share at the edge: request headers → read options and
+//! the request the cache tells apart, the read path ([`service::read`]), and the response
+//! (`ETag`, 304, compression, `Content-Range`, `Link`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use oxbase_query::plan::{CountMode, ReadOptions, plan_read};
+use oxbase_query::plan::{CountMode, ReadOptions};
 use serde_json::json;
 
 use crate::app::App;
-use crate::cache::{CacheKey, CachedRead};
-use crate::http::encoding::{self, Encoding};
+use crate::cache::CachedRead;
+use crate::encoding::Encoding;
+use crate::http::encoding;
 use crate::http::error::ApiError;
-use crate::http::media_type::{SINGLE_OBJECT, accepts_single_object};
-use crate::http::records::{DatabaseTiming, JSON, OBJECT_JSON, not_found};
+use crate::http::media_type::accepts_single_object;
+use crate::service::read::{ReadRequest, Shape};
+use crate::service::{self, DatabaseTiming, Scope};
 
-/// How the rows are answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Shape {
-    /// An array of rows, paged.
-    List,
-    /// `/api/v1/{resource}/{id}`: the row with this id, or 404.
-    ById(String),
-}
-
-/// Reads the rows a request asks for and answers them: from the response cache when it
-/// holds an exact entry, else from the database (and then into the cache).
+/// Reads the rows a request asks for ([`service::read::read`]) and answers them.
 pub async fn serve_read(
     app: &App,
     resource: &str,
@@ -36,110 +28,21 @@ pub async fn serve_read(
     headers: &HeaderMap,
     shape: Shape,
 ) -> Result<Response, ApiError> {
-    let mut options = read_options(headers)?;
-    if matches!(shape, Shape::ById(_)) {
-        options.single_object = true;
-        options.range = None;
-    }
-    let key = cache_key(uri, headers);
-    if let Some(cache) = &app.cache
-        && let Some(entry) = cache.lookup(&app.coherence, resource, &key).await
-    {
-        return Ok(respond(app, headers, &entry, DatabaseTiming::NONE).await);
-    }
-    let plan = plan_read(&app.schema, resource, parameters, options, &app.limits(), &app.cursor_key)?;
-    let resources = read_resources(app, &plan.root);
-    let cacheable = app.cache.is_some()
-        && resources.iter().all(|name| app.schema.resource(name).is_some_and(|definition| definition.cache_enabled));
-    // Identical misses at the same moment read the database once: the others wait here and
-    // are answered from the entry the first one stores.
-    let fill_guard = match &app.cache {
-        Some(cache) if cacheable => {
-            let guard = cache.fill_guard(&key).await;
-            if let Some(entry) = cache.recheck(&app.coherence, resource, &key).await {
-                drop(guard);
-                return Ok(respond(app, headers, &entry, DatabaseTiming::NONE).await);
-            }
-            Some(guard)
-        }
-        _ => None,
+    let request = ReadRequest {
+        resource,
+        parameters,
+        options: read_options(headers)?,
+        shape,
+        cache_request: cache_request(uri, headers),
+        path: uri.path(),
     };
-    // Taken before the read, so a write committing meanwhile leaves the entry stale, not wrong.
-    let versions = if cacheable { app.coherence.stamp(&resources).await } else { Vec::new() };
-    let grouped = plan.root.grouped;
-    let limit = plan.root.limit.unwrap_or(0) as usize;
-    let offset = plan.root.offset;
-    let scope = plan.cursor_scope.clone();
-    let output = app.store.read(plan).await?;
-    let timing = DatabaseTiming { duration: output.database_time, statements: output.statements };
-    let expires = Instant::now() + cache_ttl(app, &resources);
-    let entry = if options.single_object {
-        if output.rows != 1 {
-            if let Shape::ById(id) = &shape {
-                return Err(not_found(resource, id));
-            }
-            return Err(ApiError::new(
-                StatusCode::NOT_ACCEPTABLE,
-                "not_single_object",
-                format!(
-                    "expected exactly one row for {SINGLE_OBJECT}, found {}",
-                    if output.rows > 1 { "more than one".to_owned() } else { "none".to_owned() }
-                ),
-            )
-            .with_details(json!({ "rows": output.rows }))
-            .with_hint("filter to one row (e.g. id=eq.42), or ask for application/json"));
-        }
-        let body = Bytes::copy_from_slice(&output.body[1..output.body.len() - 1]);
-        let content_type = if matches!(shape, Shape::ById(_)) { JSON } else { OBJECT_JSON };
-        CachedRead {
-            etag: etag(&body),
-            body,
-            content_type,
-            content_range: None,
-            link: None,
-            versions,
-            expires,
-            variants: Default::default(),
-        }
-    } else {
-        let total = output.total.map_or_else(|| "*".to_owned(), |total| total.to_string());
-        let range = if output.rows == 0 {
-            format!("*/{total}")
-        } else {
-            format!("{}-{}/{total}", offset, offset + output.rows as u64 - 1)
-        };
-        let next = match (&output.last_order_values, grouped) {
-            (Some(values), false) if output.rows == limit && limit > 0 => {
-                Some(next_link(uri, parameters, &app.cursor_key.encode(&scope, values), limit))
-            }
-            _ => None,
-        };
-        let body = Bytes::from(output.body);
-        CachedRead {
-            etag: etag(&body),
-            body,
-            content_type: JSON,
-            content_range: Some(range),
-            link: next,
-            versions,
-            expires,
-            variants: Default::default(),
-        }
-    };
-    let entry = Arc::new(entry);
-    let response = respond(app, headers, &entry, timing).await;
-    if let Some(cache) = &app.cache
-        && cacheable
-    {
-        cache.insert(&app.coherence, key, entry);
-    }
-    drop(fill_guard);
-    Ok(response)
+    let answer = service::read::read(app, &Scope::Public, request).await?;
+    Ok(respond(app, headers, &answer.entry, answer.timing).await)
 }
 
-/// The cache key: the path and query as sent, the headers that shape the answer, and the
-/// access scope (one public scope until access control arrives).
-fn cache_key(uri: &Uri, headers: &HeaderMap) -> CacheKey {
+/// The request as the cache tells it apart: the path and query as sent, and the headers
+/// that shape the answer.
+fn cache_request(uri: &Uri, headers: &HeaderMap) -> String {
     let mut key = String::with_capacity(256);
     key.push_str(uri.path_and_query().map_or("", |path| path.as_str()));
     for name in [header::ACCEPT.as_str(), "prefer", header::RANGE.as_str()] {
@@ -149,37 +52,7 @@ fn cache_key(uri: &Uri, headers: &HeaderMap) -> CacheKey {
             key.push(',');
         }
     }
-    CacheKey::new(key, "public")
-}
-
-/// Every resource a read touches: the root, embedded resources and junctions.
-fn read_resources(app: &App, node: &oxbase_query::plan::Node) -> Vec<String> {
-    let mut resources = vec![node.resource.clone()];
-    for embed in &node.embeds {
-        if let oxbase_query::plan::Join::Through { junction_table, .. } = &embed.join
-            && let Some(junction) = app.schema.resources.values().find(|resource| resource.table == *junction_table)
-        {
-            resources.push(junction.name.clone());
-        }
-        resources.extend(read_resources(app, &embed.node));
-    }
-    resources.sort();
-    resources.dedup();
-    resources
-}
-
-/// The shortest entry lifetime of the resources read (per-resource `cache.ttl_seconds`,
-/// else `[cache] ttl_seconds`).
-fn cache_ttl(app: &App, resources: &[String]) -> Duration {
-    resources
-        .iter()
-        .filter_map(|name| app.schema.resource(name)?.cache_ttl_seconds)
-        .map(Duration::from_secs)
-        .fold(app.config.cache_ttl, Duration::min)
-}
-
-fn etag(body: &[u8]) -> String {
-    format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(body))
+    key
 }
 
 /// Bodies at least this large are compressed on a blocking thread, so one big response
@@ -250,20 +123,6 @@ async fn respond(app: &App, request: &HeaderMap, entry: &Arc<CachedRead>, timing
         headers.insert(header::LINK, value);
     }
     response
-}
-
-/// `Link: <path?…&after=cursor>; rel="next"`, keeping every parameter but offset and after.
-fn next_link(uri: &Uri, parameters: &[(String, String)], cursor: &str, limit: usize) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in parameters {
-        if name != "after" && name != "offset" && name != "limit" {
-            query.append_pair(name, value);
-        }
-    }
-    // The page size travels in the link, so a page sized by a Range header keeps its size.
-    query.append_pair("limit", &limit.to_string());
-    query.append_pair("after", cursor);
-    format!("<{}?{}>; rel=\"next\"", uri.path(), query.finish())
 }
 
 /// `Prefer: count=…`, `Accept` and `Range` as read options.

@@ -1,0 +1,251 @@
+//! The write path: a create, update or delete in an access scope → a write outcome.
+//!
+//! Every row is validated before anything is written; then one transaction runs in a task
+//! of its own, the versions it bumped are made current before it answers, and one change
+//! event is published after the commit — even if the caller went away meanwhile.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use oxbase_query::error::{QueryError, QueryErrorKind};
+use oxbase_query::parse::resource as find_resource;
+use oxbase_query::plan::{Limits, ReadOptions, ReadPlan, plan_filter, plan_read};
+use oxbase_query::write::{Conflict, plan_bulk_update, plan_insert, plan_update};
+use serde_json::Value;
+
+use crate::app::App;
+use crate::bus::ChangeEvent;
+use crate::service::{Scope, ServiceError};
+use crate::store::json::literal_json;
+use crate::store::write::{WriteOptions, WriteOutcome, WriteRequest};
+
+/// What a client asked to get back (`Prefer: return=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Return {
+    /// No body (the default).
+    Minimal,
+    /// No body, but `Location` for a single create.
+    HeadersOnly,
+    /// The written rows, as `select` shapes them.
+    Representation,
+}
+
+/// How a write is carried out besides what it writes.
+#[derive(Debug, Clone)]
+pub struct WriteSettings {
+    /// What comes back.
+    pub returning: Return,
+    /// The client asked for exactly one row back (with [`Return::Representation`]): any
+    /// other number rolls the write back.
+    pub single_object: bool,
+    /// Past this instant the write rolls back instead of committing; `None`: the
+    /// configured request timeout from now.
+    pub deadline: Option<Instant>,
+    /// Named in the change event.
+    pub request_id: String,
+}
+
+/// A committed write.
+#[derive(Debug)]
+pub struct Written {
+    pub outcome: WriteOutcome,
+    /// The body was one object (so a create can name the new row in `Location`).
+    pub single_object_body: bool,
+}
+
+/// The current time in the form oxbase stores timestamps in.
+pub fn now() -> String {
+    oxbase_schema::values::format_timestamp(time::OffsetDateTime::now_utc())
+}
+
+/// Inserts `body`'s rows (one object, an array, parents with nested children) in one
+/// transaction; with `conflict` other than [`Conflict::Fail`], an upsert on `on_conflict`.
+pub async fn create(
+    app: &Arc<App>,
+    scope: &Scope,
+    resource: &str,
+    parameters: &[(String, String)],
+    body: &Value,
+    conflict: Conflict,
+    settings: WriteSettings,
+) -> Result<Written, ServiceError> {
+    let mut on_conflict = None;
+    for (name, value) in parameters {
+        match name.as_str() {
+            "select" => {}
+            "on_conflict" => on_conflict = Some(value.as_str()),
+            other => {
+                return Err(QueryError::new(
+                    QueryErrorKind::UnsupportedParameter,
+                    format!("'{other}' does not apply to creating rows"),
+                )
+                .parameter(other)
+                .hint("POST takes select (for return=representation) and on_conflict")
+                .into());
+            }
+        }
+    }
+    let plan = plan_insert(&app.schema, resource, body, conflict, on_conflict, &now())?;
+    let single_object_body = plan.single_object;
+    let representation = representation_plan(app, resource, parameters, settings.returning)?;
+    let outcome = execute(app, scope, WriteRequest::Insert(plan), representation, settings).await?;
+    Ok(Written { outcome, single_object_body })
+}
+
+/// Updates the rows the filters select with one object's values, or each row of an array
+/// by its key; `id`: the row `/{resource}/{id}` names ([`ServiceError::NotFound`] when none has it).
+pub async fn update(
+    app: &Arc<App>,
+    scope: &Scope,
+    resource: &str,
+    parameters: &[(String, String)],
+    body: &Value,
+    id: Option<String>,
+    settings: WriteSettings,
+) -> Result<Written, ServiceError> {
+    let condition = plan_filter(&app.schema, resource, parameters, &app.limits())?;
+    let request = match body {
+        Value::Array(rows) => {
+            if condition.is_some() {
+                return Err(QueryError::new(
+                    QueryErrorKind::Unsupported,
+                    "an array body updates rows by their keys; it takes no filters",
+                )
+                .parameter("body")
+                .hint("send one object to update every filtered row, or an array of objects with keys and no filters")
+                .into());
+            }
+            WriteRequest::BulkUpdate(plan_bulk_update(&app.schema, resource, rows, &now())?)
+        }
+        _ => {
+            refuse_unfiltered(app, resource, condition.is_none(), "PATCH")?;
+            WriteRequest::Update(plan_update(&app.schema, resource, body, condition, &now())?)
+        }
+    };
+    let representation = representation_plan(app, resource, parameters, settings.returning)?;
+    changed(resource, id, execute(app, scope, request, representation, settings).await?)
+}
+
+/// Deletes the rows the filters select; `id` as for [`update`].
+pub async fn delete(
+    app: &Arc<App>,
+    scope: &Scope,
+    resource: &str,
+    parameters: &[(String, String)],
+    id: Option<String>,
+    settings: WriteSettings,
+) -> Result<Written, ServiceError> {
+    let definition = find_resource(&app.schema, resource)?;
+    let condition = plan_filter(&app.schema, resource, parameters, &app.limits())?;
+    refuse_unfiltered(app, resource, condition.is_none(), "DELETE")?;
+    // The representation of deleted rows is read inside the transaction, before they go.
+    let representation = representation_plan(app, resource, parameters, settings.returning)?;
+    let request = WriteRequest::Delete {
+        resource: definition.name.clone(),
+        table: definition.table.clone(),
+        key: definition.primary_key().name.clone(),
+        condition,
+    };
+    changed(resource, id, execute(app, scope, request, representation, settings).await?)
+}
+
+/// A PATCH or DELETE by id that found no row is a 404 (after a transaction that changed
+/// nothing).
+fn changed(resource: &str, id: Option<String>, outcome: WriteOutcome) -> Result<Written, ServiceError> {
+    if let Some(id) = id
+        && outcome.keys.is_empty()
+    {
+        return Err(ServiceError::NotFound { resource: resource.to_owned(), id });
+    }
+    Ok(Written { outcome, single_object_body: false })
+}
+
+/// Refuses a PATCH or DELETE with no filter, unless the resource allows it.
+fn refuse_unfiltered(app: &App, resource: &str, unfiltered: bool, method: &'static str) -> Result<(), ServiceError> {
+    let allowed = app.schema.resource(resource).is_some_and(|definition| definition.allow_unfiltered_writes);
+    if unfiltered && !allowed {
+        return Err(ServiceError::UnfilteredWrite { method, resource: resource.to_owned() });
+    }
+    Ok(())
+}
+
+/// The read plan for `return=representation`: `select` from the request, no page limit
+/// (the store reads exactly the written keys).
+fn representation_plan(
+    app: &App,
+    resource: &str,
+    parameters: &[(String, String)],
+    returning: Return,
+) -> Result<Option<ReadPlan>, ServiceError> {
+    if returning != Return::Representation {
+        return Ok(None);
+    }
+    let select: Vec<(String, String)> = parameters.iter().filter(|(name, _)| name == "select").cloned().collect();
+    // The rows written come back whatever their number (the body bounded them already);
+    // the bytes and embedded arrays stay bounded.
+    let mut limits = Limits { max_page_size: u32::MAX, ..app.limits() };
+    limits.bounds.max_rows = u64::MAX;
+    Ok(Some(plan_read(&app.schema, resource, &select, ReadOptions::default(), &limits, &app.cursor_key)?))
+}
+
+/// Runs a validated write and publishes its change event.
+///
+/// The write and the publication run in a task of their own: if the caller is cancelled
+/// (the client went away, the request timeout fired), a write that commits still
+/// publishes its event, so caches and subscribers never miss a committed change. A write
+/// still running at the deadline rolls back instead of committing.
+async fn execute(
+    app: &Arc<App>,
+    _scope: &Scope,
+    request: WriteRequest,
+    representation: Option<ReadPlan>,
+    settings: WriteSettings,
+) -> Result<WriteOutcome, ServiceError> {
+    let options = WriteOptions {
+        single_row: settings.single_object && representation.is_some(),
+        representation,
+        deadline: Some(settings.deadline.unwrap_or_else(|| Instant::now() + app.config.request_timeout)),
+        instance: Some(app.instance.clone()),
+    };
+    // Known before any work: Redis is down, so the write could not be confirmed to the
+    // other instances. Refusing now writes nothing; NotPropagated after a commit below is
+    // left for Redis failing while the write runs.
+    if let Some(reason) = app.coherence.redis_failure() {
+        return Err(ServiceError::RedisUnavailable { reason });
+    }
+    let task_app = app.clone();
+    let request_id = settings.request_id;
+    let (outcome, propagated) = tokio::spawn(async move {
+        let resource = request.resource().to_owned();
+        let outcome = task_app.store.write(request, options).await?;
+        // Before the write answers or anyone hears of it, so no read after it, on any
+        // instance sharing Redis, can be served old data. When Redis does not confirm, the
+        // change is committed all the same: it is published, but answered as an error.
+        let propagated = task_app.coherence.committed(&outcome.versions).await;
+        if !outcome.keys.is_empty() {
+            task_app.bus.publish(change_event(&task_app, &resource, &outcome, request_id));
+        }
+        Ok::<_, ServiceError>((outcome, propagated))
+    })
+    .await
+    .map_err(|error| crate::store::StoreError::Internal(format!("the write task failed: {error}")))??;
+    propagated?;
+    Ok(outcome)
+}
+
+fn change_event(app: &App, resource: &str, outcome: &WriteOutcome, request_id: String) -> ChangeEvent {
+    let key_type = app
+        .schema
+        .resource(resource)
+        .map(|definition| definition.primary_key().field_type.clone())
+        .unwrap_or(oxbase_schema::model::FieldType::Bigint);
+    ChangeEvent {
+        resource: resource.to_owned(),
+        op: outcome.op,
+        ids: outcome.keys.iter().map(|key| literal_json(key, &key_type)).collect(),
+        changes: outcome.changes.clone(),
+        version: outcome.versions.first().map_or(0, |(_, version)| *version),
+        versions: outcome.versions.iter().cloned().collect(),
+        request_id,
+    }
+}
