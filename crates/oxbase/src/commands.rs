@@ -8,9 +8,10 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use oxbase_examples::Scale;
 use oxbase_schema::Schema;
-use oxbase_server::app::{App, bind, serve};
+use oxbase_server::app::App;
 use oxbase_server::config::{CursorSecret, DatabaseUrl, ServerConfig};
 use oxbase_server::seed::{SeedError, example_schema, seed_example};
+use oxbase_server::serve::{bind, serve};
 use oxbase_server::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
 
 use std::io::Write;
@@ -295,7 +296,7 @@ fn apply_connection_settings(config: &mut ServerConfig, arguments: &ServeArgs, s
         if connections == 0 {
             bail!("max_connections is 0; use at least 1 (it caps how many client connections are open at once)");
         }
-        config.max_connections = connections;
+        config.max_connections = Some(connections);
     }
     if let Some(bytes) = server.max_header_bytes {
         config.max_header_bytes = bytes;

@@ -1,21 +1,19 @@
-//! The running application: shared state, the router, and serving with graceful shutdown.
+//! The running application's shared state: the schema, the store, the cache and where its
+//! versions come from, the bus, the settings. Below the read and write paths; serving it
+//! over HTTP is the `serve` module.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use oxbase_query::cursor::CursorKey;
 use oxbase_query::plan::Limits;
 use oxbase_schema::Schema;
-use tokio::net::TcpListener;
 
-use crate::bus::Bus;
+use crate::bus::redis::RedisBus;
+use crate::bus::{Bus, LocalBus};
 use crate::cache::ResponseCache;
 use crate::cache::coherence::{self, Background, Coherence};
 use crate::config::{CursorSecret, ServerConfig};
-use crate::http::connections::{self, ConnectionLimits};
-use crate::http::router::router;
+use crate::store::change::ChangeEvent;
 use crate::store::{Store, StoreError};
 
 /// Everything a request may need, shared by all requests.
@@ -83,7 +81,22 @@ impl App {
             }
         });
         let instance = uuid::Uuid::new_v4().to_string();
-        let (coherence, bus, background) = coherence::start(&config, &instance, cache_enabled).await;
+        // The bus carries this instance's events to every other one over Redis, when there
+        // is one; events arriving from the others raise the versions this instance knows.
+        let bus_instance = instance.clone();
+        let make_bus = move |redis: Option<Arc<_>>, coherence: Arc<Coherence>| -> (Arc<dyn Bus>, Vec<_>) {
+            match redis {
+                Some(redis) => {
+                    let on_remote = Arc::new(move |event: &ChangeEvent| {
+                        coherence.note(event.versions.iter().map(|(resource, version)| (resource.as_str(), *version)));
+                    });
+                    let (bus, tasks) = RedisBus::start(redis, on_remote, bus_instance);
+                    (Arc::new(bus), tasks)
+                }
+                None => (Arc::new(LocalBus::new()), Vec::new()),
+            }
+        };
+        let (coherence, bus, background) = coherence::start(&config, &instance, cache_enabled, make_bus).await;
         Ok(App { schema, store, config, cursor_key, bus, coherence, cache, instance, _background: background })
     }
 
@@ -108,37 +121,4 @@ fn shared_cache_namespace(schema: &Schema) -> u64 {
     let mut text = serde_json::to_string(&physical).unwrap_or_default();
     text.push_str(env!("CARGO_PKG_VERSION"));
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
-}
-
-/// The router serving `app`: what `serve` runs and what tests call.
-pub fn build_app(app: Arc<App>) -> Router {
-    router(AppState(app))
-}
-
-/// Why the server could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("cannot listen on {address}: {source}")]
-    Bind { address: SocketAddr, source: std::io::Error },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the server stopped: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-/// Binds the listener (so the caller learns the port before serving).
-pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(address).await.map_err(|source| ServeError::Bind { address, source })
-}
-
-/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish,
-/// holding connections to the settings' limits (`http::connections`).
-pub async fn serve(
-    listener: TcpListener,
-    app: Arc<App>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
-    let limits = ConnectionLimits::of(&app.config);
-    connections::serve(listener, build_app(app), limits, shutdown).await;
-    Ok(())
 }

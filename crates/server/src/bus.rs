@@ -1,53 +1,18 @@
 //! Change events and the bus that carries them.
 //!
-//! After a write commits, exactly one [`ChangeEvent`] is published for the request (a bulk
-//! write is one event listing its rows). Subscribers — cache invalidation, real-time
-//! fan-out, jobs, metrics — receive every event in commit order. [`LocalBus`] carries
+//! After a write commits, exactly one [`ChangeEvent`] (made by the store that wrote) is
+//! published for the request (a bulk write is one event listing its rows). Subscribers —
+//! cache invalidation, real-time fan-out, jobs, metrics — receive every event in commit
+//! order. [`LocalBus`] carries
 //! events inside one process; [`redis::RedisBus`] also carries them to every other instance
 //! over Redis pub/sub. Without Redis on PostgreSQL, events of other instances arrive through
 //! LISTEN/NOTIFY (`store::postgres::notify`) and are [`Bus::deliver`]ed locally.
 
 pub mod redis;
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-/// What a write did to a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeOperation {
-    Insert,
-    Update,
-    Delete,
-}
-
-/// One committed write request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChangeEvent {
-    /// The resource the request wrote.
-    pub resource: String,
-    pub op: ChangeOperation,
-    /// Primary keys of the rows written, in request order where there is one.
-    pub ids: Vec<serde_json::Value>,
-    /// For updates: per row, only the fields whose value changed (new values).
-    pub changes: Vec<RowChange>,
-    /// The resource's version after the write.
-    pub version: i64,
-    /// Every resource whose version the write bumped (nested children, cascades), with
-    /// its new version.
-    pub versions: BTreeMap<String, i64>,
-    /// The `X-Request-Id` of the request.
-    pub request_id: String,
-}
-
-/// The fields one row's update changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RowChange {
-    pub id: serde_json::Value,
-    pub fields: serde_json::Map<String, serde_json::Value>,
-}
+use crate::store::change::ChangeEvent;
 
 /// Carries change events from writers to subscribers.
 pub trait Bus: Send + Sync {

@@ -13,7 +13,6 @@
 //! Redis shared by every instance ([`redis`]).
 
 pub mod coherence;
-pub mod redis;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -47,8 +47,9 @@ pub struct ServerConfig {
     /// closed; `None` keeps idle connections open.
     pub keep_alive_timeout: Option<Duration>,
     /// Most connections open at once; above it a new connection is answered 503
-    /// `too_many_connections` and closed.
-    pub max_connections: usize,
+    /// `too_many_connections` and closed. `None`: 10,000, or fewer to fit the process's
+    /// open-file limit (decided where connections are accepted).
+    pub max_connections: Option<usize>,
     /// PostgreSQL connection pool settings.
     pub pool: PoolSettings,
     /// Statements slower than this are logged with their SQL (never with parameter values
@@ -157,7 +158,7 @@ impl ServerConfig {
             max_header_bytes: 32 * 1024,
             header_read_timeout: Some(Duration::from_secs(10)),
             keep_alive_timeout: Some(Duration::from_secs(60)),
-            max_connections: crate::http::connections::default_max_connections(),
+            max_connections: None,
             cursor_secret: None,
             cursor_secret_previous: None,
             pool: PoolSettings::default(),

@@ -1,7 +1,7 @@
 //! What read responses are made of, below HTTP: their content types, and the content
 //! codings a body is compressed with once so that a cache entry can keep the result.
 //!
-//! Cached read responses carry their compressed variants ([`crate::cache::CachedRead`]):
+//! Cached read responses carry their compressed variants (the cache's `CachedRead`):
 //! a hit is answered with bytes compressed when the entry was first asked for in that
 //! coding, never compressed again. Other responses (writes, errors) are compressed on the
 //! way out by tower-http's compression layer with the same levels. Which coding a client

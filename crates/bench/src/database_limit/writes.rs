@@ -13,7 +13,7 @@ use oxbase_schema::Schema;
 use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::Resource;
 use oxbase_schema::physical::sql_type;
-use oxbase_server::bus::ChangeOperation;
+use oxbase_server::store::change::ChangeOperation;
 use oxbase_server::store::postgres::notify::{ChangeNotice, notify_statement};
 
 use super::{Key, Keys, PlannedWrite, StepKeys, WriteStep};

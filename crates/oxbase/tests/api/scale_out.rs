@@ -15,9 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oxbase_examples::Scale;
-use oxbase_server::app::{App, bind, serve};
+use oxbase_server::app::App;
 use oxbase_server::config::{DatabaseUrl, ServerConfig};
 use oxbase_server::seed::{example_schema, seed_example};
+use oxbase_server::serve::{bind, serve};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;

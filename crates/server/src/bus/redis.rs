@@ -13,9 +13,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
 
-use crate::bus::{Bus, ChangeEvent, LocalBus};
-use crate::cache::coherence::Coherence;
-use crate::cache::redis::RedisVersions;
+use crate::bus::{Bus, LocalBus};
+use crate::redis_client::RedisVersions;
+use crate::store::change::ChangeEvent;
+
+/// Called with each event that arrives from another instance, before local subscribers
+/// get it (the cache notes the versions it carries).
+pub type OnRemoteEvent = Arc<dyn Fn(&ChangeEvent) + Send + Sync>;
 
 /// A message on the channel.
 #[derive(Serialize, Deserialize)]
@@ -32,11 +36,11 @@ pub struct RedisBus {
 }
 
 impl RedisBus {
-    /// Starts the publishing and subscribing tasks; events from other instances raise
-    /// `coherence`'s known versions and reach local subscribers.
+    /// Starts the publishing and subscribing tasks; events from other instances go to
+    /// `on_remote`, then to local subscribers.
     pub fn start(
         redis: Arc<RedisVersions>,
-        coherence: Arc<Coherence>,
+        on_remote: OnRemoteEvent,
         instance: String,
     ) -> (RedisBus, Vec<AbortHandle>) {
         let local = LocalBus::new();
@@ -58,7 +62,7 @@ impl RedisBus {
             let sender = local.sender();
             tokio::spawn(async move {
                 loop {
-                    if let Err(error) = subscribe(&redis, &coherence, &sender, &instance).await {
+                    if let Err(error) = subscribe(&redis, &on_remote, &sender, &instance).await {
                         tracing::debug!(%error, "redis subscription lost; retrying");
                     }
                     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -72,7 +76,7 @@ impl RedisBus {
 /// Receives the channel until the subscription breaks.
 async fn subscribe(
     redis: &RedisVersions,
-    coherence: &Coherence,
+    on_remote: &OnRemoteEvent,
     local: &broadcast::Sender<ChangeEvent>,
     instance: &str,
 ) -> Result<(), redis::RedisError> {
@@ -87,7 +91,7 @@ async fn subscribe(
         if envelope.origin == instance {
             continue;
         }
-        coherence.note(envelope.event.versions.iter().map(|(resource, version)| (resource.as_str(), *version)));
+        on_remote(&envelope.event);
         let _ = local.send(envelope.event);
     }
     Ok(())

@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use tokio::task::AbortHandle;
 
-use crate::bus::{Bus, ChangeEvent, LocalBus};
-use crate::cache::redis::{NotPropagated, RedisVersions};
+use crate::bus::{Bus, LocalBus};
 use crate::config::{DatabaseUrl, ServerConfig};
+use crate::redis_client::{NotPropagated, RedisVersions};
+use crate::store::change::ChangeEvent;
 use crate::store::postgres::notify::{self, Barrier, ChangeNotice, Listener, ListenerEvent};
 
 /// How versions are shared with other instances.
@@ -233,10 +234,13 @@ const STARTUP_WAIT: Duration = Duration::from_secs(5);
 /// Sets up versions and the bus for `config`: the mode, the LISTEN connection, the Redis
 /// hash and bus. Waits (a bounded time) until hits can be served, so a fresh instance
 /// starts exact rather than in safe mode.
+/// The bus is made by `make_bus` (the app assembles it), given the Redis client when there
+/// is one and the coherence it should note remote versions in.
 pub async fn start(
     config: &ServerConfig,
     instance: &str,
     cache_enabled: bool,
+    make_bus: impl FnOnce(Option<Arc<RedisVersions>>, Arc<Coherence>) -> (Arc<dyn Bus>, Vec<AbortHandle>),
 ) -> (Arc<Coherence>, Arc<dyn Bus>, Background) {
     let postgres_url = match &config.database {
         DatabaseUrl::Postgres(url) => Some(url.clone()),
@@ -270,15 +274,8 @@ pub async fn start(
         _ => None,
     };
     let coherence = Arc::new(Coherence::new(mode, redis.clone(), uses_listener, barrier));
-    let bus: Arc<dyn Bus> = match &redis {
-        Some(redis) => {
-            let (bus, tasks) =
-                crate::bus::redis::RedisBus::start(redis.clone(), coherence.clone(), instance.to_owned());
-            background.tasks.extend(tasks);
-            Arc::new(bus)
-        }
-        None => Arc::new(LocalBus::new()),
-    };
+    let (bus, tasks) = make_bus(redis.clone(), coherence.clone());
+    background.tasks.extend(tasks);
     if let Some(redis) = &redis {
         let supervisor = tokio::spawn(supervise_redis(redis.clone(), coherence.clone(), config.database.clone()));
         background.tasks.push(supervisor.abort_handle());
@@ -356,7 +353,7 @@ async fn supervise_redis(redis: Arc<RedisVersions>, coherence: Arc<Coherence>, d
         }
         // Only once Redis answers is it worth reading the database's versions (a fresh
         // PostgreSQL connection each time) to seed it. The order of the steps is what makes
-        // hits exact afterwards: see the `cache::redis` module doc.
+        // hits exact afterwards: see the `redis_client` module doc.
         let failures_before = redis.failures();
         let epoch = match redis.ping().await {
             Ok(()) => redis.adopt_epoch().await,

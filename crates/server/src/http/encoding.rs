@@ -101,5 +101,4 @@ mod tests {
         assert!(!refuses_every_coding(&accept("identity")));
         assert!(!refuses_every_coding(&accept("deflate")), "identity stays acceptable");
     }
-
 }

@@ -13,8 +13,8 @@ use oxbase_query::QueryError;
 use oxbase_query::error::QueryErrorKind;
 use serde_json::{Value, json};
 
-use crate::cache::redis::NotPropagated;
 use crate::http::media_type::SINGLE_OBJECT;
+use crate::redis_client::NotPropagated;
 use crate::service::ServiceError;
 use crate::store::StoreError;
 use crate::store::write::WriteFailure;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use oxbase_query::QueryError;
 use oxbase_query::write::WriteError;
 
-use crate::cache::redis::NotPropagated;
+use crate::redis_client::NotPropagated;
 use crate::store::StoreError;
 use crate::store::write::WriteFailure;
 

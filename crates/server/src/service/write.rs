@@ -14,8 +14,8 @@ use oxbase_query::write::{Conflict, plan_bulk_update, plan_insert, plan_update};
 use serde_json::Value;
 
 use crate::app::App;
-use crate::bus::ChangeEvent;
 use crate::service::{Scope, ServiceError};
+use crate::store::change::ChangeEvent;
 use crate::store::json::literal_json;
 use crate::store::write::{WriteOptions, WriteOutcome, WriteRequest};
 

@@ -17,7 +17,7 @@ use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::{FieldType, Literal, OnDelete};
 use oxbase_schema::physical::sql_type;
 
-use crate::bus::{ChangeOperation, RowChange};
+use crate::store::change::{ChangeOperation, RowChange};
 use crate::store::exec::{Executor, Value};
 use crate::store::json::literal_json;
 use crate::store::postgres::notify;

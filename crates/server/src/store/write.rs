@@ -6,8 +6,8 @@ use oxbase_query::plan::{Condition, ReadPlan};
 use oxbase_query::write::{BulkUpdatePlan, InsertPlan, Problem, UpdatePlan};
 use oxbase_schema::model::Literal;
 
-use crate::bus::{ChangeOperation, RowChange};
 use crate::store::ReadOutput;
+use crate::store::change::{ChangeOperation, RowChange};
 
 /// One write request, validated.
 #[derive(Debug, Clone)]

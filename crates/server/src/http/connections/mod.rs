@@ -1,4 +1,4 @@
-//! The accept loop `app::serve` runs: connections with limits `axum::serve` lacks.
+//! The accept loop `serve::serve` runs: connections with limits `axum::serve` lacks.
 //!
 //! `axum::serve` holds every socket for as long as the client likes: no limit on the time
 //! to send headers, none on idling between requests, no cap on how many are open. 2,000
@@ -90,7 +90,7 @@ impl ConnectionLimits {
         let head_limits = config.max_url_length.saturating_add(config.max_header_bytes).saturating_mul(2);
         ConnectionLimits {
             timeouts: Timeouts { header_read: config.header_read_timeout, keep_alive: config.keep_alive_timeout },
-            max_connections: config.max_connections.max(1),
+            max_connections: config.max_connections.unwrap_or_else(default_max_connections).max(1),
             read_buffer_bytes: head_limits.max(HYPER_DEFAULT_READ_BUFFER),
         }
     }

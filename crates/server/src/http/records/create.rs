@@ -29,16 +29,9 @@ pub async fn create(
     let preferences = write_preferences(&headers)?;
     let body = json_body(&headers, body)?;
     let settings = write_settings(&headers, preferences.returning, deadline.map(|Extension(deadline)| deadline));
-    let mut written = write::create(
-        &state.0,
-        &Scope::Public,
-        &resource,
-        &parameters,
-        &body,
-        preferences.conflict,
-        settings.clone(),
-    )
-    .await?;
+    let mut written =
+        write::create(&state.0, &Scope::Public, &resource, &parameters, &body, preferences.conflict, settings.clone())
+            .await?;
     let mut response = written_response(&mut written, &settings, StatusCode::CREATED);
     if written.single_object_body
         && settings.returning != Return::Minimal

@@ -1,0 +1,48 @@
+//! Serving the app over HTTP: the router ([`build_app`], what tests call too), binding a
+//! port, and [`serve`] with connection limits and graceful shutdown. The top of the
+//! crate: it assembles [`crate::app`] and [`crate::http`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::app::{App, AppState};
+use crate::http::connections::{self, ConnectionLimits};
+use crate::http::router::router;
+use crate::store::StoreError;
+
+/// The router serving `app`: what `serve` runs and what tests call.
+pub fn build_app(app: Arc<App>) -> Router {
+    router(AppState(app))
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the server stopped: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Binds the listener (so the caller learns the port before serving).
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(address).await.map_err(|source| ServeError::Bind { address, source })
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish,
+/// holding connections to the settings' limits (`http::connections`).
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let limits = ConnectionLimits::of(&app.config);
+    connections::serve(listener, build_app(app), limits, shutdown).await;
+    Ok(())
+}
