@@ -6,6 +6,7 @@ mod conditional;
 mod connections;
 mod differential;
 mod embed;
+mod error_bodies;
 mod errors;
 mod fuzz;
 mod hardening;

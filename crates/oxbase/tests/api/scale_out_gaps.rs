@@ -152,7 +152,9 @@ async fn a_redis_restarted_empty_never_lets_another_instance_read_a_write_stale(
 async fn a_redis_frozen_for_a_second_never_lets_another_instance_read_a_write_stale() {
     let seen = rounds_under(Gap::Freeze, Duration::from_secs(8), 5000).await;
     assert!(seen.stale.is_empty(), "B read stale data after A's write answered: {seen:?}");
-    assert!(seen.acknowledged * 2 >= seen.rounds, "most writes are acknowledged: {seen:?}");
+    // Writes refused while A knows Redis is frozen are quick, so count the acknowledged
+    // ones rather than their share.
+    assert!(seen.acknowledged >= 100, "writes are acknowledged between freezes: {seen:?}");
     assert!(seen.hits >= 20, "hits resume between freezes, so the test could see stale hits: {seen:?}");
 }
 

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::http::error::codes::Code;
 
 /// The process is up and serving HTTP.
 pub async fn live() -> Json<serde_json::Value> {
@@ -42,9 +43,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
                     }),
                     hint: Some("check the redis url, its password and that redis answers; see /admin/cache".to_owned()),
                     ..ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "redis_unavailable",
-                        "not ready: redis cannot be used (no cache hits; writes answer change_not_propagated)",
+                        Code::RedisUnavailable,
+                        "not ready: redis cannot be used (no cache hits; writes are refused)",
                     )
                 }
                 .into_response(),

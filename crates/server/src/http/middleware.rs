@@ -4,11 +4,12 @@ use std::any::Any;
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::http::encoding;
+use crate::http::error::codes::Code;
 use crate::http::error::{ApiError, LoggedError};
 use crate::service::DatabaseTiming;
 
@@ -82,11 +83,7 @@ pub async fn enforce_timeout(timeout: Duration, mut request: Request, next: Next
         Err(_) => ApiError {
             retry_after: Some(1),
             internal: Some(format!("request exceeded the {timeout:?} timeout")),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                format!("the request took longer than {timeout:?}"),
-            )
+            ..ApiError::new(Code::Timeout, format!("the request took longer than {timeout:?}"))
         }
         .into_response(),
     }
@@ -101,11 +98,7 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .unwrap_or_else(|| "unknown panic".to_owned());
     ApiError {
         internal: Some(format!("panic: {cause}")),
-        ..ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "an internal error occurred; it has been logged",
-        )
+        ..ApiError::new(Code::InternalError, "an internal error occurred; it has been logged")
     }
     .into_response()
 }

@@ -3,7 +3,6 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::OriginalUri;
-use axum::http::StatusCode;
 use axum::routing::get;
 use tower_http::compression::predicate::SizeAbove;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -11,6 +10,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::http::error::codes::Code;
 use crate::http::{admin, health, middleware, records};
 
 /// Builds the router for an app.
@@ -79,10 +79,6 @@ async fn route_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
 }
 
 async fn method_not_allowed(request: axum::extract::Request) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{} is not allowed on '{}'", request.method(), request.uri().path()),
-    )
-    .with_hint("resources take GET, POST, PATCH and DELETE; single rows GET, PATCH and DELETE")
+    ApiError::new(Code::MethodNotAllowed, format!("{} is not allowed on '{}'", request.method(), request.uri().path()))
+        .with_hint("resources take GET, POST, PATCH and DELETE; single rows GET, PATCH and DELETE")
 }

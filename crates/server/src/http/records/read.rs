@@ -15,6 +15,7 @@ use crate::cache::CachedRead;
 use crate::encoding::Encoding;
 use crate::http::encoding;
 use crate::http::error::ApiError;
+use crate::http::error::codes::Code;
 use crate::http::media_type::accepts_single_object;
 use crate::service::read::{ReadRequest, Shape};
 use crate::service::{self, DatabaseTiming, Scope};
@@ -138,8 +139,7 @@ fn read_options(headers: &HeaderMap) -> Result<ReadOptions, ApiError> {
                     "estimated" => CountMode::Estimated,
                     other => {
                         return Err(ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_parameter",
+                            Code::InvalidParameter,
                             format!("unknown count preference '{other}'"),
                         )
                         .with_details(json!({ "parameter": "Prefer", "token": other }))
@@ -159,7 +159,7 @@ fn read_options(headers: &HeaderMap) -> Result<ReadOptions, ApiError> {
 /// `first-last`, `first-` (also with an `items=` prefix).
 fn parse_range(text: &str) -> Result<(u64, Option<u64>), ApiError> {
     let invalid = || {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("invalid Range header '{text}'"))
+        ApiError::new(Code::InvalidParameter, format!("invalid Range header '{text}'"))
             .with_details(json!({ "parameter": "Range", "token": text }))
             .with_hint("write Range: 0-49 (rows 0 to 49) or Range: 50- (from row 50)")
     };

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::encoding::{JSON, OBJECT_JSON};
 use crate::http::error::ApiError;
+use crate::http::error::codes::Code;
 use crate::http::media_type::{MediaType, accepts_single_object};
 use crate::http::middleware::RequestDeadline;
 use crate::http::records::json_response;
@@ -32,13 +33,9 @@ pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiErr
     for prefer in headers.get_all("prefer") {
         for token in prefer.to_str().unwrap_or_default().split([',', ';']).map(str::trim) {
             let unknown = |name: &str, value: &str, allowed: &str| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_parameter",
-                    format!("unknown {name} preference '{value}'"),
-                )
-                .with_details(json!({ "parameter": "Prefer", "token": value }))
-                .with_hint(format!("use {allowed}"))
+                ApiError::new(Code::InvalidParameter, format!("unknown {name} preference '{value}'"))
+                    .with_details(json!({ "parameter": "Prefer", "token": value }))
+                    .with_hint(format!("use {allowed}"))
             };
             if let Some(value) = token.strip_prefix("return=") {
                 preferences.returning = match value {
@@ -78,24 +75,22 @@ pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Re
     let bytes = body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(status, "payload_too_large", "the request body is larger than the server accepts")
+            ApiError::new(Code::PayloadTooLarge, "the request body is larger than the server accepts")
                 .with_hint("split the rows over several requests, or raise server.max_body_bytes")
         } else {
-            ApiError::new(status, "invalid_body", format!("the request body could not be read: {rejection}"))
+            ApiError::new(Code::InvalidBody, format!("the request body could not be read: {rejection}"))
         }
     })?;
     strict_json::from_slice(&bytes).map_err(|error| match error {
         StrictJsonError::Syntax(error) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {error}"))
+            ApiError::new(Code::InvalidJson, format!("the body is not valid JSON: {error}"))
                 .with_details(json!({ "line": error.line(), "column": error.column() }))
         }
-        StrictJsonError::DuplicateKey { key, path, line, column } => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "duplicate_key",
-            format!("the body names the key '{key}' twice in one object, at {path}"),
-        )
-        .with_details(json!({ "key": key, "path": path, "line": line, "column": column }))
-        .with_hint("send each key once per object; nothing was written"),
+        StrictJsonError::DuplicateKey { key, path, line, column } => {
+            ApiError::new(Code::DuplicateKey, format!("the body names the key '{key}' twice in one object, at {path}"))
+                .with_details(json!({ "key": key, "path": path, "line": line, "column": column }))
+                .with_hint("send each key once per object; nothing was written")
+        }
     })
 }
 
@@ -106,7 +101,7 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let content_type = content_type.as_deref().unwrap_or_default();
     let media_type = MediaType::parse(content_type);
     let refuse = |message: String| {
-        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
+        ApiError::new(Code::UnsupportedMediaType, message)
             .with_details(json!({ "content_type": content_type }))
             .with_hint("send Content-Type: application/json (optionally with ; charset=utf-8)")
     };
