@@ -246,3 +246,6 @@ mod tests {
         assert!(shown.contains("cursor_secret: Some([redacted])") && !shown.contains("horse"), "{shown}");
     }
 }
+
+#[cfg(test)]
+mod resolve_tests;

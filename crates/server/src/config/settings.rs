@@ -64,8 +64,9 @@ settings! {
         /// Most bytes all request headers may hold together; more get 431
         /// `headers_too_large`.
         max_header_bytes: usize = 32 * 1024, flag "max-header-bytes", env "OXBASE_SERVER_MAX_HEADER_BYTES", arg(value_name = "BYTES");
-        /// Serve `/admin/pool` and `/admin/explain`. Switched on by the flag, the variable
-        /// or the file: `OXBASE_ADMIN=false` does not switch off `admin = true`.
+        /// Serve `/admin/pool` and `/admin/explain`; they have no access control yet, so only
+        /// where the port is not exposed. Switched on by the flag, the variable or the file:
+        /// `OXBASE_ADMIN=false` does not switch off `admin = true`.
         admin: bool = false, flag "admin", env "OXBASE_ADMIN",
             arg(num_args = 0..=1, require_equals = true, default_missing_value = "true");
         /// Responses smaller than this many bytes are sent uncompressed (br, zstd or gzip
@@ -87,7 +88,8 @@ settings! {
     /// Which database to serve and how to connect to it.
     [database] DatabaseSettings, DatabaseFile, DatabaseFlags, "[database] settings" {
         /// Database URL: `sqlite://relative/path.db`, `sqlite:///absolute/path.db` or
-        /// `postgres://user:password@host:port/db`. Required.
+        /// `postgres://user:password@host:port/db` (`postgresql://` works too). A missing
+        /// SQLite file is created. Required.
         url: Option<SecretUrl> = None, flag "database", env "OXBASE_DATABASE", arg(value_name = "URL");
         /// SQLite: reader connections. Writes go through one writer connection.
         readers: u32 = 4, flag "readers", env "OXBASE_READERS", arg(value_name = "N");
@@ -133,7 +135,7 @@ settings! {
         /// Memory the response cache may hold, in bytes.
         max_bytes: u64 = 64 * 1024 * 1024, flag "cache-max-bytes", env "OXBASE_CACHE_MAX_BYTES", arg(value_name = "BYTES");
         /// Longest life of a cache entry in seconds (a memory bound; exactness comes from
-        /// versions).
+        /// versions). A resource can set a shorter one.
         ttl_seconds: u64 = 300, flag "cache-ttl-seconds", env "OXBASE_CACHE_TTL_SECONDS", arg(value_name = "SECONDS");
         /// Redis shared by every instance for cache versions and change events
         /// (`redis://host:port/db`); unset keeps both in this process.
