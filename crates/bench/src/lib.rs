@@ -144,9 +144,13 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
             (Some(server), address)
         }
     };
+    // The server under test takes its page sizes from the same file.
+    let file_settings = oxbase_server::config::FileSettings::parse(source, &options.example)
+        .map_err(|errors| BenchError::Options(errors.to_string()))?;
+    let defaults = oxbase_server::config::settings::ServerSettings::default();
     let limits = Limits {
-        default_page_size: schema.server.default_page_size.unwrap_or(50),
-        max_page_size: schema.server.max_page_size.unwrap_or(1000),
+        default_page_size: file_settings.server.default_page_size.unwrap_or(defaults.default_page_size),
+        max_page_size: file_settings.server.max_page_size.unwrap_or(defaults.max_page_size),
         ..Limits::default()
     };
     let run = Run {

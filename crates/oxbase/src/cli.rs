@@ -1,10 +1,12 @@
-//! Command-line arguments. Each setting is a flag and an `OXBASE_…` environment variable;
-//! `serve` also reads `[server]` and `[database]` from the schema file. Precedence:
-//! flag > environment > schema file > built-in default.
+//! Command-line arguments. The settings `serve` and `config` take are declared once in
+//! `oxbase_server::config::settings` (each a flag, an `OXBASE_…` variable and a key in
+//! the schema file's `[server]`, `[database]` or `[cache]`; flag > environment > schema
+//! file > default); what is declared here belongs to the command line alone.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use oxbase_server::config::SettingFlags;
 
 /// oxbase serves a declared relational schema as a fast, safe REST API.
 #[derive(Debug, Parser)]
@@ -31,6 +33,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Serve a schema over HTTP.
     Serve(ServeArgs),
+    /// Print the effective configuration (flags > environment > schema file > defaults),
+    /// each value with its source; secrets as [redacted].
+    Config(ConfigArgs),
     /// Bring a database to a schema (creates tables, columns and indexes).
     Migrate(MigrateArgs),
     /// Validate a schema file; exits non-zero and names every problem.
@@ -47,59 +52,29 @@ pub enum Command {
 /// `oxbase serve`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The schema file (TOML).
+    /// The schema file (TOML); its [server], [database] and [cache] sections hold settings
+    /// too, below flags and the environment.
     #[arg(long, env = "OXBASE_SCHEMA")]
     pub schema: PathBuf,
-    /// Database URL: sqlite://relative/path.db, sqlite:///absolute/path.db or postgres://user@host:port/db
-    /// [default: the schema file's [database] url]
-    #[arg(long, env = "OXBASE_DATABASE")]
-    pub database: Option<String>,
-    /// Address to listen on [default: the schema file's [server] listen, else 127.0.0.1:8080].
-    #[arg(long, env = "OXBASE_LISTEN")]
-    pub listen: Option<String>,
-    /// SQLite reader connections [default: 4].
-    #[arg(long, env = "OXBASE_READERS")]
-    pub readers: Option<u32>,
-    /// Seconds a client has to send a request's headers, from the connection's opening or
-    /// the request's first byte; 0 waits forever [default: the schema file's [server]
-    /// header_read_timeout_seconds, else 10].
-    #[arg(long, env = "OXBASE_HEADER_READ_TIMEOUT", value_name = "SECONDS")]
-    pub header_read_timeout: Option<u64>,
-    /// Seconds a connection with no request in flight stays open; 0 keeps it open
-    /// [default: the schema file's [server] keep_alive_timeout_seconds, else 60].
-    #[arg(long, env = "OXBASE_KEEP_ALIVE_TIMEOUT", value_name = "SECONDS")]
-    pub keep_alive_timeout: Option<u64>,
-    /// Most connections open at once; more are answered 503 too_many_connections
-    /// [default: the schema file's [server] max_connections, else 10000 or fewer to fit
-    /// the open-file limit].
-    #[arg(long, env = "OXBASE_MAX_CONNECTIONS", value_name = "N")]
-    pub max_connections: Option<usize>,
     /// Migrate the database to the schema before serving.
     #[arg(long, env = "OXBASE_MIGRATE")]
     pub migrate: bool,
-    /// Serve /admin/* (pool statistics, EXPLAIN) [default: the schema file's [server] admin].
-    #[arg(long, env = "OXBASE_ADMIN")]
-    pub admin: bool,
-    /// Redis shared by every instance for cache versions and change events, e.g.
-    /// redis://127.0.0.1:6379/0 [default: the schema file's [cache] redis_url; none].
-    #[arg(long, env = "OXBASE_REDIS")]
-    pub redis: Option<String>,
-    /// Cache read responses: on or off [default: the schema file's [cache] enabled; else on
-    /// for SQLite and for PostgreSQL with Redis].
-    #[arg(long, env = "OXBASE_CACHE", value_parser = ["on", "off"])]
-    pub cache: Option<String>,
-    /// File holding the secret (at least 32 bytes) that signs keyset cursors; instances
-    /// behind one load balancer need the same one. The secret itself may also come from
-    /// OXBASE_CURSOR_SECRET (there is no flag for it, so it never shows in `ps`)
-    /// [default: the schema file's [server] cursor_secret_file; else a random secret per
-    /// process, and cursors end with it].
-    #[arg(long, env = "OXBASE_CURSOR_SECRET_FILE")]
-    pub cursor_secret_file: Option<PathBuf>,
-    /// File holding the previous cursor secret while rotating: cursors it signed still
-    /// verify, new ones are signed with the current secret; also OXBASE_CURSOR_SECRET_PREVIOUS
-    /// [default: the schema file's [server] cursor_secret_previous_file; none].
-    #[arg(long, env = "OXBASE_CURSOR_SECRET_PREVIOUS_FILE")]
-    pub cursor_secret_previous_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SettingFlags,
+}
+
+/// `oxbase config`
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The schema file whose [server], [database] and [cache] sections to read; without
+    /// one, only flags, the environment and defaults count.
+    #[arg(long, env = "OXBASE_SCHEMA")]
+    pub schema: Option<PathBuf>,
+    /// Print the table of every setting (Markdown, as in docs/operations.md) instead.
+    #[arg(long)]
+    pub markdown: bool,
+    #[command(flatten)]
+    pub settings: SettingFlags,
 }
 
 /// `oxbase migrate`

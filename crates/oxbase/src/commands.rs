@@ -9,14 +9,15 @@ use anyhow::{Context, anyhow, bail};
 use oxbase_examples::Scale;
 use oxbase_schema::Schema;
 use oxbase_server::app::App;
-use oxbase_server::config::{CursorSecret, DatabaseUrl, ServerConfig};
+use oxbase_server::config::render::{TableRow, settings_table};
+use oxbase_server::config::{Config, DatabaseUrl, FileSettings, ServerConfig};
 use oxbase_server::seed::{SeedError, example_schema, seed_example};
 use oxbase_server::serve::{bind, serve};
 use oxbase_server::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
 
 use std::io::Write;
 
-use crate::cli::{CheckArgs, Command, DemoArgs, LogFormat, MigrateArgs, SeedArgs, ServeArgs};
+use crate::cli::{CheckArgs, Command, ConfigArgs, DemoArgs, LogFormat, MigrateArgs, SeedArgs, ServeArgs};
 
 /// A command's output on stdout has no reader any more: `oxbase seed … | head -1`, where
 /// `head` exits after one line. `println!` panics then; the commands instead stop printing
@@ -74,13 +75,15 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
-/// Runs one subcommand.
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+/// Runs one subcommand; `matches` are the subcommand's parsed arguments, which tell a
+/// flag from its environment variable.
+pub fn run(command: Command, matches: Option<&clap::ArgMatches>) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check(arguments) => check(arguments),
         Command::Migrate(arguments) => run_migrate(arguments),
         Command::Seed(arguments) => seed(arguments),
-        Command::Serve(arguments) => runtime()?.block_on(serve_command(arguments)),
+        Command::Config(arguments) => config_command(arguments, matches),
+        Command::Serve(arguments) => runtime()?.block_on(serve_command(arguments, matches)),
         Command::Demo(arguments) => runtime()?.block_on(demo(arguments)),
         Command::Bench(options) => bench(options),
     }
@@ -90,16 +93,23 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-/// Loads a schema file, printing every problem and failing when there are any.
-fn load_schema(path: &std::path::Path) -> anyhow::Result<Schema> {
-    oxbase_schema::load_schema_file(path).map_err(|errors| {
+/// Loads a schema file and its configuration sections, printing every problem and
+/// failing when there are any. The sections are read first: an unknown or mistyped key
+/// there is the one problem reported, as for any key the file cannot hold.
+fn load_schema(path: &std::path::Path) -> anyhow::Result<(Schema, FileSettings)> {
+    let report = |errors: oxbase_schema::CheckErrors| {
         let count = errors.errors.len();
         anyhow!("{errors}\n{count} problem{} found", if count == 1 { "" } else { "s" })
-    })
+    };
+    let file = path.display().to_string();
+    let source = oxbase_schema::read_schema_file(path).map_err(report)?;
+    let settings = FileSettings::parse(&source, &file).map_err(report)?;
+    let schema = oxbase_schema::parse_schema(&source, &file).map_err(report)?;
+    Ok((schema, settings))
 }
 
 fn check(arguments: CheckArgs) -> anyhow::Result<ExitCode> {
-    let schema = load_schema(&arguments.schema)?;
+    let (schema, _) = load_schema(&arguments.schema)?;
     let fields: usize = schema.resources.values().map(|resource| resource.fields.len()).sum();
     let indexes: usize = schema.resources.values().map(|resource| resource.indexes.len()).sum();
     say!(
@@ -112,16 +122,16 @@ fn check(arguments: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The database URL from the flag or environment, else the schema file.
-fn database_url(flag: Option<&str>, schema: &Schema) -> anyhow::Result<DatabaseUrl> {
+fn database_url(flag: Option<&str>, file: &FileSettings) -> anyhow::Result<DatabaseUrl> {
     let url = flag
-        .or(schema.database.url.as_deref())
+        .or(file.database.url.as_ref().map(|url| url.expose()))
         .ok_or_else(|| anyhow!("no database given: pass --database URL, set OXBASE_DATABASE, or set `url` in the schema's [database] section"))?;
     Ok(DatabaseUrl::parse(url)?)
 }
 
 fn run_migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
-    let schema = load_schema(&arguments.schema)?;
-    let url = database_url(arguments.database.as_deref(), &schema)?;
+    let (schema, file) = load_schema(&arguments.schema)?;
+    let url = database_url(arguments.database.as_deref(), &file)?;
     let options = MigrateOptions { dry_run: arguments.dry_run, allow_destructive: arguments.allow_destructive };
     match migrate(&url, &schema, options)? {
         MigrateOutcome::UpToDate => say!("{url}: up to date"),
@@ -157,196 +167,66 @@ fn seed(arguments: SeedArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves `serve`'s settings: flag > environment > schema file > default.
-fn server_config(arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<ServerConfig> {
-    let database = database_url(arguments.database.as_deref(), schema)?;
-    let mut config = ServerConfig::with_database(database);
-    if let Some(listen) = arguments.listen.as_deref().or(schema.server.listen.as_deref()) {
-        config.listen = parse_listen(listen)?;
-    }
-    if let Some(size) = schema.server.default_page_size {
-        config.default_page_size = size;
-    }
-    if let Some(size) = schema.server.max_page_size {
-        config.max_page_size = size;
-    }
-    if config.default_page_size > config.max_page_size {
-        bail!(
-            "server.default_page_size ({}) is larger than server.max_page_size ({})",
-            config.default_page_size,
-            config.max_page_size
-        );
-    }
-    if let Some(rows) = schema.server.max_embed_rows {
-        config.response_bounds.max_embed_rows = rows;
-    }
-    if let Some(rows) = schema.server.max_response_rows {
-        config.response_bounds.max_rows = rows;
-    }
-    if let Some(bytes) = schema.server.max_response_bytes {
-        config.response_bounds.max_bytes = bytes;
-    }
-    if let Some(bytes) = schema.server.max_body_bytes {
-        config.max_body_bytes = bytes;
-    }
-    if let Some(seconds) = schema.server.request_timeout_seconds {
-        config.request_timeout = std::time::Duration::from_secs(seconds);
-    }
-    apply_connection_settings(&mut config, arguments, schema)?;
-    if let Some(readers) = arguments.readers.or(schema.database.readers) {
-        config.readers = readers;
-    }
-    if let Some(milliseconds) = schema.database.busy_timeout_ms {
-        config.busy_timeout = std::time::Duration::from_millis(milliseconds);
-    }
-    apply_pool_settings(&mut config, schema);
-    config.admin_enabled = arguments.admin || schema.server.admin.unwrap_or(false);
-    if let Some(bytes) = schema.server.compression_min_bytes {
-        config.compression_min_bytes = bytes;
-    }
-    if let Some(level) = schema.server.compression_level
-        && level > 11
-    {
-        bail!("server.compression_level is {level}; use 0 (fastest) to 11 (smallest; gzip stops at 9)");
-    }
-    config.compression_level = schema.server.compression_level;
-    config.cache_enabled = match arguments.cache.as_deref() {
-        Some(switch) => Some(switch == "on"),
-        None => schema.cache.enabled,
-    };
-    if let Some(bytes) = schema.cache.max_bytes {
-        config.cache_max_bytes = bytes;
-    }
-    if let Some(seconds) = schema.cache.ttl_seconds {
-        config.cache_ttl = std::time::Duration::from_secs(seconds);
-    }
-    config.redis_url = arguments.redis.clone().or_else(|| schema.cache.redis_url.clone());
-    config.cache_redis_l2 = schema.cache.redis_l2.unwrap_or(false);
-    config.cache_exact_external_writes =
-        schema.cache.external_writes == Some(oxbase_schema::file::ExternalWrites::Exact);
-    let schema_directory = arguments.schema.parent().unwrap_or(std::path::Path::new("."));
-    config.cursor_secret = cursor_secret(
-        arguments.cursor_secret_file.as_deref(),
-        "OXBASE_CURSOR_SECRET",
-        schema.server.cursor_secret_file.as_deref().map(|path| (schema_directory.join(path), "cursor_secret_file")),
-    )?;
-    config.cursor_secret_previous = cursor_secret(
-        arguments.cursor_secret_previous_file.as_deref(),
-        "OXBASE_CURSOR_SECRET_PREVIOUS",
-        schema
-            .server
-            .cursor_secret_previous_file
-            .as_deref()
-            .map(|path| (schema_directory.join(path), "cursor_secret_previous_file")),
-    )?;
-    if config.cursor_secret.is_none() && config.cursor_secret_previous.is_some() {
-        bail!(
-            "a previous cursor secret is set but no current one: set OXBASE_CURSOR_SECRET or a cursor secret file too (the previous secret only verifies old cursors)"
-        );
-    }
-    Ok(config)
-}
-
-/// One cursor secret: from the file flag (or its `OXBASE_…_FILE` variable), else the
-/// variable `variable` holding the secret itself, else the schema file's `[server]` key.
-/// A file's trailing newline is not part of the secret. Shorter than 32 bytes is refused,
-/// naming where the secret came from.
-fn cursor_secret(
-    file_flag: Option<&std::path::Path>,
-    variable: &str,
-    schema_file: Option<(std::path::PathBuf, &str)>,
-) -> anyhow::Result<Option<CursorSecret>> {
-    let read = |path: &std::path::Path| -> anyhow::Result<Vec<u8>> {
-        let mut bytes =
-            std::fs::read(path).with_context(|| format!("cannot read the cursor secret file {}", path.display()))?;
-        if bytes.ends_with(b"\n") {
-            bytes.pop();
-            if bytes.ends_with(b"\r") {
-                bytes.pop();
-            }
-        }
-        Ok(bytes)
-    };
-    let (bytes, source) = if let Some(path) = file_flag {
-        (read(path)?, format!("file {}", path.display()))
-    } else if let Some(value) = std::env::var_os(variable) {
-        (value.into_encoded_bytes(), variable.to_owned())
-    } else if let Some((path, key)) = schema_file {
-        (read(&path)?, format!("[server] {key} {}", path.display()))
-    } else {
-        return Ok(None);
-    };
-    CursorSecret::new(bytes)
-        .map(Some)
-        .map_err(|error| anyhow!("{error} (from {source}); generate one with: openssl rand -base64 48"))
-}
-
-/// The connection limits (flag > environment > `[server]` > default) and the header size.
-fn apply_connection_settings(config: &mut ServerConfig, arguments: &ServeArgs, schema: &Schema) -> anyhow::Result<()> {
-    let server = &schema.server;
-    // 0 turns a timeout off.
-    let seconds = |value: u64| (value > 0).then(|| std::time::Duration::from_secs(value));
-    if let Some(value) = arguments.header_read_timeout.or(server.header_read_timeout_seconds) {
-        config.header_read_timeout = seconds(value);
-    }
-    if let Some(value) = arguments.keep_alive_timeout.or(server.keep_alive_timeout_seconds) {
-        config.keep_alive_timeout = seconds(value);
-    }
-    if let Some(connections) = arguments.max_connections.or(server.max_connections) {
-        if connections == 0 {
-            bail!("max_connections is 0; use at least 1 (it caps how many client connections are open at once)");
-        }
-        config.max_connections = Some(connections);
-    }
-    if let Some(bytes) = server.max_header_bytes {
-        config.max_header_bytes = bytes;
-    }
-    Ok(())
-}
-
-/// `[database]` pool and slow-query settings.
-fn apply_pool_settings(config: &mut ServerConfig, schema: &Schema) {
-    use std::time::Duration;
-    let database = &schema.database;
-    let pool = &mut config.pool;
-    if let Some(size) = database.pool_size {
-        pool.max_size = size.max(1);
-    }
-    if let Some(min_idle) = database.min_idle {
-        pool.min_idle = min_idle;
-    }
-    // More idle connections than the pool may hold would only be a misreading.
-    pool.min_idle = pool.min_idle.min(pool.max_size);
-    if let Some(seconds) = database.idle_timeout_seconds {
-        pool.idle_timeout = (seconds > 0).then(|| Duration::from_secs(seconds));
-    }
-    if let Some(milliseconds) = database.acquire_timeout_ms {
-        pool.acquire_timeout = Duration::from_millis(milliseconds);
-    }
-    if let Some(milliseconds) = database.statement_timeout_ms {
-        pool.statement_timeout = Duration::from_millis(milliseconds);
-    }
-    if let Some(seconds) = database.max_lifetime_seconds {
-        pool.max_lifetime = Duration::from_secs(seconds);
-    }
-    if let Some(test) = database.test_before_acquire {
-        pool.test_before_acquire = test;
-    }
-    if let Some(name) = &database.application_name {
-        pool.application_name = name.clone();
-    }
-    if let Some(milliseconds) = database.slow_query_ms {
-        config.slow_query = (milliseconds > 0).then(|| Duration::from_millis(milliseconds));
-    }
-    if let Some(log_parameters) = database.log_slow_query_parameters {
-        config.log_slow_query_parameters = log_parameters;
-    }
+/// The effective configuration: flag > environment > the schema file's sections > default.
+fn resolve_config(
+    flags: &oxbase_server::config::SettingFlags,
+    matches: Option<&clap::ArgMatches>,
+    schema_file: Option<(&FileSettings, &std::path::Path)>,
+) -> anyhow::Result<Config> {
+    Ok(Config::resolve(flags, matches, schema_file, |variable| std::env::var_os(variable))?)
 }
 
 fn parse_listen(listen: &str) -> anyhow::Result<SocketAddr> {
     listen
         .parse()
         .with_context(|| format!("invalid listen address '{listen}': expected host:port such as 127.0.0.1:8080"))
+}
+
+/// `oxbase config`: the effective configuration, then the checks `serve` makes at start
+/// (a failing one is reported after the configuration, with exit status 1).
+fn config_command(arguments: ConfigArgs, matches: Option<&clap::ArgMatches>) -> anyhow::Result<ExitCode> {
+    if arguments.markdown {
+        say!("{}", settings_table(&command_line_rows()).trim_end());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let file = arguments.schema.as_deref().map(load_schema).transpose()?;
+    let schema_file = file.as_ref().zip(arguments.schema.as_deref()).map(|((_, settings), path)| (settings, path));
+    let config = resolve_config(&arguments.settings, matches, schema_file)?;
+    say!("{}", config.to_toml().trim_end());
+    config.server_config()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The settings table's rows for what only the command line sets, from the clap
+/// declarations themselves.
+fn command_line_rows() -> Vec<TableRow> {
+    use clap::CommandFactory;
+    let command = crate::cli::Cli::command();
+    let serve = command.find_subcommand("serve").expect("serve is a subcommand");
+    let arguments = [(serve, "schema", "required"), (serve, "migrate", "off"), (&command, "log_format", "`text`")];
+    arguments
+        .into_iter()
+        .map(|(command, id, default)| {
+            let argument =
+                command.get_arguments().find(|argument| argument.get_id() == id).expect("a declared argument");
+            let possible: Vec<String> =
+                argument.get_possible_values().iter().map(|value| value.get_name().to_owned()).collect();
+            let value = match argument.get_value_names().and_then(|names| names.first()) {
+                _ if !argument.get_action().takes_values() => None,
+                _ if !possible.is_empty() => Some(format!(" {}", possible.join("|"))),
+                Some(name) => Some(format!(" {name}")),
+                None => None,
+            };
+            let help = argument.get_help().map(|help| help.to_string()).unwrap_or_default();
+            TableRow {
+                setting: String::new(),
+                flag: format!("--{}{}", argument.get_long().unwrap_or_default(), value.unwrap_or_default()),
+                env: argument.get_env().map(|env| env.to_string_lossy().into_owned()).unwrap_or_default(),
+                default: default.to_owned(),
+                meaning: if help.ends_with('.') { help } else { format!("{help}.") },
+            }
+        })
+        .collect()
 }
 
 /// Fails unless the database matches the schema, so a server never answers 500 for a
@@ -362,9 +242,9 @@ fn ensure_migrated(url: &DatabaseUrl, schema: &Schema, schema_path: &str) -> any
     }
 }
 
-async fn serve_command(arguments: ServeArgs) -> anyhow::Result<ExitCode> {
-    let schema = load_schema(&arguments.schema)?;
-    let config = server_config(&arguments, &schema)?;
+async fn serve_command(arguments: ServeArgs, matches: Option<&clap::ArgMatches>) -> anyhow::Result<ExitCode> {
+    let (schema, file) = load_schema(&arguments.schema)?;
+    let config = resolve_config(&arguments.settings, matches, Some((&file, &arguments.schema)))?.server_config()?;
     // Migrations use blocking database clients: keep them off the async workers.
     let schema_path = arguments.schema.display().to_string();
     let (database, schema, migrate_first) = (config.database.clone(), schema, arguments.migrate);
@@ -417,6 +297,8 @@ async fn shutdown_signal() {
 
 async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     let schema = example_schema("pearl")?;
+    let source = oxbase_examples::schema_source("pearl").expect("the pearl example exists");
+    let file = FileSettings::parse(source, "examples/pearl/schema.toml")?;
     let url = DatabaseUrl::Sqlite(arguments.data_dir.join("pearl.db"));
     let seeding = tokio::task::spawn_blocking({
         let url = url.clone();
@@ -434,7 +316,7 @@ async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let mut config = ServerConfig::with_database(url);
     config.listen = parse_listen(&arguments.listen)?;
-    config.max_page_size = schema.server.max_page_size.unwrap_or(config.max_page_size);
+    config.max_page_size = file.server.max_page_size.unwrap_or(config.max_page_size);
     let listener = bind(config.listen).await?;
     let address = listener.local_addr()?;
     announce!("\noxbase demo: the pearl clinical-study tracker on http://{address}\n");

@@ -6,12 +6,15 @@ mod commands;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // Parsed in two steps so that the commands can tell a flag from its variable.
+    let matches = cli::Cli::command().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     commands::init_logging(cli.log_format);
-    match commands::run(cli.command) {
+    let subcommand_matches = matches.subcommand().map(|(_, matches)| matches);
+    match commands::run(cli.command, subcommand_matches) {
         Ok(code) => code,
         Err(error) if error.is::<commands::StdoutClosed>() => ExitCode::SUCCESS,
         Err(error) => {

@@ -11,15 +11,16 @@ use toml::Spanned;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaFile {
-    /// HTTP server settings.
+    /// `[server]`, `[database]` and `[cache]`: the server's settings, declared, checked
+    /// (unknown keys too) and documented with the server's configuration
+    /// (`oxbase_server::config`), which reads them from the same file. Accepted here as
+    /// they are.
     #[serde(default)]
-    pub server: ServerSection,
-    /// Which database to serve and how to connect to it.
+    pub server: toml::Table,
     #[serde(default)]
-    pub database: DatabaseSection,
-    /// Response cache settings.
+    pub database: toml::Table,
     #[serde(default)]
-    pub cache: CacheSection,
+    pub cache: toml::Table,
     /// Real-time (WebSocket) settings.
     #[serde(default)]
     pub realtime: RealtimeSection,
@@ -32,87 +33,6 @@ pub struct SchemaFile {
     /// Resources by their API name.
     #[serde(default)]
     pub resources: IndexMap<String, Spanned<ResourceDef>>,
-}
-
-/// `[server]`
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSection {
-    pub listen: Option<String>,
-    pub default_page_size: Option<u32>,
-    pub max_page_size: Option<u32>,
-    /// Most rows one embedded array of a response may hold.
-    pub max_embed_rows: Option<u32>,
-    /// Most rows (root and embedded, each time they appear) one response may hold.
-    pub max_response_rows: Option<u64>,
-    /// Largest encoded read response, in bytes before compression.
-    pub max_response_bytes: Option<u64>,
-    pub max_body_bytes: Option<u64>,
-    pub request_timeout_seconds: Option<u64>,
-    /// Seconds a client has to send a request's headers; `0` waits forever.
-    pub header_read_timeout_seconds: Option<u64>,
-    /// Seconds an idle keep-alive connection stays open; `0` keeps it open.
-    pub keep_alive_timeout_seconds: Option<u64>,
-    /// Most connections open at once.
-    pub max_connections: Option<usize>,
-    /// Most bytes all request headers together may hold.
-    pub max_header_bytes: Option<usize>,
-    /// Serve `/admin/*` (pool statistics, EXPLAIN); off unless set.
-    pub admin: Option<bool>,
-    /// Responses smaller than this many bytes are sent uncompressed.
-    pub compression_min_bytes: Option<u64>,
-    /// Compression level (0–11, held to each coding's range); balanced defaults if unset.
-    pub compression_level: Option<u32>,
-    /// File holding the secret that signs keyset cursors (relative paths from the schema
-    /// file's directory). The secret itself is never written in the schema file.
-    pub cursor_secret_file: Option<String>,
-    /// File holding the previous cursor secret during a rotation: its cursors still verify.
-    pub cursor_secret_previous_file: Option<String>,
-}
-
-/// `[database]`
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseSection {
-    pub url: Option<String>,
-    pub readers: Option<u32>,
-    pub busy_timeout_ms: Option<u64>,
-    pub pool_size: Option<u32>,
-    /// PostgreSQL connections kept open while idle.
-    pub min_idle: Option<u32>,
-    /// PostgreSQL connections idle longer than this are closed, down to `min_idle`; `0`
-    /// keeps them all.
-    pub idle_timeout_seconds: Option<u64>,
-    pub acquire_timeout_ms: Option<u64>,
-    pub statement_timeout_ms: Option<u64>,
-    pub max_lifetime_seconds: Option<u64>,
-    pub test_before_acquire: Option<bool>,
-    pub application_name: Option<String>,
-    pub slow_query_ms: Option<u64>,
-    pub log_slow_query_parameters: Option<bool>,
-}
-
-/// `[cache]`
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CacheSection {
-    pub enabled: Option<bool>,
-    pub max_bytes: Option<u64>,
-    pub ttl_seconds: Option<u64>,
-    pub redis_url: Option<String>,
-    pub external_writes: Option<ExternalWrites>,
-    /// Also keep entries in Redis (L2), shared by every instance.
-    pub redis_l2: Option<bool>,
-}
-
-/// `[cache] external_writes`: how writes made outside oxbase reach the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExternalWrites {
-    /// When their PostgreSQL notification arrives (milliseconds; no cost per hit).
-    Notified,
-    /// Before the next hit: every hit confirms that earlier notifications have arrived.
-    Exact,
 }
 
 /// `[realtime]`

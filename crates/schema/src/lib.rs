@@ -4,7 +4,7 @@
 //!
 //! - [`file`]: the TOML file as written, deserialised with spans so errors name lines.
 //! - [`model`]: the validated model every other layer works from (resources, fields,
-//!   relations, indexes, roles and the configuration sections).
+//!   relations, indexes, roles, and the `[realtime]` and `[rate_limits]` sections).
 //! - [`validate`]: turns a [`file::SchemaFile`] into a [`model::Schema`], collecting every
 //!   error with its line, the offending name and a hint ([`CheckError`]).
 //! - [`predicate`]: the small SQL-like language of partial-index `where` clauses.
@@ -25,4 +25,4 @@ pub mod validate;
 pub mod values;
 
 pub use model::Schema;
-pub use validate::{CheckError, CheckErrors, load_schema_file, parse_schema};
+pub use validate::{CheckError, CheckErrors, load_schema_file, parse_schema, read_schema_file};

@@ -6,12 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::predicate::Predicate;
 
-/// The configuration sections are kept as the file declares them: flags and the
-/// environment override them where the server resolves its settings.
-pub use crate::file::{
-    CacheSection as CacheSettings, DatabaseSection as DatabaseSettings, RateLimitSection as RateLimitSettings,
-    RealtimeSection as RealtimeSettings, ServerSection as ServerSettings,
-};
+/// These configuration sections are kept as the file declares them. `[server]`,
+/// `[database]` and `[cache]` are the server's own (`oxbase_server::config`).
+pub use crate::file::{RateLimitSection as RateLimitSettings, RealtimeSection as RealtimeSettings};
 
 /// A validated schema file.
 #[derive(Debug, Clone)]
@@ -20,12 +17,6 @@ pub struct Schema {
     pub resources: IndexMap<String, Resource>,
     /// Roles by name, in file order.
     pub roles: IndexMap<String, Role>,
-    /// Server settings declared in the file (flags and env override them).
-    pub server: ServerSettings,
-    /// Database settings declared in the file.
-    pub database: DatabaseSettings,
-    /// Cache settings.
-    pub cache: CacheSettings,
     /// Real-time settings.
     pub realtime: RealtimeSettings,
     /// Rate-limit settings.

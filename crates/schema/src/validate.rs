@@ -63,9 +63,14 @@ impl fmt::Display for CheckErrors {
 
 /// Reads and validates a schema file.
 pub fn load_schema_file(path: &Path) -> Result<Schema, CheckErrors> {
+    parse_schema(&read_schema_file(path)?, &path.display().to_string())
+}
+
+/// Reads a schema file's text; failing, an error naming the file.
+pub fn read_schema_file(path: &Path) -> Result<String, CheckErrors> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(source) => parse_schema(&source, &file),
+        Ok(source) => Ok(source),
         Err(error) => Err(CheckErrors {
             file,
             errors: vec![CheckError {
@@ -268,15 +273,7 @@ impl Validator<'_> {
                 (name, role)
             })
             .collect();
-        Schema {
-            resources,
-            roles,
-            server: file.server,
-            database: file.database,
-            cache: file.cache,
-            realtime: file.realtime,
-            rate_limits: file.rate_limits,
-        }
+        Schema { resources, roles, realtime: file.realtime, rate_limits: file.rate_limits }
     }
 
     fn resource(

@@ -4,7 +4,8 @@
 //!
 //! Modules follow the request path (docs/ARCHITECTURE.md):
 //!
-//! - [`config`]: the resolved settings a server runs with, and database URLs.
+//! - [`config`]: every setting declared once (flag, `OXBASE_…` variable, schema-file key),
+//!   layered into the settings a server runs with; secrets; database URLs.
 //! - [`store`]: connections, statement execution, migrations and bulk loading per engine;
 //!   rows are encoded to JSON bytes right where they are read; the change event of a write.
 //! - [`encoding`]: content types and content codings of read responses.

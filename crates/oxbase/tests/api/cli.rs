@@ -376,3 +376,111 @@ fn serve_refuses_a_short_cursor_secret_naming_where_it_came_from() {
         .unwrap();
     assert!(text(&output.stderr).contains("is not migrated"), "{}", text(&output.stderr));
 }
+
+#[test]
+fn check_names_the_line_of_an_unknown_server_key() {
+    let directory = tempfile::tempdir().unwrap();
+    let schema = directory.path().join("shop.toml");
+    write(
+        &schema,
+        "[server]\nlisten = \"127.0.0.1:0\"\nlisten_port = 1\n\n[resources.customers.fields]\nname = { type = \"text\" }\n",
+    );
+    let output = oxbase(&["check", "--schema", schema.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let errors = text(&output.stderr);
+    assert!(errors.contains("shop.toml:3: unknown field `listen_port`"), "{errors}");
+    assert!(errors.contains("1 problem found"), "{errors}");
+}
+
+/// `oxbase config` with settings from every layer: a flag beats its variable, a variable
+/// beats the file, the file beats the default; secrets never show.
+#[test]
+fn config_prints_the_effective_configuration_with_sources_and_redacted_secrets() {
+    let output = Command::new(oxbase_binary())
+        .args(["config", "--schema", pearl_schema_path().to_str().unwrap()])
+        .args(["--database", "postgres://oxbase:hunter2@127.0.0.1:5432/pearl", "--listen", "127.0.0.1:9000"])
+        .env_remove("OXBASE_DATABASE")
+        .env_remove("OXBASE_SCHEMA")
+        .env_remove("OXBASE_CURSOR_SECRET_FILE")
+        .env_remove("OXBASE_CURSOR_SECRET_PREVIOUS")
+        .env_remove("OXBASE_CURSOR_SECRET_PREVIOUS_FILE")
+        .env("OXBASE_LISTEN", "127.0.0.1:1")
+        .env("OXBASE_SERVER_MAX_PAGE_SIZE", "300")
+        .env("OXBASE_CACHE", "off")
+        .env("OXBASE_REDIS", "redis://:swordfish@127.0.0.1:6379/0")
+        .env("OXBASE_CURSOR_SECRET", "correct horse battery staple, 32 bytes+")
+        .output()
+        .expect("running oxbase");
+    let (printed, errors) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{errors}");
+    let line = |key: &str| {
+        printed
+            .lines()
+            .find(|line| line.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key}: {printed}"))
+    };
+    assert!(line("listen").starts_with("listen = \"127.0.0.1:9000\"") && line("listen").ends_with("# flag --listen"));
+    assert!(
+        line("max_page_size").contains("300") && line("max_page_size").ends_with("# env OXBASE_SERVER_MAX_PAGE_SIZE")
+    );
+    assert!(line("default_page_size").contains("50") && line("default_page_size").ends_with("# schema file"));
+    assert!(line("readers").contains("4") && line("readers").ends_with("# default"));
+    assert!(line("enabled").contains("false") && line("enabled").ends_with("# env OXBASE_CACHE"));
+    assert!(line("url").contains("postgres://oxbase:[redacted]@127.0.0.1:5432/pearl"), "{printed}");
+    assert!(line("redis_url").contains("redis://:[redacted]@127.0.0.1:6379/0"), "{printed}");
+    assert!(printed.contains("# cursor secret: [redacted] (from OXBASE_CURSOR_SECRET)"), "{printed}");
+    for section in ["[server]", "[database]", "[cache]"] {
+        assert!(printed.lines().any(|line| line == section), "{section}: {printed}");
+    }
+    for secret in ["hunter2", "swordfish", "horse"] {
+        assert!(!printed.contains(secret) && !errors.contains(secret), "{secret} shown:\n{printed}\n{errors}");
+    }
+}
+
+#[test]
+fn config_reports_what_serve_would_refuse() {
+    let output = Command::new(oxbase_binary())
+        .args(["config", "--database", "sqlite://app.db", "--max-connections", "0"])
+        .env_remove("OXBASE_SCHEMA")
+        .output()
+        .expect("running oxbase");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stdout).contains("max_connections = 0"), "{}", text(&output.stdout));
+    assert!(text(&output.stderr).contains("max_connections is 0"), "{}", text(&output.stderr));
+}
+
+/// docs/operations.md holds the settings table `oxbase config --markdown` renders from the
+/// declarations, so the documentation cannot drift from the code.
+#[test]
+fn the_settings_table_in_operations_md_is_the_generated_one() {
+    let output = oxbase(&["config", "--markdown"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let generated = text(&output.stdout);
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/operations.md")).unwrap();
+    let (_, rest) = docs.split_once("<!-- settings:begin -->\n").expect("the begin marker in docs/operations.md");
+    let (documented, _) = rest.split_once("<!-- settings:end -->").expect("the end marker in docs/operations.md");
+    assert!(
+        documented.trim_end() == generated.trim_end(),
+        "docs/operations.md's settings table is out of date: replace it with the output of `oxbase config --markdown`"
+    );
+    for variable in [
+        "OXBASE_SCHEMA",
+        "OXBASE_DATABASE",
+        "OXBASE_LISTEN",
+        "OXBASE_READERS",
+        "OXBASE_REDIS",
+        "OXBASE_CACHE",
+        "OXBASE_ADMIN",
+        "OXBASE_LOG_FORMAT",
+        "OXBASE_HEADER_READ_TIMEOUT",
+        "OXBASE_KEEP_ALIVE_TIMEOUT",
+        "OXBASE_MAX_CONNECTIONS",
+        "OXBASE_CURSOR_SECRET",
+        "OXBASE_CURSOR_SECRET_FILE",
+        "OXBASE_CURSOR_SECRET_PREVIOUS",
+        "OXBASE_CURSOR_SECRET_PREVIOUS_FILE",
+        "OXBASE_MIGRATE",
+    ] {
+        assert!(generated.contains(&format!("`{variable}`")), "{variable} is not in the table");
+    }
+}

@@ -123,7 +123,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 #[tokio::test]
 async fn over_the_connection_cap_a_new_connection_gets_503_and_later_ones_are_served() {
     let app = TestApp::spawn_with(|config| {
-        config.max_connections = Some(5);
+        config.max_connections = 5;
         config.header_read_timeout = Some(Duration::from_millis(500));
     })
     .await;

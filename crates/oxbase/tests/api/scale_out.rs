@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use oxbase_examples::Scale;
 use oxbase_server::app::App;
-use oxbase_server::config::{DatabaseUrl, ServerConfig};
+use oxbase_server::config::{DatabaseUrl, SecretUrl, ServerConfig};
 use oxbase_server::seed::{example_schema, seed_example};
 use oxbase_server::serve::{bind, serve};
 use reqwest::Method;
@@ -57,7 +57,7 @@ impl Instance {
         let mut config = ServerConfig::with_database(DatabaseUrl::Postgres(database.url()));
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.admin_enabled = true;
-        config.redis_url = redis.map(str::to_owned);
+        config.redis_url = redis.map(SecretUrl::from);
         // Without Redis the cache is opt-in on PostgreSQL; these tests opt in.
         config.cache_enabled = Some(true);
         adjust(&mut config);

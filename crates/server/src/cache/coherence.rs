@@ -248,7 +248,7 @@ pub async fn start(
     };
     let mut background = Background::default();
     let redis = match &config.redis_url {
-        Some(url) => match open_redis(url, &config.database).await {
+        Some(url) => match open_redis(url.expose(), &config.database).await {
             Ok(redis) => Some(Arc::new(redis)),
             Err(error) => {
                 // Safe mode for good, so no hit is served unchecked. The URL is not logged:

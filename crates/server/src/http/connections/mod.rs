@@ -43,19 +43,9 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::config::ServerConfig;
+use crate::config::connections::{FILES_BESIDES_CONNECTIONS, REFUSALS_AT_ONCE, open_file_limit};
 use crate::http::error::ApiError;
 use timeouts::{ClockedBody, ClockedStream, ConnectionClock, Timeouts};
-
-/// Most connections served when neither the settings nor the open-file limit say fewer.
-const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-
-/// Open files the process needs besides client connections: the listener, database files
-/// and pooled connections, Redis, logs.
-const FILES_BESIDES_CONNECTIONS: usize = 128;
-
-/// Connections over the cap being answered 503 at once; more are closed without an answer,
-/// so refusing cannot itself use up the descriptors the cap protects.
-const REFUSALS_AT_ONCE: usize = 64;
 
 /// How long answering a refused connection may take (writing the 503 and reading what the
 /// client sent, so that closing does not reset the connection before the client has read
@@ -90,29 +80,10 @@ impl ConnectionLimits {
         let head_limits = config.max_url_length.saturating_add(config.max_header_bytes).saturating_mul(2);
         ConnectionLimits {
             timeouts: Timeouts { header_read: config.header_read_timeout, keep_alive: config.keep_alive_timeout },
-            max_connections: config.max_connections.unwrap_or_else(default_max_connections).max(1),
+            max_connections: config.max_connections.max(1),
             read_buffer_bytes: head_limits.max(HYPER_DEFAULT_READ_BUFFER),
         }
     }
-}
-
-/// The default `max_connections`: 10,000, or fewer when the process's open-file limit
-/// would not hold that many besides the files it needs otherwise.
-pub fn default_max_connections() -> usize {
-    match open_file_limit() {
-        Some(limit) => {
-            DEFAULT_MAX_CONNECTIONS.min(limit.saturating_sub(FILES_BESIDES_CONNECTIONS + REFUSALS_AT_ONCE)).max(1)
-        }
-        None => DEFAULT_MAX_CONNECTIONS,
-    }
-}
-
-/// The soft limit on open files (`ulimit -n`), where the platform tells it without unsafe
-/// code: Linux's `/proc/self/limits`. `None` when unknown or unlimited.
-fn open_file_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
-    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
@@ -358,14 +329,5 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(body["code"], "too_many_connections");
         assert_eq!(body["details"]["limit"], 5);
-    }
-
-    #[test]
-    fn the_default_cap_fits_the_open_file_limit() {
-        let cap = default_max_connections();
-        assert!((1..=DEFAULT_MAX_CONNECTIONS).contains(&cap));
-        if let Some(limit) = open_file_limit() {
-            assert!(cap < limit, "{cap} connections under a limit of {limit} files");
-        }
     }
 }

@@ -1,11 +1,34 @@
-//! The settings a running server uses, resolved from defaults, the schema file, the
-//! environment and flags (the binary does the resolving), and database URLs.
+//! The configuration: every setting declared once ([`settings`]), layered from flags,
+//! `OXBASE_…` variables, the schema file and defaults ([`Config`]), and turned into the
+//! [`ServerConfig`] the server runs with.
+//!
+//! # Layout
+//!
+//! - [`settings`]: the declarations, one per setting, sections as in the schema file.
+//! - [`declare`]: the `settings!` macro that turns them into serde, clap and metadata.
+//! - [`resolve`]: [`Config`], the layering (flag > environment > file > default), the
+//!   checks `serve` makes at start, and the cursor secrets.
+//! - [`render`]: the effective configuration as TOML with sources, and the docs table.
+//! - [`secret`]: [`Secret`], [`SecretUrl`] and [`CursorSecret`], which never print.
+//! - [`database_url`]: where the data lives, [`DatabaseUrl`].
+
+pub mod connections;
+pub mod database_url;
+pub mod declare;
+pub mod render;
+pub mod resolve;
+pub mod secret;
+pub mod settings;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use oxbase_query::plan::ResponseBounds;
+
+pub use database_url::{DatabaseUrl, DatabaseUrlError};
+pub use resolve::{Config, ConfigError};
+pub use secret::{CursorSecret, CursorSecretTooShort, Secret, SecretUrl};
+pub use settings::{ExternalWrites, FileSettings, SettingFlags, Settings};
 
 /// Everything `serve` needs besides the schema.
 #[derive(Debug, Clone)]
@@ -47,9 +70,8 @@ pub struct ServerConfig {
     /// closed; `None` keeps idle connections open.
     pub keep_alive_timeout: Option<Duration>,
     /// Most connections open at once; above it a new connection is answered 503
-    /// `too_many_connections` and closed. `None`: 10,000, or fewer to fit the process's
-    /// open-file limit (decided where connections are accepted).
-    pub max_connections: Option<usize>,
+    /// `too_many_connections` and closed.
+    pub max_connections: usize,
     /// PostgreSQL connection pool settings.
     pub pool: PoolSettings,
     /// Statements slower than this are logged with their SQL (never with parameter values
@@ -63,7 +85,7 @@ pub struct ServerConfig {
     pub cache_enabled: Option<bool>,
     /// Redis holding the resource versions and carrying change events between instances
     /// (`redis://host:port/db`); `None` keeps both in this process (and PostgreSQL NOTIFY).
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretUrl>,
     /// Whether writes made outside oxbase (psql, other programs; seen through triggers and
     /// NOTIFY) invalidate exactly: each cache hit first confirms with PostgreSQL that every
     /// earlier commit's notification has arrived (one small statement shared by concurrent
@@ -94,85 +116,56 @@ pub struct ServerConfig {
     pub cursor_secret_previous: Option<CursorSecret>,
 }
 
-/// A secret that signs keyset cursors: at least [`CursorSecret::MIN_BYTES`] bytes. Its
-/// `Debug` prints `[redacted]`, so it never reaches a log through the config.
-#[derive(Clone)]
-pub struct CursorSecret(Vec<u8>);
-
-/// A cursor secret shorter than [`CursorSecret::MIN_BYTES`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the cursor secret is {length} bytes; at least {} are needed", CursorSecret::MIN_BYTES)]
-pub struct CursorSecretTooShort {
-    pub length: usize,
-}
-
-impl CursorSecret {
-    /// The shortest accepted secret: the 256 bits of the HMAC-SHA256 key it becomes.
-    pub const MIN_BYTES: usize = 32;
-
-    /// A secret from bytes, refused when shorter than [`CursorSecret::MIN_BYTES`].
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<CursorSecret, CursorSecretTooShort> {
-        let bytes = bytes.into();
-        if bytes.len() < CursorSecret::MIN_BYTES {
-            return Err(CursorSecretTooShort { length: bytes.len() });
-        }
-        Ok(CursorSecret(bytes))
-    }
-
-    /// 32 random bytes, for a process that was given no secret.
-    pub fn random() -> CursorSecret {
-        let mut secret = uuid::Uuid::new_v4().as_bytes().to_vec();
-        secret.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-        CursorSecret(secret)
-    }
-
-    /// The secret's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for CursorSecret {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("[redacted]")
-    }
-}
-
 impl ServerConfig {
     /// Defaults for everything but the database.
     pub fn with_database(database: DatabaseUrl) -> ServerConfig {
+        let listen = Settings::default().server.listen.parse().expect("the default listen address parses");
+        ServerConfig::from_settings(&Settings::default(), database, listen)
+    }
+
+    /// The settings in the server's terms: durations, `None` for a 0 that turns something
+    /// off, the limits held to their ranges. [`Config::server_config`] checks them first.
+    pub fn from_settings(settings: &Settings, database: DatabaseUrl, listen: SocketAddr) -> ServerConfig {
+        let (server, cache) = (&settings.server, &settings.cache);
+        // 0 turns a timeout off.
+        let seconds = |value: u64| (value > 0).then(|| Duration::from_secs(value));
         ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen,
             database,
-            default_page_size: 50,
-            max_page_size: 1000,
-            readers: 4,
-            busy_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            max_body_bytes: 10 * 1024 * 1024,
+            default_page_size: server.default_page_size,
+            max_page_size: server.max_page_size,
+            readers: settings.database.readers,
+            busy_timeout: Duration::from_millis(settings.database.busy_timeout_ms),
+            request_timeout: Duration::from_secs(server.request_timeout_seconds),
+            max_body_bytes: server.max_body_bytes,
             max_embed_depth: 4,
             max_filter_terms: 50,
             max_in_list: 1000,
             max_url_length: 8192,
-            response_bounds: ResponseBounds::default(),
-            max_header_bytes: 32 * 1024,
-            header_read_timeout: Some(Duration::from_secs(10)),
-            keep_alive_timeout: Some(Duration::from_secs(60)),
-            max_connections: None,
+            response_bounds: ResponseBounds {
+                max_embed_rows: server.max_embed_rows,
+                max_rows: server.max_response_rows,
+                max_bytes: server.max_response_bytes,
+            },
+            max_header_bytes: server.max_header_bytes,
+            header_read_timeout: seconds(server.header_read_timeout_seconds),
+            keep_alive_timeout: seconds(server.keep_alive_timeout_seconds),
+            max_connections: server.max_connections,
             cursor_secret: None,
             cursor_secret_previous: None,
-            pool: PoolSettings::default(),
-            slow_query: Some(Duration::from_millis(500)),
-            log_slow_query_parameters: false,
-            admin_enabled: false,
-            compression_min_bytes: 1024,
-            compression_level: None,
-            cache_enabled: None,
-            redis_url: None,
-            cache_exact_external_writes: false,
-            cache_redis_l2: false,
-            cache_max_bytes: 64 * 1024 * 1024,
-            cache_ttl: Duration::from_secs(300),
+            pool: PoolSettings::from_settings(&settings.database),
+            slow_query: (settings.database.slow_query_ms > 0)
+                .then(|| Duration::from_millis(settings.database.slow_query_ms)),
+            log_slow_query_parameters: settings.database.log_slow_query_parameters,
+            admin_enabled: server.admin,
+            compression_min_bytes: server.compression_min_bytes,
+            compression_level: server.compression_level,
+            cache_enabled: cache.enabled,
+            redis_url: cache.redis_url.clone(),
+            cache_exact_external_writes: cache.external_writes == ExternalWrites::Exact,
+            cache_redis_l2: cache.redis_l2,
+            cache_max_bytes: cache.max_bytes,
+            cache_ttl: Duration::from_secs(cache.ttl_seconds),
         }
     }
 }
@@ -204,71 +197,28 @@ pub struct PoolSettings {
     pub application_name: String,
 }
 
+impl PoolSettings {
+    /// The `[database]` settings in the pool's terms.
+    pub fn from_settings(database: &settings::DatabaseSettings) -> PoolSettings {
+        let max_size = database.pool_size.max(1);
+        PoolSettings {
+            max_size,
+            // More idle connections than the pool may hold would only be a misreading.
+            min_idle: database.min_idle.min(max_size),
+            idle_timeout: (database.idle_timeout_seconds > 0)
+                .then(|| Duration::from_secs(database.idle_timeout_seconds)),
+            acquire_timeout: Duration::from_millis(database.acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(database.statement_timeout_ms),
+            max_lifetime: Duration::from_secs(database.max_lifetime_seconds),
+            test_before_acquire: database.test_before_acquire,
+            application_name: database.application_name.clone(),
+        }
+    }
+}
+
 impl Default for PoolSettings {
     fn default() -> PoolSettings {
-        PoolSettings {
-            max_size: 16,
-            min_idle: 2,
-            idle_timeout: Some(Duration::from_secs(300)),
-            acquire_timeout: Duration::from_secs(5),
-            statement_timeout: Duration::from_secs(30),
-            max_lifetime: Duration::from_secs(30 * 60),
-            test_before_acquire: false,
-            application_name: "oxbase".to_owned(),
-        }
-    }
-}
-
-/// Where the data lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    /// An SQLite file, created if missing.
-    Sqlite(PathBuf),
-    /// A PostgreSQL connection string.
-    Postgres(String),
-}
-
-/// A database URL that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid database URL '{url}': {reason}")]
-pub struct DatabaseUrlError {
-    pub url: String,
-    pub reason: String,
-}
-
-impl DatabaseUrl {
-    /// Parses `sqlite://relative/path.db`, `sqlite:///absolute/path.db` or
-    /// `postgres://user@host:port/db` (also `postgresql://`).
-    pub fn parse(url: &str) -> Result<DatabaseUrl, DatabaseUrlError> {
-        let error = |reason: &str| DatabaseUrlError { url: url.to_owned(), reason: reason.to_owned() };
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            let path = path.split('?').next().unwrap_or_default();
-            if path.is_empty() {
-                return Err(error("no file path; write sqlite://data/app.db or sqlite:///var/lib/app.db"));
-            }
-            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(DatabaseUrl::Postgres(url.to_owned()));
-        }
-        Err(error("expected a URL starting with sqlite:// or postgres://"))
-    }
-}
-
-impl std::fmt::Display for DatabaseUrl {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DatabaseUrl::Sqlite(path) => write!(formatter, "sqlite://{}", path.display()),
-            // Only the host part: the URL may carry a password.
-            DatabaseUrl::Postgres(url) => {
-                let host = url.rsplit('@').next().unwrap_or(url);
-                write!(
-                    formatter,
-                    "postgres://…@{}",
-                    host.trim_start_matches("postgres://").trim_start_matches("postgresql://")
-                )
-            }
-        }
+        PoolSettings::from_settings(&settings::DatabaseSettings::default())
     }
 }
 
@@ -297,3 +247,6 @@ mod tests {
         assert!(shown.contains("cursor_secret: Some([redacted])") && !shown.contains("horse"), "{shown}");
     }
 }
+
+#[cfg(test)]
+mod resolve_tests;
