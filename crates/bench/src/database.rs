@@ -99,7 +99,7 @@ pub async fn connect_postgres(url: &str) -> Result<tokio_postgres::Client, Bench
         url.parse().map_err(|error| BenchError::Options(format!("invalid PostgreSQL URL: {error}")))?;
     // Like the server's connections: the external-write triggers leave these writes alone
     // (the statements bump versions and notify themselves, as the server's do).
-    config.options(oxbase_server::store::postgres::notify::WRITER_OPTION);
+    config.options(oxbase_store::postgres::notify::WRITER_OPTION);
     let (client, connection) = config
         .connect(NoTls)
         .await

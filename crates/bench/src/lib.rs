@@ -44,7 +44,7 @@ use oxbase_query::plan::Limits;
 use oxbase_schema::Schema;
 use oxbase_schema::dialect::Dialect;
 use oxbase_server::config::DatabaseUrl;
-use oxbase_server::seed::{SeedError, example_schema, seed_example};
+use oxbase_store::seed::{SeedError, example_schema, seed_example};
 
 pub use options::BenchOptions;
 pub use report::Report;

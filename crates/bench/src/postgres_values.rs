@@ -17,8 +17,8 @@ const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
 /// A plan literal as the value of a parameter PostgreSQL typed `parameter_type`: the
 /// server's own binder, so both run the same values.
 pub fn bind(value: &Literal, parameter_type: &Type) -> Result<Parameter, String> {
-    oxbase_server::store::postgres::exec::typed_parameter(value, parameter_type).map_err(|failure| match failure {
-        oxbase_server::store::write::WriteFailure::Store(error) => error.to_string(),
+    oxbase_store::postgres::exec::typed_parameter(value, parameter_type).map_err(|failure| match failure {
+        oxbase_store::write::WriteFailure::Store(error) => error.to_string(),
         other => format!("{other:?}"),
     })
 }

@@ -11,9 +11,9 @@ use oxbase_schema::Schema;
 use oxbase_server::app::App;
 use oxbase_server::config::render::{TableRow, settings_table};
 use oxbase_server::config::{Config, DatabaseUrl, FileSettings, ServerConfig};
-use oxbase_server::seed::{SeedError, example_schema, seed_example};
 use oxbase_server::serve::{bind, serve};
-use oxbase_server::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
+use oxbase_store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
+use oxbase_store::seed::{SeedError, example_schema, seed_example};
 
 use std::io::Write;
 

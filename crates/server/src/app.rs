@@ -13,8 +13,8 @@ use crate::bus::{Bus, LocalBus};
 use crate::cache::ResponseCache;
 use crate::cache::coherence::{self, Background, Coherence};
 use crate::config::{CursorSecret, ServerConfig};
-use crate::store::change::ChangeEvent;
-use crate::store::{Store, StoreError};
+use oxbase_store::change::ChangeEvent;
+use oxbase_store::{Store, StoreError};
 
 /// Everything a request may need, shared by all requests.
 pub struct App {
@@ -66,7 +66,7 @@ impl App {
     /// Opens the database and assembles the app.
     pub async fn open(config: ServerConfig, schema: Schema) -> Result<App, StoreError> {
         let schema = Arc::new(schema);
-        let store = Store::open(&config, schema.clone()).await?;
+        let store = Store::open(&config.store_settings(), schema.clone()).await?;
         let cursor_key = cursor_key(&config);
         // On PostgreSQL without Redis, other instances' writes reach this cache only when
         // their notification arrives, so caching there is a choice, not the default.

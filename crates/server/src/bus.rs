@@ -12,7 +12,7 @@ pub mod redis;
 
 use tokio::sync::broadcast;
 
-use crate::store::change::ChangeEvent;
+use oxbase_store::change::ChangeEvent;
 
 /// Carries change events from writers to subscribers.
 pub trait Bus: Send + Sync {

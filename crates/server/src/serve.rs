@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::app::{App, AppState};
 use crate::http::connections::{self, ConnectionLimits};
 use crate::http::router::router;
-use crate::store::StoreError;
+use oxbase_store::StoreError;
 
 /// The router serving `app`: what `serve` runs and what tests call.
 pub fn build_app(app: Arc<App>) -> Router {

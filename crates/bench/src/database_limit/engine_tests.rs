@@ -7,7 +7,7 @@ use std::time::Duration;
 use oxbase_examples::Scale;
 use oxbase_query::plan::Limits;
 use oxbase_server::config::DatabaseUrl;
-use oxbase_server::seed::{example_schema, seed_example};
+use oxbase_store::seed::{example_schema, seed_example};
 
 use super::*;
 use crate::database::{Database, create_postgres_database};

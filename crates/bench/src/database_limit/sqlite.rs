@@ -135,8 +135,7 @@ pub fn execute_write(connection: &mut Connection, write: &PlannedWrite, checksum
 /// A reader connection as the server opens it: its pragmas (WAL, cache size, …) plus the
 /// reader pool's own.
 pub fn open_reader(path: &Path) -> Result<Connection, BenchError> {
-    let connection =
-        oxbase_server::store::sqlite::open_connection(path, Duration::from_secs(5)).map_err(database_error)?;
+    let connection = oxbase_store::sqlite::open_connection(path, Duration::from_secs(5)).map_err(database_error)?;
     connection.execute_batch("PRAGMA query_only = ON; PRAGMA case_sensitive_like = ON").map_err(database_error)?;
     Ok(connection)
 }
@@ -206,8 +205,7 @@ pub(crate) fn measure_writes(
     writes: &[PlannedWrite],
     window: Window,
 ) -> Result<super::DatabaseLimit, BenchError> {
-    let mut connection =
-        oxbase_server::store::sqlite::open_connection(path, Duration::from_secs(5)).map_err(database_error)?;
+    let mut connection = oxbase_store::sqlite::open_connection(path, Duration::from_secs(5)).map_err(database_error)?;
     connection = with_stable_plans(connection)?;
     let mut checksum = 0u64;
     // Fail before the clock starts when the SQL does not run at all.

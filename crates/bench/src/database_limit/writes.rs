@@ -13,8 +13,8 @@ use oxbase_schema::Schema;
 use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::Resource;
 use oxbase_schema::physical::sql_type;
-use oxbase_server::store::change::ChangeOperation;
-use oxbase_server::store::postgres::notify::{ChangeNotice, notify_statement};
+use oxbase_store::change::ChangeOperation;
+use oxbase_store::postgres::notify::{ChangeNotice, notify_statement};
 
 use super::{Key, Keys, PlannedWrite, StepKeys, WriteStep};
 use crate::BenchError;
@@ -126,7 +126,7 @@ fn refuse_references(resource: &Resource, columns: &[String]) -> Result<(), Benc
 
 #[cfg(test)]
 mod tests {
-    use oxbase_server::seed::example_schema;
+    use oxbase_store::seed::example_schema;
 
     use super::*;
     use crate::workload::{Fixture, SCENARIOS, generate, worker_rng};

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use oxbase_examples::Scale;
 use oxbase_server::app::App;
 use oxbase_server::config::{DatabaseUrl, ServerConfig};
-use oxbase_server::seed::{example_schema, seed_example};
 use oxbase_server::serve::{bind, serve};
+use oxbase_store::seed::{example_schema, seed_example};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 

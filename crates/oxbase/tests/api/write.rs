@@ -190,7 +190,7 @@ async fn patch_with_filters_returns_the_representation_and_the_changes(engine: E
     );
 
     let event = events.try_recv().unwrap();
-    assert_eq!(event.op, oxbase_server::store::change::ChangeOperation::Update);
+    assert_eq!(event.op, oxbase_store::change::ChangeOperation::Update);
     assert_eq!(event.ids.len(), ids.len());
     let change = &event.changes[0];
     assert_eq!(change.fields["production_status"], "on_hold");

@@ -15,7 +15,7 @@ use tokio::task::AbortHandle;
 
 use crate::bus::{Bus, LocalBus};
 use crate::redis_client::RedisVersions;
-use crate::store::change::ChangeEvent;
+use oxbase_store::change::ChangeEvent;
 
 /// Called with each event that arrives from another instance, before local subscribers
 /// get it (the cache notes the versions it carries).

@@ -21,8 +21,8 @@ use tokio::task::AbortHandle;
 use crate::bus::{Bus, LocalBus};
 use crate::config::{DatabaseUrl, ServerConfig};
 use crate::redis_client::{NotPropagated, RedisVersions};
-use crate::store::change::ChangeEvent;
-use crate::store::postgres::notify::{self, Barrier, ChangeNotice, Listener, ListenerEvent};
+use oxbase_store::change::ChangeEvent;
+use oxbase_store::postgres::notify::{self, Barrier, ChangeNotice, Listener, ListenerEvent};
 
 /// How versions are shared with other instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,11 +322,11 @@ pub async fn database_versions(database: &DatabaseUrl) -> Result<Vec<(String, i6
     let database = database.clone();
     tokio::task::spawn_blocking(move || match database {
         DatabaseUrl::Postgres(url) => {
-            let mut client = crate::store::postgres::connect(&url).map_err(|error| error.to_string())?;
+            let mut client = oxbase_store::postgres::connect(&url).map_err(|error| error.to_string())?;
             notify::read_versions(&mut client)
         }
         DatabaseUrl::Sqlite(path) => {
-            let connection = crate::store::sqlite::open_connection(&path, Duration::from_secs(5))
+            let connection = oxbase_store::sqlite::open_connection(&path, Duration::from_secs(5))
                 .map_err(|error| error.to_string())?;
             let mut statement = connection
                 .prepare("SELECT \"resource\", \"version\" FROM \"_oxbase_versions\"")

@@ -10,10 +10,8 @@
 //!   checks `serve` makes at start, and the cursor secrets.
 //! - [`render`]: the effective configuration as TOML with sources, and the docs table.
 //! - [`secret`]: [`Secret`], [`SecretUrl`] and [`CursorSecret`], which never print.
-//! - [`database_url`]: where the data lives, [`DatabaseUrl`].
 
 pub mod connections;
-pub mod database_url;
 pub mod declare;
 pub mod render;
 pub mod resolve;
@@ -25,7 +23,9 @@ use std::time::Duration;
 
 use oxbase_query::plan::ResponseBounds;
 
-pub use database_url::{DatabaseUrl, DatabaseUrlError};
+// Where the data lives and how its connections are pooled belong to the store; the
+// settings fill them in.
+pub use oxbase_store::settings::{DatabaseUrl, DatabaseUrlError, PoolSettings, StoreSettings};
 pub use resolve::{Config, ConfigError};
 pub use secret::{CursorSecret, CursorSecretTooShort, Secret, SecretUrl};
 pub use settings::{ExternalWrites, FileSettings, SettingFlags, Settings};
@@ -153,7 +153,7 @@ impl ServerConfig {
             max_connections: server.max_connections,
             cursor_secret: None,
             cursor_secret_previous: None,
-            pool: PoolSettings::from_settings(&settings.database),
+            pool: pool_settings(&settings.database),
             slow_query: (settings.database.slow_query_ms > 0)
                 .then(|| Duration::from_millis(settings.database.slow_query_ms)),
             log_slow_query_parameters: settings.database.log_slow_query_parameters,
@@ -170,55 +170,33 @@ impl ServerConfig {
     }
 }
 
-/// How oxbase pools PostgreSQL connections. The defaults suit this 2-core machine: a
-/// PostgreSQL backend per core kept open, room to grow for requests that hold their
-/// connection across several round trips (16 carried 25 % more embedded reads than 8 in
-/// the benchmark), and the extra connections closed again once a burst is over.
-#[derive(Debug, Clone)]
-pub struct PoolSettings {
-    /// Most connections open at once (lost ones are reopened on next use).
-    pub max_size: u32,
-    /// Connections kept open even when idle: opened at start (at least one, so that start
-    /// fails when the database does not answer); more are opened on demand up to `max_size`.
-    pub min_idle: u32,
-    /// Connections idle longer than this are closed, down to `min_idle`; `None` keeps
-    /// every opened connection.
-    pub idle_timeout: Option<Duration>,
-    /// How long a request waits for a free connection before answering 503.
-    pub acquire_timeout: Duration,
-    /// PostgreSQL's `statement_timeout` for every statement oxbase runs.
-    pub statement_timeout: Duration,
-    /// Connections older than this are closed and reopened on next use.
-    pub max_lifetime: Duration,
-    /// Run `SELECT 1` before handing out a connection (off: a lost connection is noticed
-    /// by its first failing statement and reopened for the next request).
-    pub test_before_acquire: bool,
-    /// `application_name` shown in `pg_stat_activity`.
-    pub application_name: String,
-}
-
-impl PoolSettings {
-    /// The `[database]` settings in the pool's terms.
-    pub fn from_settings(database: &settings::DatabaseSettings) -> PoolSettings {
-        let max_size = database.pool_size.max(1);
-        PoolSettings {
-            max_size,
-            // More idle connections than the pool may hold would only be a misreading.
-            min_idle: database.min_idle.min(max_size),
-            idle_timeout: (database.idle_timeout_seconds > 0)
-                .then(|| Duration::from_secs(database.idle_timeout_seconds)),
-            acquire_timeout: Duration::from_millis(database.acquire_timeout_ms),
-            statement_timeout: Duration::from_millis(database.statement_timeout_ms),
-            max_lifetime: Duration::from_secs(database.max_lifetime_seconds),
-            test_before_acquire: database.test_before_acquire,
-            application_name: database.application_name.clone(),
-        }
+/// The `[database]` settings in the pool's terms.
+pub fn pool_settings(database: &settings::DatabaseSettings) -> PoolSettings {
+    let max_size = database.pool_size.max(1);
+    PoolSettings {
+        max_size,
+        // More idle connections than the pool may hold would only be a misreading.
+        min_idle: database.min_idle.min(max_size),
+        idle_timeout: (database.idle_timeout_seconds > 0).then(|| Duration::from_secs(database.idle_timeout_seconds)),
+        acquire_timeout: Duration::from_millis(database.acquire_timeout_ms),
+        statement_timeout: Duration::from_millis(database.statement_timeout_ms),
+        max_lifetime: Duration::from_secs(database.max_lifetime_seconds),
+        test_before_acquire: database.test_before_acquire,
+        application_name: database.application_name.clone(),
     }
 }
 
-impl Default for PoolSettings {
-    fn default() -> PoolSettings {
-        PoolSettings::from_settings(&settings::DatabaseSettings::default())
+impl ServerConfig {
+    /// What the store is opened with.
+    pub fn store_settings(&self) -> StoreSettings {
+        StoreSettings {
+            database: self.database.clone(),
+            readers: self.readers,
+            busy_timeout: self.busy_timeout,
+            pool: self.pool.clone(),
+            slow_query: self.slow_query,
+            log_slow_query_parameters: self.log_slow_query_parameters,
+        }
     }
 }
 

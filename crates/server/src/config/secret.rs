@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+pub use oxbase_store::settings::redact_url_password;
+
 /// What a secret prints as.
 pub const REDACTED: &str = "[redacted]";
 
@@ -62,20 +64,6 @@ impl SecretUrl {
     /// The URL with its password (if any) replaced by `[redacted]`.
     pub fn redacted(&self) -> String {
         redact_url_password(self.expose())
-    }
-}
-
-/// `scheme://user:password@host…` with the password replaced by `[redacted]`; URLs
-/// without a password come back unchanged.
-pub fn redact_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    // The authority ends at the first `/`, `?` or `#`; the user information at its last `@`.
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let Some((user_information, host)) = authority.rsplit_once('@') else { return url.to_owned() };
-    match user_information.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:{REDACTED}@{host}{path}"),
-        None => url.to_owned(),
     }
 }
 

@@ -22,8 +22,8 @@ use oxbase_query::QueryError;
 use oxbase_query::write::WriteError;
 
 use crate::redis_client::NotPropagated;
-use crate::store::StoreError;
-use crate::store::write::WriteFailure;
+use oxbase_store::StoreError;
+use oxbase_store::write::WriteFailure;
 
 /// Whose request this is, as far as the data goes: what it may see and change, and the
 /// access part of every cache key. One public scope until access control arrives.

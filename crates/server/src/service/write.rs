@@ -15,9 +15,9 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::service::{Scope, ServiceError};
-use crate::store::change::ChangeEvent;
-use crate::store::json::literal_json;
-use crate::store::write::{WriteOptions, WriteOutcome, WriteRequest};
+use oxbase_store::change::ChangeEvent;
+use oxbase_store::json::literal_json;
+use oxbase_store::write::{WriteOptions, WriteOutcome, WriteRequest};
 
 /// What a client asked to get back (`Prefer: return=…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +228,7 @@ async fn execute(
         Ok::<_, ServiceError>((outcome, propagated))
     })
     .await
-    .map_err(|error| crate::store::StoreError::Internal(format!("the write task failed: {error}")))??;
+    .map_err(|error| oxbase_store::StoreError::Internal(format!("the write task failed: {error}")))??;
     propagated?;
     Ok(outcome)
 }

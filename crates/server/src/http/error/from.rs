@@ -11,8 +11,8 @@ use crate::http::error::codes::Code;
 use crate::http::media_type::SINGLE_OBJECT;
 use crate::redis_client::NotPropagated;
 use crate::service::ServiceError;
-use crate::store::StoreError;
-use crate::store::write::WriteFailure;
+use oxbase_store::StoreError;
+use oxbase_store::write::WriteFailure;
 
 impl From<QueryError> for ApiError {
     fn from(error: QueryError) -> ApiError {

@@ -3,8 +3,8 @@
 use oxbase_schema::Schema;
 use oxbase_schema::migration::MigrationPlan;
 
-use crate::config::DatabaseUrl;
-use crate::store::{StoreError, postgres, sqlite};
+use crate::settings::DatabaseUrl;
+use crate::{StoreError, postgres, sqlite};
 
 /// How `migrate` may proceed.
 #[derive(Debug, Clone, Copy, Default)]

@@ -13,9 +13,9 @@ use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use time::format_description::well_known::Rfc3339;
 
-use crate::store::StoreError;
-use crate::store::exec::{Executor, SlowQueryLog, Value};
-use crate::store::write::WriteFailure;
+use crate::StoreError;
+use crate::exec::{Executor, SlowQueryLog, Value};
+use crate::write::WriteFailure;
 
 /// A PostgreSQL client (or open transaction) as an [`Executor`], with the connection's
 /// prepared statements.

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use deadpool::unmanaged::{Object, Pool};
 
-use crate::config::PoolSettings;
-use crate::store::StoreError;
+use crate::StoreError;
+use crate::settings::PoolSettings;
 
 /// A pooled connection with the statements prepared on it.
 ///

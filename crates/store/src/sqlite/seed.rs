@@ -7,9 +7,9 @@ use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::Literal;
 use rusqlite::Transaction;
 
-use crate::store::StoreError;
-use crate::store::sqlite::exec::bind;
-use crate::store::sqlite::internal;
+use crate::StoreError;
+use crate::sqlite::exec::bind;
+use crate::sqlite::internal;
 
 /// Inserts generated rows through an open transaction.
 pub struct SqliteRowSink<'a> {

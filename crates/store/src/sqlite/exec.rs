@@ -7,9 +7,9 @@ use oxbase_schema::model::Literal;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, ErrorCode};
 
-use crate::store::exec::{Executor, SlowQueryLog, key_list_json};
-use crate::store::sqlite::internal;
-use crate::store::write::WriteFailure;
+use crate::exec::{Executor, SlowQueryLog, key_list_json};
+use crate::sqlite::internal;
+use crate::write::WriteFailure;
 
 /// An SQLite connection (or an open transaction on it) as an [`Executor`].
 pub struct SqliteExecutor<'a> {

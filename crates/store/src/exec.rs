@@ -12,7 +12,7 @@ use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::Literal;
 pub use rusqlite::types::Value;
 
-use crate::store::write::WriteFailure;
+use crate::write::WriteFailure;
 
 /// A connection (or transaction) that runs statements.
 pub trait Executor {

@@ -3,11 +3,11 @@
 use oxbase_schema::Schema;
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::store::exec::SlowQueryLog;
-use crate::store::sqlite::exec::SqliteExecutor;
-use crate::store::sqlite::internal;
-use crate::store::transaction::write_in_transaction;
-use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
+use crate::exec::SlowQueryLog;
+use crate::sqlite::exec::SqliteExecutor;
+use crate::sqlite::internal;
+use crate::transaction::write_in_transaction;
+use crate::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
 
 /// Runs a write request in one transaction; nothing of it stays unless all of it commits.
 pub(super) fn write(

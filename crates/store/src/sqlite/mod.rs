@@ -19,11 +19,11 @@ use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::store::exec::SlowQueryLog;
-use crate::store::read::{explain_with, read_with};
-use crate::store::sqlite::exec::SqliteExecutor;
-use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
-use crate::store::{ReadOutput, StoreError};
+use crate::exec::SlowQueryLog;
+use crate::read::{explain_with, read_with};
+use crate::sqlite::exec::SqliteExecutor;
+use crate::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
+use crate::{ReadOutput, StoreError};
 
 /// How long a request waits for a free reader before the database counts as unavailable.
 const READER_WAIT: Duration = Duration::from_secs(5);

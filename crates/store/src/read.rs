@@ -10,9 +10,9 @@ use oxbase_query::sql::read::{child_statement, count_statement, root_statement};
 use oxbase_schema::model::{FieldType, Literal};
 use rusqlite::types::Value;
 
-use crate::store::exec::Executor;
-use crate::store::json;
-use crate::store::{ReadOutput, StoreError};
+use crate::exec::Executor;
+use crate::json;
+use crate::{ReadOutput, StoreError};
 
 /// Rows of one node and, per embed, its children grouped by parent key.
 struct Fetched {
@@ -211,7 +211,7 @@ fn run(
     keys: Option<&[Literal]>,
 ) -> Result<Vec<Vec<Value>>, StoreError> {
     executor.run(resource, statement, keys).map_err(|failure| match failure {
-        crate::store::write::WriteFailure::Store(error) => error,
+        crate::write::WriteFailure::Store(error) => error,
         other => StoreError::Internal(other.to_string()),
     })
 }
@@ -356,7 +356,7 @@ pub(crate) fn explain_with(executor: &mut dyn Executor, plan: &ReadPlan) -> Resu
         let parameters: Vec<serde_json::Value> = statement
             .parameters
             .iter()
-            .map(|parameter| crate::store::json::literal_json(parameter, &FieldType::Text))
+            .map(|parameter| crate::json::literal_json(parameter, &FieldType::Text))
             .collect();
         explained.push(serde_json::json!({ "sql": statement.sql, "parameters": parameters, "plan": engine_plan }));
     }

@@ -5,11 +5,14 @@
 //! internal), never HTTP statuses; driver messages are logged here and never returned.
 
 pub mod change;
+mod database_url;
 pub mod exec;
 pub mod json;
 pub mod migrate;
 pub mod postgres;
 mod read;
+pub mod seed;
+pub mod settings;
 pub mod sqlite;
 mod transaction;
 pub mod write;
@@ -21,7 +24,7 @@ use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 use oxbase_schema::model::Literal;
 
-use crate::config::{DatabaseUrl, ServerConfig};
+use crate::settings::{DatabaseUrl, StoreSettings};
 
 /// The database behind a running server.
 pub enum Store {
@@ -77,8 +80,8 @@ pub enum StoreError {
 }
 
 impl Store {
-    /// Opens the database a server is configured with.
-    pub async fn open(config: &ServerConfig, schema: Arc<Schema>) -> Result<Store, StoreError> {
+    /// Opens the database `config` names.
+    pub async fn open(config: &StoreSettings, schema: Arc<Schema>) -> Result<Store, StoreError> {
         match &config.database {
             DatabaseUrl::Sqlite(path) => {
                 let store = sqlite::SqliteStore::open(path, schema, config.readers, config.busy_timeout)
@@ -144,7 +147,7 @@ impl Store {
 }
 
 /// The slow-query log a configuration asks for.
-fn slow_query_log(config: &ServerConfig) -> Option<exec::SlowQueryLog> {
+fn slow_query_log(config: &StoreSettings) -> Option<exec::SlowQueryLog> {
     config
         .slow_query
         .map(|threshold| exec::SlowQueryLog { threshold, with_parameters: config.log_slow_query_parameters })

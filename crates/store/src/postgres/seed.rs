@@ -19,8 +19,8 @@ use oxbase_schema::model::{FieldType, Literal};
 use oxbase_schema::physical::PhysicalSchema;
 use postgres::GenericClient;
 
-use crate::store::StoreError;
-use crate::store::postgres::migrate::database_message;
+use crate::StoreError;
+use crate::postgres::migrate::database_message;
 
 /// Loads generated rows with COPY through a client or an open transaction.
 pub struct PostgresRowSink<'a, C: GenericClient> {

@@ -28,7 +28,7 @@ use oxbase_schema::migration::{MigrationPlan, plan_migration};
 use oxbase_schema::physical::{PhysicalIndex, PhysicalSchema};
 use postgres::GenericClient;
 
-use crate::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, checked_statements};
+use crate::migrate::{MigrateError, MigrateOptions, MigrateOutcome, checked_statements};
 
 /// oxbase's own tables: the migration history and the per-resource versions.
 const SYSTEM_TABLES: &[&str] = &[

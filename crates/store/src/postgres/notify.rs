@@ -19,7 +19,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::store::change::ChangeOperation;
+use crate::change::ChangeOperation;
 
 /// The notification channel.
 pub const CHANNEL: &str = "oxbase_changes";

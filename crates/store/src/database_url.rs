@@ -60,9 +60,21 @@ impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DatabaseUrl::Sqlite(path) => formatter.debug_tuple("Sqlite").field(path).finish(),
-            DatabaseUrl::Postgres(url) => {
-                formatter.debug_tuple("Postgres").field(&super::secret::redact_url_password(url)).finish()
-            }
+            DatabaseUrl::Postgres(url) => formatter.debug_tuple("Postgres").field(&redact_url_password(url)).finish(),
         }
+    }
+}
+
+/// `scheme://user:password@host…` with the password replaced by `[redacted]`; URLs
+/// without a password come back unchanged.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    // The authority ends at the first `/`, `?` or `#`; the user information at its last `@`.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((user_information, host)) = authority.rsplit_once('@') else { return url.to_owned() };
+    match user_information.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}{path}"),
+        None => url.to_owned(),
     }
 }

@@ -6,8 +6,8 @@ use oxbase_query::plan::{Condition, ReadPlan};
 use oxbase_query::write::{BulkUpdatePlan, InsertPlan, Problem, UpdatePlan};
 use oxbase_schema::model::Literal;
 
-use crate::store::ReadOutput;
-use crate::store::change::{ChangeOperation, RowChange};
+use crate::ReadOutput;
+use crate::change::{ChangeOperation, RowChange};
 
 /// One write request, validated.
 #[derive(Debug, Clone)]
@@ -94,5 +94,5 @@ pub enum WriteFailure {
     #[error("{message}")]
     NotFound { message: String },
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::StoreError),
 }

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use oxbase_examples::{Scale, pearl};
 use oxbase_schema::Schema;
 
-use crate::config::DatabaseUrl;
-use crate::store::StoreError;
-use crate::store::migrate::{MigrateError, MigrateOptions, migrate};
-use crate::store::postgres::migrate::database_message;
-use crate::store::postgres::seed::{PostgresRowSink, reset_identity_sequences, suspend_indexes_and_foreign_keys};
-use crate::store::sqlite::seed::SqliteRowSink;
-use crate::store::sqlite::{internal, open_connection};
+use crate::StoreError;
+use crate::migrate::{MigrateError, MigrateOptions, migrate};
+use crate::postgres::migrate::database_message;
+use crate::postgres::seed::{PostgresRowSink, reset_identity_sequences, suspend_indexes_and_foreign_keys};
+use crate::settings::DatabaseUrl;
+use crate::sqlite::seed::SqliteRowSink;
+use crate::sqlite::{internal, open_connection};
 
 /// What seeding did.
 #[derive(Debug)]
@@ -80,7 +80,7 @@ fn seed_sqlite(path: &Path, schema: &Schema, scale: Scale) -> Result<SeedReport,
 
 fn seed_postgres(url: &str, schema: &Schema, scale: Scale) -> Result<SeedReport, SeedError> {
     let failed = |error: postgres::Error| StoreError::Internal(database_message(&error));
-    let mut client = crate::store::postgres::connect(url)?;
+    let mut client = crate::postgres::connect(url)?;
     for resource in schema.resources.values() {
         let sql = format!("SELECT EXISTS (SELECT 1 FROM \"{}\")", resource.table);
         let has_rows: bool = client.query_one(&sql, &[]).and_then(|row| row.try_get(0)).map_err(failed)?;

@@ -8,9 +8,9 @@ use oxbase_schema::Schema;
 use oxbase_schema::dialect::Dialect;
 use oxbase_schema::migration::postgres_foreign_key_name;
 use oxbase_schema::physical::PhysicalSchema;
-use oxbase_server::config::DatabaseUrl;
-use oxbase_server::seed::{SeedError, example_schema, seed_example};
-use oxbase_server::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
+use oxbase_store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
+use oxbase_store::seed::{SeedError, example_schema, seed_example};
+use oxbase_store::settings::DatabaseUrl;
 
 /// The local PostgreSQL server the databases are created in.
 const POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";

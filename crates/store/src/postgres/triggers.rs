@@ -13,9 +13,9 @@
 use oxbase_schema::Schema;
 use oxbase_schema::dialect::{Dialect, quote_string};
 
-use crate::store::migrate::MigrateError;
-use crate::store::postgres::migrate::database_message;
-use crate::store::postgres::notify::CHANNEL;
+use crate::migrate::MigrateError;
+use crate::postgres::migrate::database_message;
+use crate::postgres::notify::CHANNEL;
 
 /// The advisory-lock key trigger installation holds (the bytes of "oxbase_t"), so two
 /// instances migrating at once install one after the other.

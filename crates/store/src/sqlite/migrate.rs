@@ -7,7 +7,7 @@ use oxbase_schema::migration::plan_migration;
 use oxbase_schema::physical::PhysicalSchema;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, checked_statements};
+use crate::migrate::{MigrateError, MigrateOptions, MigrateOutcome, checked_statements};
 
 /// oxbase's own tables: the migration history and the per-resource versions.
 const SYSTEM_TABLES: &[&str] = &[

@@ -2,7 +2,7 @@
 //! bound by the types PostgreSQL infers for each parameter.
 //!
 //! Connections are the synchronous `postgres` client, used on blocking threads like the
-//! SQLite connections, so the read assembly and the write logic ([`crate::store::exec`])
+//! SQLite connections, so the read assembly and the write logic ([`crate::exec`])
 //! serve both engines unchanged.
 
 mod connect_error;
@@ -23,18 +23,18 @@ use deadpool::unmanaged::{Object, Pool, PoolConfig};
 use oxbase_query::plan::ReadPlan;
 use oxbase_schema::Schema;
 
-use crate::config::PoolSettings;
+use crate::settings::PoolSettings;
 
 /// How many times a write runs when it keeps colliding with concurrent writes (deadlock or
 /// serialization failure) before it is answered 503 `write_contention`.
 const WRITE_ATTEMPTS: u32 = 3;
-use crate::store::exec::SlowQueryLog;
-use crate::store::postgres::exec::PostgresExecutor;
-use crate::store::postgres::pool::{Connection, Growth};
-use crate::store::read::{explain_with, read_with};
-use crate::store::transaction::write_in_transaction;
-use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
-use crate::store::{ReadOutput, StoreError};
+use crate::exec::SlowQueryLog;
+use crate::postgres::exec::PostgresExecutor;
+use crate::postgres::pool::{Connection, Growth};
+use crate::read::{explain_with, read_with};
+use crate::transaction::write_in_transaction;
+use crate::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
+use crate::{ReadOutput, StoreError};
 
 /// Counters of how requests got their connections.
 #[derive(Default)]

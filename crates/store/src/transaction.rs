@@ -17,13 +17,13 @@ use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::{FieldType, Literal, OnDelete};
 use oxbase_schema::physical::sql_type;
 
-use crate::store::change::{ChangeOperation, RowChange};
-use crate::store::exec::{Executor, Value};
-use crate::store::json::literal_json;
-use crate::store::postgres::notify;
-use crate::store::read::read_with;
-use crate::store::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
-use crate::store::{ReadOutput, StoreError};
+use crate::change::{ChangeOperation, RowChange};
+use crate::exec::{Executor, Value};
+use crate::json::literal_json;
+use crate::postgres::notify;
+use crate::read::read_with;
+use crate::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
+use crate::{ReadOutput, StoreError};
 
 /// Runs a write request on `executor`, which is inside a transaction the caller commits.
 pub(crate) fn write_in_transaction(
