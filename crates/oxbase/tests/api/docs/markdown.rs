@@ -1,7 +1,7 @@
 //! Finding the examples in a Markdown page.
 //!
-//! An example is a fenced ```` ```sh ```` block holding at least one `curl` (or `sqlite3`)
-//! line, followed directly (on the next line) by a fenced block with what those lines
+//! An example is a fenced ```` ```sh ```` block holding at least one `curl` line to
+//! `http://127.0.0.1:8080` (or an `sqlite3 oxbase-demo/…` line), followed directly (on the next line) by a fenced block with what those lines
 //! print. A `<!-- doc-test: skip (reason) -->` comment as the last non-blank line before
 //! the `sh` block leaves the example out, and the reason is reported. Lines starting with
 //! `#` are comments. Fences may be indented (inside a list item).
@@ -74,9 +74,12 @@ fn blocks(text: &str) -> Vec<Block> {
     blocks
 }
 
-/// Whether a line of an `sh` block makes the block an example.
+/// Whether a line of an `sh` block makes the block an example: a request to the demo (or
+/// the second server of api.md §12), or a look into the demo's database. Blocks that
+/// install things (`curl … | sh`) are not examples.
 fn is_example_command(line: &str) -> bool {
-    line.starts_with("curl ") || line.starts_with("sqlite3 ")
+    (line.starts_with("curl ") && (line.contains("http://127.0.0.1:8080") || line.contains("http://127.0.0.1:8081")))
+        || line.starts_with("sqlite3 oxbase-demo/")
 }
 
 /// Every example of a page, in order.

@@ -10,7 +10,8 @@
 //!   along on a fresh demo;
 //! - each line runs as the reader would run it: `curl` through `sh` (with
 //!   `127.0.0.1:8080` pointed at the test server, in a scratch directory where helper
-//!   lines such as `python3 -c … > rows.json` write their files); `sqlite3
+//!   lines such as `python3 -c … > rows.json` write their files; no other command runs);
+//!   `sqlite3
 //!   oxbase-demo/pearl.db "…"` against the server's database file, printed as
 //!   `sqlite3` prints (`a|b`);
 //! - each command's output is taken from the documented block in turn: for `curl -i`
@@ -150,6 +151,12 @@ impl Run<'_> {
         }
         if let Some(arguments) = command.strip_prefix("sqlite3 ") {
             return self.sqlite(arguments).await;
+        }
+        // Requests, and the helpers that write their bodies to files: nothing else runs.
+        if !command.starts_with("curl ") && !command.starts_with("python3 -c ") {
+            return Err(
+                "an example runs only curl, sqlite3 and python3 -c lines; move the rest to a block of its own".into()
+            );
         }
         let mut line = command.replace("127.0.0.1:8080", &self.app.address.to_string());
         for (documented, issued) in &self.cursors {
