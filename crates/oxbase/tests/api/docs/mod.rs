@@ -7,7 +7,9 @@
 //! - one server per page, the pearl example's small seed on SQLite, configured like
 //!   `oxbase demo` (pearl's `max_page_size` of 10000); the page's examples run in document
 //!   order against it, so later examples see earlier writes, as for a reader following
-//!   along on a fresh demo;
+//!   along on a fresh demo. Requests to `127.0.0.1:8081` go to the second server of
+//!   api.md §12 (`max_body_bytes = 1000`, `allow_unfiltered_writes` on `tracker_tags`),
+//!   started on first use;
 //! - each line runs as the reader would run it: `curl` through `sh` (with
 //!   `127.0.0.1:8080` pointed at the test server, in a scratch directory where helper
 //!   lines such as `python3 -c … > rows.json` write their files; no other command runs);
@@ -54,6 +56,7 @@ async fn check_pages(pages: &[&str]) {
         app: &app,
         scratch: scratch.path().to_owned(),
         started: now_timestamp(),
+        second: None,
         cursors: Vec::new(),
         failures: Vec::new(),
     };
@@ -91,6 +94,8 @@ struct Run<'a> {
     scratch: PathBuf,
     /// When the run began: documented "time of the request" timestamps match any later one.
     started: String,
+    /// The second server of api.md §12, once an example has used it.
+    second: Option<TestApp>,
     /// Documented cursors and the ones this server issued in their place.
     cursors: Vec<(String, String)>,
     failures: Vec<String>,
@@ -144,11 +149,6 @@ impl Run<'_> {
 
     /// Runs one line of an example.
     async fn execute(&mut self, command: &str) -> Result<Output, String> {
-        if command.contains("127.0.0.1:8081") {
-            return Err(
-                "this example needs the second server of api.md §12; mark it <!-- doc-test: skip (…) -->".into()
-            );
-        }
         if let Some(arguments) = command.strip_prefix("sqlite3 ") {
             return self.sqlite(arguments).await;
         }
@@ -159,6 +159,9 @@ impl Run<'_> {
             );
         }
         let mut line = command.replace("127.0.0.1:8080", &self.app.address.to_string());
+        if line.contains("127.0.0.1:8081") {
+            line = line.replace("127.0.0.1:8081", &self.second_server().await.address.to_string());
+        }
         for (documented, issued) in &self.cursors {
             line = line.replace(documented.as_str(), issued);
         }
@@ -193,6 +196,24 @@ impl Run<'_> {
             .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
             .collect();
         Ok(Output { head: Some((status, headers)), body: body.trim_end_matches('\n').to_owned() })
+    }
+
+    /// The second server of api.md §12: pearl with `max_body_bytes = 1000` and
+    /// `allow_unfiltered_writes = true` on `tracker_tags`, freshly seeded.
+    async fn second_server(&mut self) -> &TestApp {
+        if self.second.is_none() {
+            let app = TestApp::spawn_on_with_schema(
+                Engine::Sqlite,
+                |config| {
+                    config.max_page_size = 10_000;
+                    config.max_body_bytes = 1000;
+                },
+                |schema| schema.resources.get_mut("tracker_tags").unwrap().allow_unfiltered_writes = true,
+            )
+            .await;
+            self.second = Some(app);
+        }
+        self.second.as_ref().unwrap()
     }
 
     /// `sqlite3 oxbase-demo/pearl.db "SQL"` on the server's database, printed like sqlite3.
