@@ -5,6 +5,7 @@ mod cli;
 mod conditional;
 mod connections;
 mod differential;
+mod docs;
 mod embed;
 mod error_bodies;
 mod errors;

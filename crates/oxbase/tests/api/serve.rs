@@ -15,6 +15,7 @@ on_both_engines_blocking!(
     refuses_an_unmigrated_database,
     migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment,
     a_killed_bulk_insert_leaves_all_or_nothing,
+    a_disabled_cache_is_reported_off_everywhere,
 );
 
 /// Connection handling does not depend on the engine.
@@ -235,4 +236,36 @@ fn connection_limits_from_every_source(engine: Engine) {
     assert_eq!(status, 200);
     assert!(idle_for >= Duration::from_millis(900) && idle_for < Duration::from_secs(3), "closed after {idle_for:?}");
     assert!(server.log().contains("connection limit reached"), "{}", server.log());
+}
+
+/// With `--cache off` the start-up log, `/health/ready` and `/admin/cache` all say `off`
+/// (on PostgreSQL without Redis they used to say `notify`, the mode the cache would use).
+fn a_disabled_cache_is_reported_off_everywhere(engine: Engine) {
+    let database = seeded_database(engine);
+    let server = ServerProcess::start(
+        Command::new(oxbase_binary())
+            .args(["serve", "--schema", pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(["--cache", "off", "--admin"])
+            .env("OXBASE_DATABASE", database.url())
+            .env_remove("OXBASE_REDIS")
+            .env_remove("OXBASE_CACHE"),
+    );
+    // The log is read by a thread of its own, so the line may arrive just after the address.
+    let started = Instant::now();
+    let listening = loop {
+        let log = server.log();
+        if let Some(line) = log.lines().find(|line| line.contains("listening")) {
+            break line.to_owned();
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "no listening line in {log}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(listening.contains("cache=\"off\""), "{listening}");
+    let (status, body) = get(&server, "/health/ready");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_body(&body)["cache"], "off", "{body}");
+    let (status, body) = get(&server, "/admin/cache");
+    assert_eq!(status, 200, "{body}");
+    let statistics = json_body(&body);
+    assert_eq!((&statistics["enabled"], &statistics["mode"]), (&false.into(), &"off".into()), "{statistics}");
 }

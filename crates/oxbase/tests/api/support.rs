@@ -231,6 +231,16 @@ impl TestApp {
 
     /// Like [`TestApp::spawn_on`], letting the test adjust the configuration.
     pub async fn spawn_on_with(engine: Engine, adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
+        TestApp::spawn_on_with_schema(engine, adjust, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn_on_with`], also adjusting the pearl schema the server serves
+    /// (settings such as `allow_unfiltered_writes`; the tables stay pearl's).
+    pub async fn spawn_on_with_schema(
+        engine: Engine,
+        adjust: impl FnOnce(&mut ServerConfig),
+        adjust_schema: impl FnOnce(&mut oxbase_schema::Schema),
+    ) -> TestApp {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let database_path = directory.path().join("pearl.db");
         let postgres = match engine {
@@ -251,7 +261,9 @@ impl TestApp {
         adjust(&mut config);
         let listener = bind(config.listen).await.expect("binding a free port");
         let address = listener.local_addr().unwrap();
-        let app = Arc::new(App::open(config, example_schema("pearl").unwrap()).await.expect("opening the app"));
+        let mut schema = example_schema("pearl").unwrap();
+        adjust_schema(&mut schema);
+        let app = Arc::new(App::open(config, schema).await.expect("opening the app"));
         let (sender, receiver) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, app.clone(), async {
             let _ = receiver.await;

@@ -6,6 +6,9 @@
 //! | `notify` | own writes + PostgreSQL NOTIFY from other instances and triggers | after the notification arrives |
 //! | `redis` | a Redis hash every writer raises before answering; one `HMGET` per hit | yes, for API writes |
 //!
+//! With the response cache disabled the mode is reported as `off`: versions are still
+//! tracked (and shared over Redis, whose events other instances need), but nothing reads them.
+//!
 //! A mode that depends on a connection (the LISTEN connection, Redis) serves no hits while
 //! that connection is down — *safe mode*: reads go to the database, writes still succeed.
 //! When it returns, versions are caught up from the database's `_oxbase_versions` before
@@ -50,6 +53,8 @@ pub struct Coherence {
     confirmations: AtomicU64,
     /// Why Redis could not be used at all (its URL was refused at start): safe mode for good.
     redis_refused: Option<String>,
+    /// Whether this instance has a response cache; without one the mode is reported `off`.
+    cache_enabled: bool,
 }
 
 impl Coherence {
@@ -70,11 +75,16 @@ impl Coherence {
             barrier,
             confirmations: AtomicU64::new(0),
             redis_refused: None,
+            cache_enabled: true,
         }
     }
 
-    /// The mode as `/admin/cache` shows it: `safe` while hits are off.
+    /// The mode as `/admin/cache`, `/health/ready` and the `listening` log line show it:
+    /// `off` when the instance has no response cache, `safe` while hits cannot be checked.
     pub fn mode_name(&self) -> &'static str {
+        if !self.cache_enabled {
+            return "off";
+        }
         if !self.serving_hits() {
             return "safe";
         }
@@ -256,6 +266,7 @@ pub async fn start(
                 tracing::error!(%error, "cannot use redis: no cache hits will be served");
                 let mut coherence = Coherence::new(Mode::Redis, None, true, None);
                 coherence.redis_refused = Some(format!("the redis url was refused: {error}"));
+                coherence.cache_enabled = cache_enabled;
                 return (Arc::new(coherence), Arc::new(LocalBus::new()), background);
             }
         },
@@ -273,7 +284,9 @@ pub async fn start(
         (Some(channel), Some(url)) => Some(Barrier::start(url.clone(), channel.clone())),
         _ => None,
     };
-    let coherence = Arc::new(Coherence::new(mode, redis.clone(), uses_listener, barrier));
+    let mut coherence = Coherence::new(mode, redis.clone(), uses_listener, barrier);
+    coherence.cache_enabled = cache_enabled;
+    let coherence = Arc::new(coherence);
     let (bus, tasks) = make_bus(redis.clone(), coherence.clone());
     background.tasks.extend(tasks);
     if let Some(redis) = &redis {

@@ -16,8 +16,8 @@ pub async fn pool(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.0.store.pool_statistics())
 }
 
-/// `GET /admin/cache`: response cache statistics, the mode (`local`, `notify`, `redis`, or
-/// `safe` while hits cannot be checked) and the state of the LISTEN connection and Redis.
+/// `GET /admin/cache`: response cache statistics, the mode (`local`, `notify`, `redis`,
+/// `off` without a cache, or `safe` while hits cannot be checked) and the state of the LISTEN connection and Redis.
 pub async fn cache(State(state): State<AppState>) -> Json<serde_json::Value> {
     let app = &state.0;
     let mut statistics = match &app.cache {
