@@ -100,6 +100,28 @@ impl App {
         Ok(App { schema, store, config, cursor_key, bus, coherence, cache, instance, _background: background })
     }
 
+    /// Every counter the server keeps, in one place: the connection pool's (`pool`) and the
+    /// response cache's with where its versions come from (`cache`). `/admin/counters`
+    /// answers it whole; `/admin/pool` and `/admin/cache` answer its parts.
+    pub fn counters(&self) -> serde_json::Value {
+        serde_json::json!({ "pool": self.store.pool_statistics(), "cache": self.cache_statistics() })
+    }
+
+    /// The response cache's counters (or `enabled: false`), with the coherence mode and the
+    /// state of the LISTEN connection and Redis.
+    fn cache_statistics(&self) -> serde_json::Value {
+        let mut statistics = match &self.cache {
+            Some(cache) => cache.statistics(),
+            None => serde_json::json!({ "enabled": false }),
+        };
+        if let (Some(statistics), serde_json::Value::Object(coherence)) =
+            (statistics.as_object_mut(), self.coherence.statistics())
+        {
+            statistics.extend(coherence);
+        }
+        statistics
+    }
+
     /// The limits every read plan is held to.
     pub fn limits(&self) -> Limits {
         Limits {

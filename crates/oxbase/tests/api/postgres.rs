@@ -190,6 +190,9 @@ async fn admin_pool_and_explain_when_enabled() {
     assert_eq!(pool["engine"], "postgres");
     assert_eq!(pool["max_size"], 16, "the default pool size");
     assert!(pool["acquisitions"].as_u64().unwrap() >= 1, "{pool}");
+    let counters = app.get_json("/admin/counters", 200).await;
+    assert_eq!(counters["pool"]["engine"], "postgres", "one place for every counter: {counters}");
+    assert_eq!(counters["cache"]["mode"], app.get_json("/admin/cache", 200).await["mode"], "{counters}");
     let explained =
         app.get_json("/admin/explain?resource=trackers&select=id&production_status=eq.in_progress&limit=5", 200).await;
     let statement = &explained["statements"][0];

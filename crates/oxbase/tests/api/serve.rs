@@ -16,6 +16,7 @@ on_both_engines_blocking!(
     migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment,
     a_killed_bulk_insert_leaves_all_or_nothing,
     a_disabled_cache_is_reported_off_everywhere,
+    log_lines_carry_the_request_span_down_to_the_slow_query_log,
 );
 
 /// Connection handling does not depend on the engine.
@@ -268,4 +269,42 @@ fn a_disabled_cache_is_reported_off_everywhere(engine: Engine) {
     assert_eq!(status, 200, "{body}");
     let statistics = json_body(&body);
     assert_eq!((&statistics["enabled"], &statistics["mode"]), (&false.into(), &"off".into()), "{statistics}");
+}
+
+/// Every request runs in a span with its id, method, route template and status, and the
+/// store's log lines (here the slow-query log, on a blocking thread) carry it.
+fn log_lines_carry_the_request_span_down_to_the_slow_query_log(engine: Engine) {
+    let database = seeded_database(engine);
+    let server = ServerProcess::start(
+        Command::new(oxbase_binary())
+            .args(["--log-format", "json", "serve", "--schema", pearl_schema_path().to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--cache", "off", "--slow-query-ms", "1"])
+            .env("OXBASE_DATABASE", database.url())
+            .env_remove("OXBASE_REDIS"),
+    );
+    let started = Instant::now();
+    let slow = loop {
+        let mut stream = TcpStream::connect(&server.address).unwrap();
+        write!(
+            stream,
+            "GET /api/v1/trackers?select=*,tracker_comments(*)&limit=1000 HTTP/1.1\r\nHost: test\r\nX-Request-Id: span-test-42\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        assert_eq!(read_response(&mut stream).0, 200);
+        let log = server.log();
+        if let Some(line) = log.lines().find(|line| line.contains("slow query")) {
+            break line.to_owned();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no slow-query line in {log}");
+    };
+    let slow: serde_json::Value = serde_json::from_str(&slow).unwrap_or_else(|_| panic!("a JSON line: {slow}"));
+    let request = slow["spans"].as_array().and_then(|spans| spans.iter().find(|span| span["name"] == "request"));
+    let request = request.unwrap_or_else(|| panic!("the slow query is logged inside the request span: {slow}"));
+    assert_eq!(request["request_id"], "span-test-42", "{slow}");
+    assert_eq!(request["route"], "/api/v1/{resource}", "the route template, not the path: {slow}");
+    assert_eq!(request["method"], "GET", "{slow}");
+    assert!(slow["spans"].as_array().unwrap().iter().any(|span| span["name"] == "store.read"), "{slow}");
+    let finished =
+        server.log().lines().filter(|line| line.contains("span-test-42") && line.contains("\"status\":200")).count();
+    assert!(finished >= 1, "the request line carries the status: {}", server.log());
 }

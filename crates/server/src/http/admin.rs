@@ -11,25 +11,21 @@ use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::records::query_pairs;
 
+/// `GET /admin/counters`: every counter the server keeps ([`crate::app::App::counters`]).
+pub async fn counters(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.0.counters())
+}
+
 /// `GET /admin/pool`: connection pool statistics.
 pub async fn pool(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(state.0.store.pool_statistics())
+    Json(state.0.counters()["pool"].take())
 }
 
 /// `GET /admin/cache`: response cache statistics, the mode (`local`, `notify`, `redis`,
-/// `off` without a cache, or `safe` while hits cannot be checked) and the state of the LISTEN connection and Redis.
+/// `off` without a cache, or `safe` while hits cannot be checked) and the state of the
+/// LISTEN connection and Redis.
 pub async fn cache(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let app = &state.0;
-    let mut statistics = match &app.cache {
-        Some(cache) => cache.statistics(),
-        None => serde_json::json!({ "enabled": false }),
-    };
-    if let (Some(statistics), serde_json::Value::Object(coherence)) =
-        (statistics.as_object_mut(), app.coherence.statistics())
-    {
-        statistics.extend(coherence);
-    }
-    Json(statistics)
+    Json(state.0.counters()["cache"].take())
 }
 
 /// `GET /admin/explain?resource=…&<the query string of a read>`: the SQL a read runs and

@@ -3,27 +3,33 @@
 use std::any::Any;
 use std::time::{Duration, Instant};
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 
 use crate::http::encoding;
 use crate::http::error::codes::Code;
 use crate::http::error::{ApiError, LoggedError};
 use crate::service::DatabaseTiming;
 
-/// Logs one line per request (method, path, status, duration, request id, and the cause
-/// of any 5xx), and adds `Server-Timing`.
+/// Runs the request in its span (request id, method, route template, status: every log
+/// line made while serving it carries them), logs one line per request (method, path,
+/// status, duration, request id, and the cause of any 5xx), and adds `Server-Timing`.
 pub async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let request_id =
         request.headers().get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
-    let mut response = next.run(request).await;
+    // The template, never the raw path: ids stay out of span names and fields.
+    let route = request.extensions().get::<MatchedPath>().map_or("(no route)", MatchedPath::as_str).to_owned();
+    let span = tracing::info_span!("request", request_id, %method, route, status = tracing::field::Empty);
+    let mut response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
+    span.record("status", status);
     let mut timing = String::new();
     if let Some(database) = response.extensions().get::<DatabaseTiming>() {
         let plural = if database.statements == 1 { "" } else { "s" };

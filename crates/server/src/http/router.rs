@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     let mut routes = Router::new();
     if state.0.config.admin_enabled {
         routes = routes
+            .route("/admin/counters", get(admin::counters))
             .route("/admin/pool", get(admin::pool))
             .route("/admin/cache", get(admin::cache))
             .route("/admin/explain", get(admin::explain));

@@ -202,7 +202,11 @@ impl PostgresStore {
         self.acquisitions.max_micros.fetch_max(micros, Ordering::Relaxed);
         let (url, settings, schema, acquisitions) =
             (self.url.clone(), self.settings.clone(), self.schema.clone(), self.acquisitions.clone());
+        // The blocking thread works inside the request's span, so its log lines (the slow
+        // query log) carry the request id.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let connection = &mut *connection;
             let lost = connection.client.as_ref().is_none_or(postgres::Client::is_closed);
             let expired = connection.opened.elapsed() > settings.max_lifetime;

@@ -151,7 +151,10 @@ impl SqliteStore {
             StoreError::Unavailable(format!("no database connection became free in {READER_WAIT:?}: {error}"))
         })?;
         let schema = self.schema.clone();
-        tokio::task::spawn_blocking(move || work(&reader, &schema))
+        // The blocking thread works inside the request's span, so its log lines (the slow
+        // query log) carry the request id.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| work(&reader, &schema)))
             .await
             .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
     }
@@ -168,9 +171,12 @@ impl SqliteStore {
         let mut writer = self.writer.clone().lock_owned().await;
         let slow_query_log = self.slow_query_log;
         let schema = self.schema.clone();
-        tokio::task::spawn_blocking(move || write::write(&mut writer, &schema, &request, options, slow_query_log))
-            .await
-            .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| write::write(&mut writer, &schema, &request, options, slow_query_log))
+        })
+        .await
+        .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
     }
 
     /// The statements a plan runs and SQLite's plan for each.
