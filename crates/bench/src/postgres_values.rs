@@ -17,10 +17,7 @@ const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
 /// A plan literal as the value of a parameter PostgreSQL typed `parameter_type`: the
 /// server's own binder, so both run the same values.
 pub fn bind(value: &Literal, parameter_type: &Type) -> Result<Parameter, String> {
-    oxbase_store::postgres::exec::typed_parameter(value, parameter_type).map_err(|failure| match failure {
-        oxbase_store::write::WriteFailure::Store(error) => error.to_string(),
-        other => format!("{other:?}"),
-    })
+    oxbase_store::postgres::exec::typed_parameter(value, parameter_type).map_err(|error| error.to_string())
 }
 
 /// An integer or text key column's value (`None` for null and other types).

@@ -1,18 +1,63 @@
 //! The one thing reads and writes need from an engine: run a statement, get rows.
 //!
-//! Rows come back as [`Value`]s whatever the engine (SQLite's value type serves as the
-//! neutral form: booleans are 0/1, dates, timestamps, uuids and decimals are their
-//! canonical text, json is its text), so planning, assembling embedded rows, encoding JSON
-//! and the write logic exist once.
+//! Rows come back as [`Value`]s whatever the engine (booleans are 0/1, dates, timestamps,
+//! uuids and decimals are their canonical text, json is its text), so planning, assembling
+//! embedded rows, encoding JSON and the write logic exist once. A statement fails with a
+//! [`StatementError`]: storage failed, or the database refused it by one of its rules
+//! (which only a write can meet; the write path turns it into its own failure).
 
 use std::time::{Duration, Instant};
 
+use crate::StoreError;
+use crate::postgres::notify::ChangeNotice;
 use oxbase_query::sql::Statement;
 use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::Literal;
-pub use rusqlite::types::Value;
 
-use crate::write::WriteFailure;
+/// One value of a row, in the form both engines' rows are read into.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// Why a statement failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StatementError {
+    /// Storage failed: unavailable, lost, contention, internal.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The database refused the statement by one of its rules.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+}
+
+/// A database rule a statement broke.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// A unique key already holds these values.
+    #[error("{message}")]
+    Duplicate { message: String, fields: Vec<String> },
+    /// A reference or another constraint failed.
+    #[error("{0}")]
+    Constraint(String),
+    /// A new key would not fit the key's type.
+    #[error("{message}")]
+    KeysExhausted { message: String },
+}
+
+/// A read cannot break a rule; if the database says one did, it is oxbase's fault.
+impl From<StatementError> for StoreError {
+    fn from(error: StatementError) -> StoreError {
+        match error {
+            StatementError::Store(error) => error,
+            StatementError::Refused(refusal) => StoreError::Internal(format!("a read was refused: {refusal}")),
+        }
+    }
+}
 
 /// A connection (or transaction) that runs statements.
 pub trait Executor {
@@ -20,11 +65,24 @@ pub trait Executor {
     fn dialect(&self) -> Dialect;
 
     /// Runs `statement`; `keys` fills its key-list placeholder (a child read, a write by
-    /// keys). Constraint violations come back as the matching [`WriteFailure`].
-    fn rows(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, WriteFailure>;
+    /// keys). A broken rule comes back as a [`StatementError::Refused`].
+    fn rows(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, StatementError>;
 
     /// Where slow statements are reported, if anywhere.
     fn slow_query_log(&self) -> Option<SlowQueryLog>;
+
+    /// What this engine runs at the end of a write transaction that changed rows, if
+    /// anything: PostgreSQL tells every listening instance of the change at commit.
+    fn change_statement(&self, _notice: &ChangeNotice) -> Option<Statement> {
+        None
+    }
+
+    /// What this engine runs after rows were written with keys the client chose, so later
+    /// database-assigned keys do not collide with them: PostgreSQL moves its sequence on;
+    /// SQLite needs nothing (a new row gets the largest key plus one).
+    fn keys_chosen_statement(&self, _table: &str, _key: &str, _highest: i64) -> Option<Statement> {
+        None
+    }
 
     /// [`Executor::rows`], logging the statement when it is slower than the slow-query
     /// threshold. `resource` names what the statement reads or writes.
@@ -33,7 +91,7 @@ pub trait Executor {
         resource: &str,
         statement: &Statement,
         keys: Option<&[Literal]>,
-    ) -> Result<Vec<Vec<Value>>, WriteFailure> {
+    ) -> Result<Vec<Vec<Value>>, StatementError> {
         let started = Instant::now();
         let result = self.rows(statement, keys);
         if let Some(log) = self.slow_query_log() {

@@ -8,9 +8,8 @@ use oxbase_query::plan::{ColumnExpression, CountMode, Node, Output, ReadPlan, Re
 use oxbase_query::sql::Statement;
 use oxbase_query::sql::read::{child_statement, count_statement, root_statement};
 use oxbase_schema::model::{FieldType, Literal};
-use rusqlite::types::Value;
 
-use crate::exec::Executor;
+use crate::exec::{Executor, Value};
 use crate::json;
 use crate::{ReadOutput, StoreError};
 
@@ -210,10 +209,7 @@ fn run(
     statement: &Statement,
     keys: Option<&[Literal]>,
 ) -> Result<Vec<Vec<Value>>, StoreError> {
-    executor.run(resource, statement, keys).map_err(|failure| match failure {
-        crate::write::WriteFailure::Store(error) => error,
-        other => StoreError::Internal(other.to_string()),
-    })
+    Ok(executor.run(resource, statement, keys)?)
 }
 
 fn encode_row(

@@ -8,12 +8,11 @@ use std::time::Instant;
 use oxbase_query::plan::{Condition, ReadPlan};
 use oxbase_query::sql::Statement;
 use oxbase_query::sql::write::{
-    advance_identity, bulk_update, bump_version, delete_by_keys, insert_statement, lock_by_keys, rows_per_statement,
-    select_by_keys, select_for_write, update_by_keys,
+    bulk_update, bump_version, delete_by_keys, insert_statement, lock_by_keys, rows_per_statement, select_by_keys,
+    select_for_write, update_by_keys,
 };
 use oxbase_query::write::{BulkUpdatePlan, Conflict, InsertPlan, InsertRow, InsertTarget, Problem, UpdatePlan};
 use oxbase_schema::Schema;
-use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::{FieldType, Literal, OnDelete};
 use oxbase_schema::physical::sql_type;
 
@@ -36,7 +35,6 @@ pub(crate) fn write_in_transaction(
     let started = Instant::now();
     let mut run = Run { executor, statements: 0, resource: request.resource().to_owned() };
     let key_field = schema.resource(request.resource()).expect("requests name resources").primary_key();
-    let postgres = run.executor.dialect() == Dialect::Postgres;
     // The written rows as `select` shapes them, read inside the transaction.
     let read_back =
         |run: &mut Run, plan: Option<ReadPlan>, keys: &[Literal]| -> Result<Option<ReadOutput>, WriteFailure> {
@@ -88,8 +86,7 @@ pub(crate) fn write_in_transaction(
         let version = run.bump_version(&resource)?;
         versions.push((resource, version));
     }
-    if postgres && !versions.is_empty() {
-        // Delivered to every listening instance at commit, in commit order.
+    if !versions.is_empty() {
         let notice = notify::ChangeNotice {
             origin: options.instance.clone(),
             resource: request.resource().to_owned(),
@@ -97,7 +94,9 @@ pub(crate) fn write_in_transaction(
             ids: keys.iter().map(|key| literal_json(key, &key_field.field_type)).collect(),
             versions: versions.iter().cloned().collect(),
         };
-        run.query(&notify::notify_statement(&notice), None)?;
+        if let Some(statement) = run.executor.change_statement(&notice) {
+            run.query(&statement, None)?;
+        }
     }
     let representation = match deleted_representation {
         Some(output) => Some(output),
@@ -145,7 +144,7 @@ impl Run<'_> {
     fn query(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, WriteFailure> {
         self.statements += 1;
         let resource = self.resource.clone();
-        self.executor.run(&resource, statement, keys)
+        Ok(self.executor.run(&resource, statement, keys)?)
     }
 
     fn bump_version(&mut self, resource: &str) -> Result<i64, WriteFailure> {
@@ -236,11 +235,11 @@ impl Run<'_> {
         }
     }
 
-    /// After an upsert that named identity keys itself, PostgreSQL's sequence is moved past
-    /// them (it does not move for explicit values), so the next plain insert gets a free key.
+    /// After an upsert that named identity keys itself, the engine is told (PostgreSQL's
+    /// sequence does not move for explicit values), so the next plain insert gets a free key.
     fn advance_identity(&mut self, target: &InsertTarget, rows: &[Vec<Literal>]) -> Result<(), WriteFailure> {
         let explicit_keys = target.generated_key.is_none() && target.columns.first() == Some(&target.key);
-        if self.executor.dialect() != Dialect::Postgres || !explicit_keys {
+        if !explicit_keys {
             return Ok(());
         }
         let highest = rows
@@ -250,8 +249,10 @@ impl Run<'_> {
                 _ => None,
             })
             .max();
-        if let Some(highest) = highest {
-            self.query(&advance_identity(&target.table, &target.key, highest), None)?;
+        if let Some(statement) =
+            highest.and_then(|highest| self.executor.keys_chosen_statement(&target.table, &target.key, highest))
+        {
+            self.query(&statement, None)?;
         }
         Ok(())
     }

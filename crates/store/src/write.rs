@@ -96,3 +96,17 @@ pub enum WriteFailure {
     #[error(transparent)]
     Store(#[from] crate::StoreError),
 }
+
+impl From<crate::exec::StatementError> for WriteFailure {
+    fn from(error: crate::exec::StatementError) -> WriteFailure {
+        use crate::exec::{Refusal, StatementError};
+        match error {
+            StatementError::Store(error) => WriteFailure::Store(error),
+            StatementError::Refused(Refusal::Duplicate { message, fields }) => {
+                WriteFailure::Duplicate { message, fields }
+            }
+            StatementError::Refused(Refusal::Constraint(message)) => WriteFailure::Constraint(message),
+            StatementError::Refused(Refusal::KeysExhausted { message }) => WriteFailure::KeysExhausted { message },
+        }
+    }
+}

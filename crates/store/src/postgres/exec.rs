@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::error::Error;
 
 use oxbase_query::sql::Statement;
+use oxbase_query::sql::write::advance_identity;
 use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::Literal;
 use oxbase_schema::values;
@@ -14,8 +15,8 @@ use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use time::format_description::well_known::Rfc3339;
 
 use crate::StoreError;
-use crate::exec::{Executor, SlowQueryLog, Value};
-use crate::write::WriteFailure;
+use crate::exec::{Executor, Refusal, SlowQueryLog, StatementError, Value};
+use crate::postgres::notify::{ChangeNotice, notify_statement};
 
 /// A PostgreSQL client (or open transaction) as an [`Executor`], with the connection's
 /// prepared statements.
@@ -35,7 +36,16 @@ impl<C: GenericClient> Executor for PostgresExecutor<'_, C> {
         self.slow_query_log
     }
 
-    fn rows(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, WriteFailure> {
+    fn change_statement(&self, notice: &ChangeNotice) -> Option<Statement> {
+        // Delivered to every listening instance at commit, in commit order.
+        Some(notify_statement(notice))
+    }
+
+    fn keys_chosen_statement(&self, table: &str, key: &str, highest: i64) -> Option<Statement> {
+        Some(advance_identity(table, key, highest))
+    }
+
+    fn rows(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, StatementError> {
         let prepared = match self.prepared.get(&statement.sql) {
             Some(prepared) => prepared.clone(),
             None => {
@@ -71,7 +81,7 @@ impl<C: GenericClient> PostgresExecutor<'_, C> {
         prepared: &postgres::Statement,
         statement: &Statement,
         keys: Option<&[Literal]>,
-    ) -> Result<Result<Vec<postgres::Row>, postgres::Error>, WriteFailure> {
+    ) -> Result<Result<Vec<postgres::Row>, postgres::Error>, StatementError> {
         let mut parameters: Vec<Box<dyn ToSql + Sync + Send>> = Vec::with_capacity(statement.parameters.len());
         for (index, (value, parameter_type)) in statement.parameters.iter().zip(prepared.params()).enumerate() {
             parameters.push(if statement.key_list == Some(index + 1) {
@@ -88,9 +98,9 @@ impl<C: GenericClient> PostgresExecutor<'_, C> {
 
 /// A plan literal as the value of a parameter PostgreSQL typed `parameter_type` (also what
 /// the benchmark harness binds with, so its database limit runs the same values).
-pub fn typed_parameter(value: &Literal, parameter_type: &Type) -> Result<Box<dyn ToSql + Sync + Send>, WriteFailure> {
+pub fn typed_parameter(value: &Literal, parameter_type: &Type) -> Result<Box<dyn ToSql + Sync + Send>, StatementError> {
     let mismatch = || {
-        WriteFailure::Store(StoreError::Internal(format!(
+        StatementError::Store(StoreError::Internal(format!(
             "cannot bind {value:?} to a PostgreSQL {parameter_type} parameter"
         )))
     };
@@ -159,7 +169,7 @@ pub fn typed_parameter(value: &Literal, parameter_type: &Type) -> Result<Box<dyn
 }
 
 /// The parents' keys as the array a `= ANY($n)` parameter takes.
-fn key_array(keys: &[Literal], parameter_type: &Type) -> Result<Box<dyn ToSql + Sync + Send>, WriteFailure> {
+fn key_array(keys: &[Literal], parameter_type: &Type) -> Result<Box<dyn ToSql + Sync + Send>, StatementError> {
     let integers =
         || keys.iter().filter_map(|key| if let Literal::Integer(number) = key { Some(*number) } else { None });
     let texts = || keys.iter().filter_map(|key| if let Literal::Text(text) = key { Some(text.clone()) } else { None });
@@ -172,7 +182,7 @@ fn key_array(keys: &[Literal], parameter_type: &Type) -> Result<Box<dyn ToSql + 
             Box::new(texts().filter_map(|text| uuid::Uuid::parse_str(&text).ok()).collect::<Vec<uuid::Uuid>>())
         }
         ref other => {
-            return Err(WriteFailure::Store(StoreError::Internal(format!(
+            return Err(StatementError::Store(StoreError::Internal(format!(
                 "cannot bind a key list to a PostgreSQL {other} parameter"
             ))));
         }
@@ -180,11 +190,11 @@ fn key_array(keys: &[Literal], parameter_type: &Type) -> Result<Box<dyn ToSql + 
 }
 
 /// One row in the neutral value form.
-fn decode_row(row: &postgres::Row) -> Result<Vec<Value>, WriteFailure> {
+fn decode_row(row: &postgres::Row) -> Result<Vec<Value>, StatementError> {
     let mut values = Vec::with_capacity(row.len());
     for (index, column) in row.columns().iter().enumerate() {
         let decode_error = |error: postgres::Error| {
-            WriteFailure::Store(StoreError::Internal(format!("cannot read column {}: {error}", column.name())))
+            StatementError::Store(StoreError::Internal(format!("cannot read column {}: {error}", column.name())))
         };
         let value = match *column.type_() {
             Type::BOOL => row
@@ -240,12 +250,12 @@ fn decode_row(row: &postgres::Row) -> Result<Vec<Value>, WriteFailure> {
 
 /// A driver error in storage terms: constraint violations by kind, lost connections as
 /// unavailable, anything else internal.
-pub(crate) fn failure(error: postgres::Error) -> WriteFailure {
+pub(crate) fn failure(error: postgres::Error) -> StatementError {
     let Some(database) = error.as_db_error() else {
         if error.is_closed() || error.source().is_some_and(|source| source.is::<std::io::Error>()) {
-            return WriteFailure::Store(StoreError::ConnectionLost(error.to_string()));
+            return StatementError::Store(StoreError::ConnectionLost(error.to_string()));
         }
-        return WriteFailure::Store(StoreError::Internal(error.to_string()));
+        return StatementError::Store(StoreError::Internal(error.to_string()));
     };
     let code = database.code();
     if *code == SqlState::UNIQUE_VIOLATION {
@@ -256,36 +266,38 @@ pub(crate) fn failure(error: postgres::Error) -> WriteFailure {
             .and_then(|rest| rest.split_once(")="))
             .map(|(columns, _)| columns.split(", ").map(str::to_owned).collect())
             .unwrap_or_default();
-        return WriteFailure::Duplicate {
+        return StatementError::Refused(Refusal::Duplicate {
             message: format!("a row with the same {} already exists", fields.join(", ")),
             fields,
-        };
+        });
     }
     if *code == SqlState::FOREIGN_KEY_VIOLATION {
-        return WriteFailure::Constraint(
+        return StatementError::Refused(Refusal::Constraint(
             "a reference points at a row that does not exist, or a row is still referenced".to_owned(),
-        );
+        ));
     }
     if *code == SqlState::CHECK_VIOLATION {
-        return WriteFailure::Constraint(format!(
+        return StatementError::Refused(Refusal::Constraint(format!(
             "a value breaks the database rule {}",
             database.constraint().unwrap_or("(unnamed)")
-        ));
+        )));
     }
     if *code == SqlState::NOT_NULL_VIOLATION {
-        return WriteFailure::Constraint(format!(
+        return StatementError::Refused(Refusal::Constraint(format!(
             "a required value is missing ({})",
             database.column().unwrap_or("(unknown column)")
-        ));
+        )));
     }
     if *code == SqlState::SEQUENCE_GENERATOR_LIMIT_EXCEEDED {
-        return WriteFailure::KeysExhausted { message: format!("no new ids are left: {}", database.message()) };
+        return StatementError::Refused(Refusal::KeysExhausted {
+            message: format!("no new ids are left: {}", database.message()),
+        });
     }
     if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE {
-        return WriteFailure::Store(StoreError::Contention(database.message().to_owned()));
+        return StatementError::Store(StoreError::Contention(database.message().to_owned()));
     }
     if *code == SqlState::QUERY_CANCELED {
-        return WriteFailure::Store(StoreError::Unavailable(
+        return StatementError::Store(StoreError::Unavailable(
             "the statement took longer than the statement timeout".to_owned(),
         ));
     }
@@ -293,12 +305,12 @@ pub(crate) fn failure(error: postgres::Error) -> WriteFailure {
         || *code == SqlState::ADMIN_SHUTDOWN
         || *code == SqlState::CRASH_SHUTDOWN
     {
-        return WriteFailure::Store(StoreError::ConnectionLost(database.message().to_owned()));
+        return StatementError::Store(StoreError::ConnectionLost(database.message().to_owned()));
     }
     if matches!(code.code().get(..2), Some("57")) {
-        return WriteFailure::Store(StoreError::Unavailable(database.message().to_owned()));
+        return StatementError::Store(StoreError::Unavailable(database.message().to_owned()));
     }
-    WriteFailure::Store(StoreError::Internal(format!("{}: {}", code.code(), database.message())))
+    StatementError::Store(StoreError::Internal(format!("{}: {}", code.code(), database.message())))
 }
 
 /// SQL NULL for a parameter of any type.

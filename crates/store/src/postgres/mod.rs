@@ -180,16 +180,13 @@ impl PostgresStore {
     /// Runs `work` on a pooled connection on a blocking thread, reconnecting first if the
     /// connection was lost or is past its lifetime (so service resumes by itself when the
     /// database returns).
-    async fn with_connection<T: Send + 'static>(
+    /// Its errors are the work's: a [`StoreError`] for reads, a [`WriteFailure`] for writes.
+    async fn with_connection<T: Send + 'static, E: From<StoreError> + Send + 'static>(
         &self,
-        work: impl FnOnce(
-            &mut postgres::Client,
-            &mut HashMap<String, postgres::Statement>,
-            &Schema,
-        ) -> Result<T, WriteFailure>
+        work: impl FnOnce(&mut postgres::Client, &mut HashMap<String, postgres::Statement>, &Schema) -> Result<T, E>
         + Send
         + 'static,
-    ) -> Result<T, WriteFailure> {
+    ) -> Result<T, E> {
         let waited = Instant::now();
         let wait = self.settings.acquire_timeout;
         self.acquisitions.waiting.fetch_add(1, Ordering::Relaxed);
@@ -217,7 +214,7 @@ impl PostgresStore {
                 connection.prepared.clear();
                 connection.client = None;
                 acquisitions.reconnects.fetch_add(1, Ordering::Relaxed);
-                connection.client = Some(connect_with(&url, &settings)?);
+                connection.client = Some(connect_with(&url, &settings).map_err(E::from)?);
                 connection.opened = Instant::now();
             }
             let client = connection.client.as_mut().expect("connected above");
@@ -229,7 +226,7 @@ impl PostgresStore {
             result
         })
         .await
-        .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
+        .map_err(|error| E::from(StoreError::Internal(format!("a database task failed: {error}"))))?
     }
 
     /// Reads the rows a plan asks for. A read that fails because its connection was lost
@@ -247,10 +244,9 @@ impl PostgresStore {
     async fn read_once(&self, plan: Arc<ReadPlan>) -> Result<ReadOutput, StoreError> {
         let slow_query_log = self.slow_query_log;
         self.with_connection(move |client, prepared, _| {
-            read_with(&mut PostgresExecutor { client, prepared, slow_query_log }, &plan).map_err(WriteFailure::Store)
+            read_with(&mut PostgresExecutor { client, prepared, slow_query_log }, &plan)
         })
         .await
-        .map_err(into_store_error)
     }
 
     /// Runs a write request in one transaction.
@@ -261,14 +257,14 @@ impl PostgresStore {
             let mut attempt = 1;
             loop {
                 let result = (|| {
-                    let mut transaction = client.transaction().map_err(exec::failure)?;
+                    let mut transaction = client.transaction().map_err(exec::failure).map_err(WriteFailure::from)?;
                     let outcome = write_in_transaction(
                         &mut PostgresExecutor { client: &mut transaction, prepared: &mut *prepared, slow_query_log },
                         schema,
                         &request,
                         options.clone(),
                     )?;
-                    transaction.commit().map_err(exec::failure)?;
+                    transaction.commit().map_err(exec::failure).map_err(WriteFailure::from)?;
                     Ok(outcome)
                 })();
                 match result {
@@ -294,27 +290,21 @@ impl PostgresStore {
     pub async fn explain(&self, plan: ReadPlan) -> Result<serde_json::Value, StoreError> {
         self.with_connection(move |client, prepared, _| {
             explain_with(&mut PostgresExecutor { client, prepared, slow_query_log: None }, &plan)
-                .map_err(WriteFailure::Store)
         })
         .await
-        .map_err(into_store_error)
     }
 
     /// Runs a trivial statement (once more on a fresh connection if the first was lost).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let ping =
-            || self.with_connection(|client, _, _| client.simple_query("SELECT 1").map(|_| ()).map_err(exec::failure));
-        match ping().await.map_err(into_store_error) {
-            Err(StoreError::ConnectionLost(_)) => ping().await.map_err(into_store_error),
+        let ping = || {
+            self.with_connection(|client, _, _| {
+                client.simple_query("SELECT 1").map(|_| ()).map_err(|error| StoreError::from(exec::failure(error)))
+            })
+        };
+        match ping().await {
+            Err(StoreError::ConnectionLost(_)) => ping().await,
             result => result,
         }
-    }
-}
-
-fn into_store_error(failure: WriteFailure) -> StoreError {
-    match failure {
-        WriteFailure::Store(error) => error,
-        other => StoreError::Internal(other.to_string()),
     }
 }
 

@@ -4,12 +4,11 @@
 use oxbase_query::sql::Statement;
 use oxbase_schema::dialect::Dialect;
 use oxbase_schema::model::Literal;
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::types::{ToSqlOutput, Value as SqliteValue, ValueRef};
 use rusqlite::{Connection, ErrorCode};
 
-use crate::exec::{Executor, SlowQueryLog, key_list_json};
+use crate::exec::{Executor, Refusal, SlowQueryLog, StatementError, Value, key_list_json};
 use crate::sqlite::internal;
-use crate::write::WriteFailure;
 
 /// An SQLite connection (or an open transaction on it) as an [`Executor`].
 pub struct SqliteExecutor<'a> {
@@ -26,7 +25,7 @@ impl Executor for SqliteExecutor<'_> {
         self.slow_query_log
     }
 
-    fn rows(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, WriteFailure> {
+    fn rows(&mut self, statement: &Statement, keys: Option<&[Literal]>) -> Result<Vec<Vec<Value>>, StatementError> {
         let key_list = keys.map(key_list_json);
         let mut prepared = self.connection.prepare_cached(&statement.sql).map_err(internal)?;
         let parameters = statement.parameters.iter().enumerate().map(|(index, value)| {
@@ -43,7 +42,13 @@ impl Executor for SqliteExecutor<'_> {
         while let Some(row) = rows.next().map_err(constraint_failure)? {
             let mut values = Vec::with_capacity(columns);
             for index in 0..columns {
-                values.push(row.get::<_, Value>(index).map_err(internal)?);
+                values.push(match row.get_ref(index).map_err(internal)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(number) => Value::Integer(number),
+                    ValueRef::Real(number) => Value::Real(number),
+                    ValueRef::Text(text) => Value::Text(String::from_utf8_lossy(text).into_owned()),
+                    ValueRef::Blob(bytes) => Value::Blob(bytes.to_vec()),
+                });
             }
             result.push(values);
         }
@@ -54,24 +59,24 @@ impl Executor for SqliteExecutor<'_> {
 /// A plan's literal as an SQLite parameter.
 pub(crate) fn bind(value: &Literal) -> ToSqlOutput<'_> {
     match value {
-        Literal::Null => ToSqlOutput::Owned(Value::Null),
-        Literal::Boolean(flag) => ToSqlOutput::Owned(Value::Integer(i64::from(*flag))),
-        Literal::Integer(number) => ToSqlOutput::Owned(Value::Integer(*number)),
-        Literal::Float(number) => ToSqlOutput::Owned(Value::Real(*number)),
+        Literal::Null => ToSqlOutput::Owned(SqliteValue::Null),
+        Literal::Boolean(flag) => ToSqlOutput::Owned(SqliteValue::Integer(i64::from(*flag))),
+        Literal::Integer(number) => ToSqlOutput::Owned(SqliteValue::Integer(*number)),
+        Literal::Float(number) => ToSqlOutput::Owned(SqliteValue::Real(*number)),
         Literal::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
     }
 }
 
 /// Maps a constraint violation to what it means; anything else is internal.
-fn constraint_failure(error: rusqlite::Error) -> WriteFailure {
+fn constraint_failure(error: rusqlite::Error) -> StatementError {
     let rusqlite::Error::SqliteFailure(failure, message) = &error else {
-        return WriteFailure::Store(internal(error));
+        return StatementError::Store(internal(error));
     };
     if failure.code != ErrorCode::ConstraintViolation {
-        return WriteFailure::Store(internal(error));
+        return StatementError::Store(internal(error));
     }
     let message = message.clone().unwrap_or_default();
-    match failure.extended_code {
+    let refusal = match failure.extended_code {
         // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY: "UNIQUE constraint failed: t.a, t.b"
         2067 | 1555 => {
             let fields: Vec<String> = message
@@ -80,29 +85,27 @@ fn constraint_failure(error: rusqlite::Error) -> WriteFailure {
                     columns.split(", ").map(|column| column.rsplit('.').next().unwrap_or(column).to_owned()).collect()
                 })
                 .unwrap_or_default();
-            WriteFailure::Duplicate {
-                message: format!("a row with the same {} already exists", fields.join(", ")),
-                fields,
-            }
+            Refusal::Duplicate { message: format!("a row with the same {} already exists", fields.join(", ")), fields }
         }
         // SQLITE_CONSTRAINT_FOREIGNKEY
-        787 => WriteFailure::Constraint(
+        787 => Refusal::Constraint(
             "a reference points at a row that does not exist, or a row is still referenced".to_owned(),
         ),
         // SQLITE_CONSTRAINT_CHECK: "CHECK constraint failed: trackers_priority_max_check"
-        275 => WriteFailure::Constraint(format!(
+        275 => Refusal::Constraint(format!(
             "a value breaks the database rule {}",
             message.split_once(": ").map_or(message.as_str(), |(_, name)| name)
         )),
         // SQLITE_CONSTRAINT_NOTNULL: "NOT NULL constraint failed: t.column"
-        1299 => WriteFailure::Constraint(format!(
+        1299 => Refusal::Constraint(format!(
             "a required value is missing ({})",
             message.split_once(": ").map_or(message.as_str(), |(_, name)| name)
         )),
         // A foreign-key failure found at statement end can carry the plain constraint code.
-        _ if message.contains("FOREIGN KEY") => WriteFailure::Constraint(
+        _ if message.contains("FOREIGN KEY") => Refusal::Constraint(
             "a reference points at a row that does not exist, or a row is still referenced".to_owned(),
         ),
-        _ => WriteFailure::Constraint(message),
-    }
+        _ => Refusal::Constraint(message),
+    };
+    StatementError::Refused(refusal)
 }
