@@ -5,26 +5,33 @@ use axum::http::{HeaderMap, header};
 
 use crate::encoding::Encoding;
 
+/// Every coding `Accept-Encoding` names (lowercased) with its quality (1 when none is
+/// given); an entry whose quality is not a number from 0 to 1 is passed over.
+fn rated_codings(headers: &HeaderMap) -> impl Iterator<Item = (String, f32)> + '_ {
+    headers.get_all(header::ACCEPT_ENCODING).iter().flat_map(|value| {
+        value.to_str().unwrap_or_default().split(',').filter_map(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let quality = parts
+                .find_map(|parameter| parameter.strip_prefix("q=").or_else(|| parameter.strip_prefix("Q=")))
+                .map_or(Some(1.0), |text| text.trim().parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q)))?;
+            Some((name, quality))
+        })
+    })
+}
+
 /// The coding to answer with, by `Accept-Encoding` and its quality values: the highest
 /// rated of br, zstd and gzip (`*` rates all not named), ties broken by [`Encoding::ALL`];
 /// `None` when the client accepts none of them (or sent no header).
 pub fn negotiate(headers: &HeaderMap) -> Option<Encoding> {
     let mut ratings: [Option<f32>; 3] = [None; 3];
     let mut wildcard: Option<f32> = None;
-    for value in headers.get_all(header::ACCEPT_ENCODING) {
-        for item in value.to_str().unwrap_or_default().split(',') {
-            let mut parts = item.split(';').map(str::trim);
-            let name = parts.next().unwrap_or_default().to_ascii_lowercase();
-            let quality = parts
-                .find_map(|parameter| parameter.strip_prefix("q=").or_else(|| parameter.strip_prefix("Q=")))
-                .map_or(Some(1.0), |text| text.trim().parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q)));
-            let Some(quality) = quality else { continue };
-            match name.as_str() {
-                "*" => wildcard = Some(quality),
-                name => {
-                    if let Some(encoding) = Encoding::ALL.into_iter().find(|encoding| encoding.token() == name) {
-                        ratings[encoding.index()] = Some(quality);
-                    }
+    for (name, quality) in rated_codings(headers) {
+        match name.as_str() {
+            "*" => wildcard = Some(quality),
+            name => {
+                if let Some(encoding) = Encoding::ALL.into_iter().find(|encoding| encoding.token() == name) {
+                    ratings[encoding.index()] = Some(quality);
                 }
             }
         }
@@ -47,23 +54,15 @@ pub fn refuses_every_coding(headers: &HeaderMap) -> bool {
     if headers.get(header::ACCEPT_ENCODING).is_none() || negotiate(headers).is_some() {
         return false;
     }
-    let mut identity: Option<f32> = None;
-    let mut wildcard: Option<f32> = None;
-    for value in headers.get_all(header::ACCEPT_ENCODING) {
-        for item in value.to_str().unwrap_or_default().split(',') {
-            let mut parts = item.split(';').map(str::trim);
-            let name = parts.next().unwrap_or_default().to_ascii_lowercase();
-            let quality = parts
-                .find_map(|parameter| parameter.strip_prefix("q=").or_else(|| parameter.strip_prefix("Q=")))
-                .map_or(1.0, |text| text.trim().parse::<f32>().unwrap_or(1.0));
-            match name.as_str() {
-                "identity" => identity = Some(quality),
-                "*" => wildcard = Some(quality),
-                _ => {}
-            }
+    let (mut identity, mut wildcard) = (None, None);
+    for (name, quality) in rated_codings(headers) {
+        match name.as_str() {
+            "identity" => identity = Some(quality),
+            "*" => wildcard = Some(quality),
+            _ => {}
         }
     }
-    identity.or(wildcard).is_some_and(|quality| quality <= 0.0)
+    identity.or(wildcard).is_some_and(|quality: f32| quality <= 0.0)
 }
 
 #[cfg(test)]
