@@ -15,9 +15,12 @@ use crate::http::{admin, health, middleware, records};
 
 /// Builds the router for an app.
 pub fn router(state: AppState) -> Router {
-    let timeout = state.0.config.request_timeout;
+    let limits = middleware::RequestLimits {
+        max_url_length: state.0.config.max_url_length,
+        max_header_bytes: state.0.config.max_header_bytes,
+        timeout: state.0.config.request_timeout,
+    };
     let max_body_bytes = usize::try_from(state.0.config.max_body_bytes).unwrap_or(usize::MAX);
-    let (max_url_length, max_header_bytes) = (state.0.config.max_url_length, state.0.config.max_header_bytes);
     let compression_min_bytes = state.0.config.compression_min_bytes;
     // Read responses are compressed by the read handler (cached variants); this level
     // applies to the rest, streamed by the compression layer.
@@ -63,12 +66,7 @@ pub fn router(state: AppState) -> Router {
                 .quality(compression_level)
                 .compress_when(SizeAbove::new(compression_min_bytes)),
         )
-        .layer(axum::middleware::from_fn(middleware::restore_content_range))
-        .layer(axum::middleware::from_fn(middleware::ignore_unsatisfiable_accept_encoding))
-        .layer(axum::middleware::from_fn(move |request, next| middleware::enforce_timeout(timeout, request, next)))
-        .layer(axum::middleware::from_fn(move |request, next| {
-            middleware::enforce_head_limits(max_url_length, max_header_bytes, request, next)
-        }))
+        .layer(axum::middleware::from_fn(move |request, next| middleware::guard_request(limits, request, next)))
         .layer(axum::middleware::from_fn(middleware::log_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
         .layer(PropagateRequestIdLayer::x_request_id())
