@@ -98,7 +98,7 @@ impl Store {
     }
 
     /// Reads the rows a plan asks for, encoded as a JSON array.
-    #[tracing::instrument(name = "store.read", skip_all, fields(resource = %plan.root.resource))]
+    #[tracing::instrument(name = "store.read", level = "debug", skip_all, fields(resource = %plan.root.resource))]
     pub async fn read(&self, plan: ReadPlan) -> Result<ReadOutput, StoreError> {
         match self {
             Store::Sqlite(store) => store.read(plan).await,
@@ -107,7 +107,7 @@ impl Store {
     }
 
     /// Runs a write request in one transaction, as `options` say.
-    #[tracing::instrument(name = "store.write", skip_all, fields(resource = %request.resource()))]
+    #[tracing::instrument(name = "store.write", level = "debug", skip_all, fields(resource = %request.resource()))]
     pub async fn write(
         &self,
         request: write::WriteRequest,

@@ -272,13 +272,16 @@ fn a_disabled_cache_is_reported_off_everywhere(engine: Engine) {
 }
 
 /// Every request runs in a span with its id, method, route template and status, and the
-/// store's log lines (here the slow-query log, on a blocking thread) carry it.
+/// store's log lines (here the slow-query log, on a blocking thread) carry it; with debug
+/// level on, inside the store's own span.
 fn log_lines_carry_the_request_span_down_to_the_slow_query_log(engine: Engine) {
     let database = seeded_database(engine);
     let server = ServerProcess::start(
         Command::new(oxbase_binary())
             .args(["--log-format", "json", "serve", "--schema", pearl_schema_path().to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0", "--cache", "off", "--slow-query-ms", "1"])
+            // The service and store spans are at debug level (at info, only the request's).
+            .env("RUST_LOG", "info,oxbase_store=debug")
             .env("OXBASE_DATABASE", database.url())
             .env_remove("OXBASE_REDIS"),
     );

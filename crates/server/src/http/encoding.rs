@@ -51,7 +51,12 @@ pub fn negotiate(headers: &HeaderMap) -> Option<Encoding> {
 /// oxbase does: the answer goes out uncompressed rather than as a 406 decided after the
 /// work was done (and a write committed).
 pub fn refuses_every_coding(headers: &HeaderMap) -> bool {
-    if headers.get(header::ACCEPT_ENCODING).is_none() || negotiate(headers).is_some() {
+    // Refusing everything takes a zero quality: most requests never get past this scan.
+    let zero_quality = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .any(|value| value.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"q=0")));
+    if !zero_quality || negotiate(headers).is_some() {
         return false;
     }
     let (mut identity, mut wildcard) = (None, None);
@@ -94,6 +99,7 @@ mod tests {
         assert!(!refuses_every_coding(&HeaderMap::new()));
         assert!(refuses_every_coding(&accept("identity;q=0")));
         assert!(refuses_every_coding(&accept("*;q=0")));
+        assert!(refuses_every_coding(&accept("identity;Q=0")), "quality names in any case");
         assert!(refuses_every_coding(&accept("deflate, identity;q=0")));
         assert!(!refuses_every_coding(&accept("gzip, identity;q=0")), "gzip is acceptable");
         assert!(!refuses_every_coding(&accept("*;q=0, identity")), "identity named acceptable");

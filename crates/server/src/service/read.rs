@@ -48,7 +48,7 @@ pub struct ReadAnswer {
 }
 
 /// Reads the rows `request` asks for, as `scope` may see them.
-#[tracing::instrument(name = "service.read", skip_all, fields(resource = %request.resource))]
+#[tracing::instrument(name = "service.read", level = "debug", skip_all, fields(resource = %request.resource))]
 pub async fn read(app: &App, scope: &Scope, request: ReadRequest<'_>) -> Result<ReadAnswer, ServiceError> {
     let ReadRequest { resource, parameters, mut options, shape, cache_request, path } = request;
     if matches!(shape, Shape::ById(_)) {

@@ -60,7 +60,7 @@ pub fn now() -> String {
 
 /// Inserts `body`'s rows (one object, an array, parents with nested children) in one
 /// transaction; with `conflict` other than [`Conflict::Fail`], an upsert on `on_conflict`.
-#[tracing::instrument(name = "service.create", skip_all, fields(resource = %resource))]
+#[tracing::instrument(name = "service.create", level = "debug", skip_all, fields(resource = %resource))]
 pub async fn create(
     app: &Arc<App>,
     scope: &Scope,
@@ -95,7 +95,7 @@ pub async fn create(
 
 /// Updates the rows the filters select with one object's values, or each row of an array
 /// by its key; `id`: the row `/{resource}/{id}` names ([`ServiceError::NotFound`] when none has it).
-#[tracing::instrument(name = "service.update", skip_all, fields(resource = %resource))]
+#[tracing::instrument(name = "service.update", level = "debug", skip_all, fields(resource = %resource))]
 pub async fn update(
     app: &Arc<App>,
     scope: &Scope,
@@ -129,7 +129,7 @@ pub async fn update(
 }
 
 /// Deletes the rows the filters select; `id` as for [`update`].
-#[tracing::instrument(name = "service.delete", skip_all, fields(resource = %resource))]
+#[tracing::instrument(name = "service.delete", level = "debug", skip_all, fields(resource = %resource))]
 pub async fn delete(
     app: &Arc<App>,
     scope: &Scope,

@@ -34,7 +34,8 @@ pub async fn serve_read(
         parameters,
         options: read_options(headers)?,
         shape,
-        cache_request: cache_request(uri, headers),
+        // Only the cache needs it: no copy of the request when there is none.
+        cache_request: if app.cache.is_some() { cache_request(uri, headers) } else { String::new() },
         path: uri.path(),
     };
     let answer = service::read::read(app, &Scope::Public, request).await?;
