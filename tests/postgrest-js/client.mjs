@@ -149,6 +149,21 @@ const queries = {
 
   // errors
   error_unknown_column: () => client.from('trackers').select('id,no_such_column'),
+
+  // writes, last, so the reads above see the seeded data. Bulk insert and upsert send
+  // ?columns="…" (every key of every row); defaultToNull: false adds Prefer: missing=default.
+  insert_bulk_missing_default: () =>
+    client
+      .from('tracker_tags')
+      .insert([{ name: 'js-a', color: '#111111' }, { name: 'js-b' }], { defaultToNull: false })
+      .select('name,color'),
+  insert_bulk_missing_null: () =>
+    client.from('tracker_tags').insert([{ name: 'js-d', color: '#444444' }, { name: 'js-e' }]).select('name,color'),
+  upsert_bulk: () =>
+    client
+      .from('tracker_tags')
+      .upsert([{ name: 'js-a', color: '#222222' }, { name: 'js-c', color: '#333333' }], { onConflict: 'name' })
+      .select('name,color'),
 };
 
 const results = {};

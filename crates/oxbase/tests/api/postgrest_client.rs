@@ -83,6 +83,9 @@ const CHECKS: &[(&str, Check)] = &[
     ("single", check_single),
     ("maybe_single_missing", check_maybe_single_missing),
     ("error_unknown_column", check_error_unknown_column),
+    ("insert_bulk_missing_default", check_insert_bulk_missing_default),
+    ("insert_bulk_missing_null", check_insert_bulk_missing_null),
+    ("upsert_bulk", check_upsert_bulk),
 ];
 
 async fn postgrest_js_queries_match_sql_on_the_same_database(engine: Engine) {
@@ -592,4 +595,46 @@ fn check_error_unknown_column(result: &Value, truth: &Truth) {
         *error, truth.unknown_column_error_from_plain_http,
         "the client hands over oxbase's error body unchanged"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// writes: bulk insert and upsert, which send ?columns= (and Prefer: missing=default)
+
+/// The rows a write returned, sorted by name.
+fn by_name(data: &Value) -> Vec<Value> {
+    let mut rows = data.as_array().cloned().unwrap_or_default();
+    rows.sort_by_key(|row| row["name"].as_str().unwrap_or_default().to_owned());
+    rows
+}
+
+fn check_insert_bulk_missing_default(result: &Value, truth: &Truth) {
+    assert_eq!(result["status"], 201, "status; error: {}", result["error"]);
+    let url = result["request"]["url"].as_str().unwrap_or_default();
+    assert!(url.contains("columns="), "the client sent columns: {url}");
+    let prefer = result["request"]["headers"]["prefer"].as_str().unwrap_or_default();
+    assert!(prefer.contains("missing=default"), "the client asked for defaults: {}", result["request"]);
+    // The key the second row leaves out gets the column's default.
+    let defaults = sql_rows(&truth.database, "SELECT name, color FROM tracker_tags WHERE name = 'js-b'");
+    assert_eq!(defaults, [json!({ "name": "js-b", "color": "#808080" })]);
+    assert_eq!(by_name(&result["data"]), [json!({ "name": "js-a", "color": "#111111" }), defaults[0].clone()]);
+}
+
+fn check_insert_bulk_missing_null(result: &Value, truth: &Truth) {
+    // Without missing=default a key a row leaves out is null, as in PostgREST, and color
+    // may not be null: the request is refused whole.
+    assert_eq!(result["status"], 422, "status; data: {}", result["data"]);
+    assert_eq!(result["error"]["code"], "validation_failed", "{}", result["error"]);
+    assert!(result["error"]["message"].as_str().unwrap_or_default().contains("[1].color"), "{}", result["error"]);
+    assert_eq!(sql_count(&truth.database, "SELECT count(*) FROM tracker_tags WHERE name IN ('js-d', 'js-e')"), 0);
+}
+
+fn check_upsert_bulk(result: &Value, truth: &Truth) {
+    assert_eq!(result["status"], 201, "status; error: {}", result["error"]);
+    let expected =
+        sql_rows(&truth.database, "SELECT name, color FROM tracker_tags WHERE name IN ('js-a', 'js-c') ORDER BY name");
+    assert_eq!(
+        expected,
+        [json!({ "name": "js-a", "color": "#222222" }), json!({ "name": "js-c", "color": "#333333" })]
+    );
+    assert_eq!(by_name(&result["data"]), expected, "the merged row and the new one");
 }

@@ -26,6 +26,7 @@ on_both_engines!(
     a_write_past_the_request_timeout_is_rolled_back,
     server_managed_timestamps,
     concurrent_bulk_patches_of_the_same_rows_all_succeed,
+    columns_choose_the_keys_a_write_takes,
 );
 
 fn comment(tracker_id: i64, user_id: i64, body: &str) -> Value {
@@ -623,4 +624,45 @@ async fn concurrent_bulk_patches_of_the_same_rows_all_succeed(engine: Engine) {
     }
     let distinct = app.count(&format!("SELECT count(DISTINCT priority) FROM trackers WHERE id <= {trackers}")).await;
     assert_eq!(distinct, 1, "each request is all-or-nothing: the rows carry one request's values");
+}
+
+/// `?columns=` (PostgREST): only the named keys are taken; on a create a named key a row
+/// leaves out is null, or its default with `Prefer: missing=default`; on a PATCH the other
+/// keys are ignored; an unknown name is refused.
+async fn columns_choose_the_keys_a_write_takes(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let rows = json!([{ "name": "c-1", "color": "#010101", "ignored": true }, { "name": "c-2" }]);
+    let response = app
+        .send_json(
+            Method::POST,
+            "/api/v1/tracker_tags?columns=%22name%22,%22color%22&select=name,color",
+            &rows,
+            Some("missing=default, return=representation"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created, json!([{ "name": "c-1", "color": "#010101" }, { "name": "c-2", "color": "#808080" }]));
+    // Without missing=default the left-out color is null, which the field refuses.
+    let response = app.send_json(Method::POST, "/api/v1/tracker_tags?columns=name,color", &rows, None).await;
+    let body = assert_error(response, 422, "validation_failed", "[1].color").await;
+    assert!(body["details"]["problems"].to_string().contains("must not be null"), "{body}");
+    // A PATCH takes only the named keys.
+    let patch = json!({ "color": "#020202", "description": "not taken" });
+    let response = app
+        .send_json(
+            Method::PATCH,
+            "/api/v1/tracker_tags?name=eq.c-1&columns=color",
+            &patch,
+            Some("return=representation"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let patched: Value = response.json().await.unwrap();
+    assert_eq!((&patched[0]["color"], &patched[0]["description"]), (&json!("#020202"), &Value::Null));
+    let response = app.send_json(Method::POST, "/api/v1/tracker_tags?columns=name,colour", &rows, None).await;
+    let body = assert_error(response, 400, "unknown_column", "colour").await;
+    assert_eq!(body["details"]["parameter"], "columns", "{body}");
+    let response = app.send_json(Method::POST, "/api/v1/tracker_tags", &rows, Some("missing=sometimes")).await;
+    assert_error(response, 400, "invalid_parameter", "missing").await;
 }

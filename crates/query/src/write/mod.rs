@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`columns`]: `?columns=` on a write: which keys of the body are taken.
 //! - [`values`]: one JSON value checked against one field (type, null, range, length,
 //!   pattern) and turned into the literal that is stored.
 //! - [`insert`]: `POST` bodies (one object, an array, nested children) → [`InsertPlan`].
@@ -11,6 +12,7 @@
 //! Every problem of every row is collected into one [`ValidationFailure`], whose paths name
 //! the row and field (`[3].tracker.priority`), so a client fixes them all at once.
 
+pub mod columns;
 pub mod insert;
 pub mod update;
 pub mod values;

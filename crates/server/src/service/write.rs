@@ -10,6 +10,7 @@ use std::time::Instant;
 use oxbase_query::error::{QueryError, QueryErrorKind};
 use oxbase_query::parse::resource as find_resource;
 use oxbase_query::plan::{Limits, ReadOptions, ReadPlan, plan_filter, plan_read};
+use oxbase_query::write::columns::{Missing, parse_columns, take_columns};
 use oxbase_query::write::{Conflict, plan_bulk_update, plan_insert, plan_update};
 use serde_json::Value;
 
@@ -43,6 +44,9 @@ pub struct WriteSettings {
     pub deadline: Option<Instant>,
     /// Named in the change event.
     pub request_id: String,
+    /// With `?columns=` on a create: what a named key an object leaves out becomes
+    /// (`Prefer: missing=default`, else null, as PostgREST does).
+    pub missing: Missing,
 }
 
 /// A committed write.
@@ -71,21 +75,28 @@ pub async fn create(
     settings: WriteSettings,
 ) -> Result<Written, ServiceError> {
     let mut on_conflict = None;
+    let mut columns = None;
     for (name, value) in parameters {
         match name.as_str() {
             "select" => {}
             "on_conflict" => on_conflict = Some(value.as_str()),
+            "columns" => columns = Some(value.as_str()),
             other => {
                 return Err(QueryError::new(
                     QueryErrorKind::UnsupportedParameter,
                     format!("'{other}' does not apply to creating rows"),
                 )
                 .parameter(other)
-                .hint("POST takes select (for return=representation) and on_conflict")
+                .hint("POST takes select (for return=representation), on_conflict and columns")
                 .into());
             }
         }
     }
+    let taken = match columns {
+        Some(text) => Some(taken_columns(app, resource, body, text, Some(settings.missing))?),
+        None => None,
+    };
+    let body = taken.as_ref().unwrap_or(body);
     let plan = plan_insert(&app.schema, resource, body, conflict, on_conflict, &now())?;
     let single_object_body = plan.single_object;
     let representation = representation_plan(app, resource, parameters, settings.returning)?;
@@ -105,7 +116,13 @@ pub async fn update(
     id: Option<String>,
     settings: WriteSettings,
 ) -> Result<Written, ServiceError> {
-    let condition = plan_filter(&app.schema, resource, parameters, &app.limits())?;
+    let taken = match parameters.iter().find(|(name, _)| name == "columns") {
+        Some((_, text)) => Some(taken_columns(app, resource, body, text, None)?),
+        None => None,
+    };
+    let body = taken.as_ref().unwrap_or(body);
+    let filters: Vec<(String, String)> = parameters.iter().filter(|(name, _)| name != "columns").cloned().collect();
+    let condition = plan_filter(&app.schema, resource, &filters, &app.limits())?;
     let request = match body {
         Value::Array(rows) => {
             if condition.is_some() {
@@ -150,6 +167,19 @@ pub async fn delete(
         condition,
     };
     changed(resource, id, execute(app, scope, request, representation, settings).await?)
+}
+
+/// `body` keeping only the keys `?columns=` names ([`take_columns`]).
+fn taken_columns(
+    app: &App,
+    resource: &str,
+    body: &Value,
+    text: &str,
+    missing: Option<Missing>,
+) -> Result<Value, ServiceError> {
+    let definition = find_resource(&app.schema, resource)?;
+    let columns = parse_columns(&app.schema, definition, text)?;
+    Ok(take_columns(definition, body, &columns, missing))
 }
 
 /// A PATCH or DELETE by id that found no row is a 404 (after a transaction that changed

@@ -28,7 +28,7 @@ pub async fn create(
     let parameters = query_pairs(query.as_deref());
     let preferences = write_preferences(&headers)?;
     let body = json_body(&headers, body)?;
-    let settings = write_settings(&headers, preferences.returning, deadline.map(|Extension(deadline)| deadline));
+    let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
     let mut written =
         write::create(&state.0, &Scope::Public, &resource, &parameters, &body, preferences.conflict, settings.clone())
             .await?;

@@ -48,7 +48,7 @@ async fn delete_rows(
     deadline: Option<Extension<RequestDeadline>>,
 ) -> Result<Response, ApiError> {
     let preferences = write_preferences(&headers)?;
-    let settings = write_settings(&headers, preferences.returning, deadline.map(|Extension(deadline)| deadline));
+    let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
     let mut written = write::delete(&state.0, &Scope::Public, resource, &parameters, id, settings.clone()).await?;
     Ok(written_response(&mut written, &settings, StatusCode::OK))
 }

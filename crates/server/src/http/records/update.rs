@@ -55,7 +55,7 @@ async fn update_rows(
 ) -> Result<Response, ApiError> {
     let preferences = write_preferences(&headers)?;
     let body = json_body(&headers, body)?;
-    let settings = write_settings(&headers, preferences.returning, deadline.map(|Extension(deadline)| deadline));
+    let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
     let mut written =
         write::update(&state.0, &Scope::Public, resource, &parameters, &body, id, settings.clone()).await?;
     Ok(written_response(&mut written, &settings, StatusCode::OK))

@@ -7,6 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oxbase_query::write::Conflict;
+use oxbase_query::write::columns::Missing;
 use oxbase_schema::model::Literal;
 use serde_json::{Value, json};
 
@@ -25,11 +26,14 @@ use crate::service::write::{Return, WriteSettings, Written};
 pub struct WritePreferences {
     pub returning: Return,
     pub conflict: Conflict,
+    /// `missing=default|null`: what a key `?columns=` names and an object leaves out becomes.
+    pub missing: Missing,
 }
 
-/// Parses `Prefer: return=…, resolution=…`.
+/// Parses `Prefer: return=…, resolution=…, missing=…`.
 pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiError> {
-    let mut preferences = WritePreferences { returning: Return::Minimal, conflict: Conflict::Fail };
+    let mut preferences =
+        WritePreferences { returning: Return::Minimal, conflict: Conflict::Fail, missing: Missing::Null };
     for prefer in headers.get_all("prefer") {
         for token in prefer.to_str().unwrap_or_default().split([',', ';']).map(str::trim) {
             let unknown = |name: &str, value: &str, allowed: &str| {
@@ -49,6 +53,12 @@ pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiErr
                             "return=minimal, return=headers-only or return=representation",
                         ));
                     }
+                };
+            } else if let Some(value) = token.strip_prefix("missing=") {
+                preferences.missing = match value {
+                    "default" => Missing::Default,
+                    "null" => Missing::Null,
+                    other => return Err(unknown("missing", other, "missing=default or missing=null")),
                 };
             } else if let Some(value) = token.strip_prefix("resolution=") {
                 preferences.conflict = match value {
@@ -120,9 +130,14 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// The settings of a write from its headers and the request's deadline.
-pub fn write_settings(headers: &HeaderMap, returning: Return, deadline: Option<RequestDeadline>) -> WriteSettings {
+pub fn write_settings(
+    headers: &HeaderMap,
+    preferences: &WritePreferences,
+    deadline: Option<RequestDeadline>,
+) -> WriteSettings {
     WriteSettings {
-        returning,
+        returning: preferences.returning,
+        missing: preferences.missing,
         single_object: accepts_single_object(headers),
         deadline: deadline.map(|deadline| deadline.0),
         request_id: headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned(),
