@@ -102,6 +102,11 @@ pub(crate) fn write_in_transaction(
         Some(output) => Some(output),
         None => read_back(&mut run, representation, &keys)?,
     };
+    if let Some(max) = options.max_affected
+        && keys.len() > max
+    {
+        return Err(WriteFailure::TooManyRows { rows: keys.len(), max });
+    }
     if options.single_row && keys.len() != 1 {
         return Err(WriteFailure::NotSingleRow { rows: keys.len() });
     }

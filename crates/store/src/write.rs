@@ -61,6 +61,12 @@ pub struct WriteOptions {
     /// The instance writing, named in the change notification PostgreSQL sends at commit
     /// (so it can skip its own).
     pub instance: Option<String>,
+    /// Run every statement, read the representation, then roll back instead of committing
+    /// (`Prefer: tx=rollback`): the answer is what the write would do, and nothing stays.
+    pub rollback: bool,
+    /// Fail the write when it would change more rows than this (`Prefer: max-affected=N`
+    /// with `handling=strict`); nothing is written then.
+    pub max_affected: Option<usize>,
 }
 
 /// A representation to read back: a read plan whose root condition the store replaces
@@ -90,6 +96,9 @@ pub enum WriteFailure {
     /// 32-bit key have run out, e.g. after an explicit id near the top of the range).
     #[error("{message}")]
     KeysExhausted { message: String },
+    /// The write would change more rows than the client allowed (`max-affected`).
+    #[error("the write would change {rows} rows, more than the {max} allowed")]
+    TooManyRows { rows: usize, max: usize },
     /// Keys named by a bulk update or a single-row write that do not exist.
     #[error("{message}")]
     NotFound { message: String },

@@ -27,6 +27,7 @@ on_both_engines!(
     server_managed_timestamps,
     concurrent_bulk_patches_of_the_same_rows_all_succeed,
     columns_choose_the_keys_a_write_takes,
+    prefer_tx_rollback_answers_and_keeps_nothing_and_max_affected_is_strict_only,
 );
 
 fn comment(tracker_id: i64, user_id: i64, body: &str) -> Value {
@@ -665,4 +666,49 @@ async fn columns_choose_the_keys_a_write_takes(engine: Engine) {
     assert_eq!(body["details"]["parameter"], "columns", "{body}");
     let response = app.send_json(Method::POST, "/api/v1/tracker_tags", &rows, Some("missing=sometimes")).await;
     assert_error(response, 400, "invalid_parameter", "missing").await;
+}
+
+/// `Prefer: tx=rollback` answers what the write would do and keeps nothing (no version
+/// moves, no change event, the cache keeps serving the old rows); `max-affected=N` refuses
+/// a write over N rows with `handling=strict`, and is ignored without it, as in PostgREST.
+async fn prefer_tx_rollback_answers_and_keeps_nothing_and_max_affected_is_strict_only(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let before = app.get_json("/api/v1/trackers?id=lte.5&select=id,priority&order=id", 200).await;
+    let mut events = app.app.bus.subscribe();
+    let response = app
+        .send_json(
+            Method::PATCH,
+            "/api/v1/trackers?id=lte.5&select=id,priority",
+            &json!({ "priority": 1 }),
+            Some("tx=rollback, return=representation"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let answered: Value = response.json().await.unwrap();
+    assert_eq!(answered.as_array().unwrap().len(), 5);
+    assert!(answered.as_array().unwrap().iter().all(|row| row["priority"] == 1), "what the write would do: {answered}");
+    assert_eq!(app.get_json("/api/v1/trackers?id=lte.5&select=id,priority&order=id", 200).await, before);
+    let stored = app.integers("SELECT priority FROM trackers WHERE id <= 5 ORDER BY id").await;
+    let shown: Vec<i64> = before.as_array().unwrap().iter().map(|row| row["priority"].as_i64().unwrap()).collect();
+    assert_eq!(stored, shown, "nothing was kept");
+    assert!(events.try_recv().is_err(), "no change event for a rolled-back write");
+
+    let response = app
+        .send_json(
+            Method::PATCH,
+            "/api/v1/trackers?id=lte.5",
+            &json!({ "priority": 2 }),
+            Some("handling=strict, max-affected=3"),
+        )
+        .await;
+    let body = assert_error(response, 400, "max_affected_exceeded", "5 rows").await;
+    assert_eq!(body["details"], json!({ "rows": 5, "max_affected": 3 }));
+    assert_eq!(app.integers("SELECT priority FROM trackers WHERE id <= 5 ORDER BY id").await, shown);
+    let response = app
+        .send_json(Method::PATCH, "/api/v1/trackers?id=lte.5", &json!({ "priority": 2 }), Some("max-affected=3"))
+        .await;
+    assert_eq!(response.status(), 204, "without handling=strict max-affected is ignored");
+    assert_eq!(app.count("SELECT count(*) FROM trackers WHERE id <= 5 AND priority = 2").await, 5);
+    let response = app.send_json(Method::PATCH, "/api/v1/trackers?id=eq.1", &json!({}), Some("tx=maybe")).await;
+    assert_error(response, 400, "invalid_parameter", "tx").await;
 }

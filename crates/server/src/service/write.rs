@@ -47,6 +47,11 @@ pub struct WriteSettings {
     /// With `?columns=` on a create: what a named key an object leaves out becomes
     /// (`Prefer: missing=default`, else null, as PostgREST does).
     pub missing: Missing,
+    /// `Prefer: tx=rollback`: answer what the write would do, keep nothing (no versions
+    /// move, no change event).
+    pub rollback: bool,
+    /// `Prefer: max-affected=N` with `handling=strict`: more rows changed is an error.
+    pub max_affected: Option<usize>,
 }
 
 /// A committed write.
@@ -239,7 +244,10 @@ async fn execute(
         representation,
         deadline: Some(settings.deadline.unwrap_or_else(|| Instant::now() + app.config.request_timeout)),
         instance: Some(app.instance.clone()),
+        rollback: settings.rollback,
+        max_affected: settings.max_affected,
     };
+    let rollback = settings.rollback;
     // Known before any work: Redis is down, so the write could not be confirmed to the
     // other instances. Refusing now writes nothing; NotPropagated after a commit below is
     // left for Redis failing while the write runs.
@@ -250,7 +258,12 @@ async fn execute(
     let request_id = settings.request_id;
     let (outcome, propagated) = tokio::spawn(async move {
         let resource = request.resource().to_owned();
-        let outcome = task_app.store.write(request, options).await?;
+        let mut outcome = task_app.store.write(request, options).await?;
+        if rollback {
+            // Rolled back: nothing changed, so no version moves and nobody hears of it.
+            outcome.versions.clear();
+            return Ok::<_, ServiceError>((outcome, Ok(())));
+        }
         // Before the write answers or anyone hears of it, so no read after it, on any
         // instance sharing Redis, can be served old data. When Redis does not confirm, the
         // change is committed all the same: it is published, but answered as an error.

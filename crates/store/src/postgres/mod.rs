@@ -264,7 +264,11 @@ impl PostgresStore {
                         &request,
                         options.clone(),
                     )?;
-                    transaction.commit().map_err(exec::failure).map_err(WriteFailure::from)?;
+                    if options.rollback {
+                        transaction.rollback().map_err(exec::failure).map_err(WriteFailure::from)?;
+                    } else {
+                        transaction.commit().map_err(exec::failure).map_err(WriteFailure::from)?;
+                    }
                     Ok(outcome)
                 })();
                 match result {

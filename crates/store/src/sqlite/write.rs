@@ -18,12 +18,17 @@ pub(super) fn write(
     slow_query_log: Option<SlowQueryLog>,
 ) -> Result<WriteOutcome, WriteFailure> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
+    let rollback = options.rollback;
     let outcome = write_in_transaction(
         &mut SqliteExecutor { connection: &transaction, slow_query_log },
         schema,
         request,
         options,
     )?;
-    transaction.commit().map_err(internal)?;
+    if rollback {
+        transaction.rollback().map_err(internal)?;
+    } else {
+        transaction.commit().map_err(internal)?;
+    }
     Ok(outcome)
 }

@@ -75,6 +75,7 @@ codes! {
     DuplicateKey => BAD_REQUEST, Invalid, "duplicate_key", "the body names a key twice in one object";
     InvalidBody => BAD_REQUEST, Invalid, "invalid_body", "the body could not be read";
     UnfilteredWrite => BAD_REQUEST, Invalid, "unfiltered_write", "a PATCH or DELETE without a filter on a resource that does not allow it";
+    MaxAffectedExceeded => BAD_REQUEST, Invalid, "max_affected_exceeded", "the write would change more rows than Prefer: max-affected allows (with handling=strict); nothing was written";
     UnknownResource => NOT_FOUND, NotFound, "unknown_resource", "the path names no resource of the schema";
     RouteNotFound => NOT_FOUND, NotFound, "route_not_found", "no route serves the path";
     NotFound => NOT_FOUND, NotFound, "not_found", "no row has the id in the path";

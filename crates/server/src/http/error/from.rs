@@ -207,6 +207,12 @@ impl From<WriteFailure> for ApiError {
                     "the write took longer than the request timeout and was rolled back; nothing was written",
                 )
             },
+            WriteFailure::TooManyRows { rows, max } => ApiError::new(
+                Code::MaxAffectedExceeded,
+                format!("the write would change {rows} rows, more than the {max} Prefer: max-affected allows"),
+            )
+            .with_details(json!({ "rows": rows, "max_affected": max }))
+            .with_hint("nothing was written; narrow the filter or raise max-affected"),
             WriteFailure::KeysExhausted { message } => ApiError::new(Code::IdsExhausted, message)
                 .with_hint("nothing was written; the key's type holds no further ids"),
             WriteFailure::NotFound { message } => ApiError::new(Code::NotFound, message),

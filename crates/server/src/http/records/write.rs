@@ -28,12 +28,23 @@ pub struct WritePreferences {
     pub conflict: Conflict,
     /// `missing=default|null`: what a key `?columns=` names and an object leaves out becomes.
     pub missing: Missing,
+    /// `tx=rollback` (`tx=commit` is the default).
+    pub rollback: bool,
+    /// `max-affected=N`, enforced with `handling=strict` only (as PostgREST does).
+    pub max_affected: Option<usize>,
 }
 
-/// Parses `Prefer: return=…, resolution=…, missing=…`.
+/// Parses `Prefer: return=…, resolution=…, missing=…, tx=…, handling=…, max-affected=…`.
 pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiError> {
-    let mut preferences =
-        WritePreferences { returning: Return::Minimal, conflict: Conflict::Fail, missing: Missing::Null };
+    let mut preferences = WritePreferences {
+        returning: Return::Minimal,
+        conflict: Conflict::Fail,
+        missing: Missing::Null,
+        rollback: false,
+        max_affected: None,
+    };
+    // max-affected counts only with handling=strict, wherever in the header that stands.
+    let mut strict = false;
     for prefer in headers.get_all("prefer") {
         for token in prefer.to_str().unwrap_or_default().split([',', ';']).map(str::trim) {
             let unknown = |name: &str, value: &str, allowed: &str| {
@@ -54,6 +65,23 @@ pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiErr
                         ));
                     }
                 };
+            } else if let Some(value) = token.strip_prefix("tx=") {
+                preferences.rollback = match value {
+                    "rollback" => true,
+                    "commit" => false,
+                    other => return Err(unknown("tx", other, "tx=commit or tx=rollback")),
+                };
+            } else if let Some(value) = token.strip_prefix("handling=") {
+                strict = match value {
+                    "strict" => true,
+                    "lenient" => false,
+                    other => return Err(unknown("handling", other, "handling=strict or handling=lenient")),
+                };
+            } else if let Some(value) = token.strip_prefix("max-affected=") {
+                let max = value
+                    .parse::<usize>()
+                    .map_err(|_| unknown("max-affected", value, "max-affected=N, a whole number"))?;
+                preferences.max_affected = Some(max);
             } else if let Some(value) = token.strip_prefix("missing=") {
                 preferences.missing = match value {
                     "default" => Missing::Default,
@@ -74,6 +102,9 @@ pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiErr
                 };
             }
         }
+    }
+    if !strict {
+        preferences.max_affected = None;
     }
     Ok(preferences)
 }
@@ -138,6 +169,8 @@ pub fn write_settings(
     WriteSettings {
         returning: preferences.returning,
         missing: preferences.missing,
+        rollback: preferences.rollback,
+        max_affected: preferences.max_affected,
         single_object: accepts_single_object(headers),
         deadline: deadline.map(|deadline| deadline.0),
         request_id: headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned(),
