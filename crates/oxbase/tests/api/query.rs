@@ -12,6 +12,7 @@ on_both_engines!(
     filters_are_typed_by_their_column,
     logic_in_lists_and_negation,
     like_is_case_sensitive_and_ilike_is_not,
+    any_and_all_modifiers_match_as_or_and_and,
     order_with_nulls_and_the_key_tie_breaker,
     exact_counts_and_the_range_header,
     cursor_pages_walk_the_whole_order_exactly_once,
@@ -387,4 +388,27 @@ async fn planned_and_estimated_counts(engine: Engine) {
         Engine::Sqlite => assert_eq!(planned, exact, "SQLite keeps no statistics: planned is exact"),
         Engine::Postgres => assert!(planned > 0, "the planner's estimate: {planned} (exact {exact})"),
     }
+}
+
+/// `like(any).{…}` is one `like` per value joined by or, `(all)` by and, as in PostgREST;
+/// each value is typed by the column like any other.
+async fn any_and_all_modifiers_match_as_or_and_and(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let ids =
+        |rows: Value| -> Vec<i64> { rows.as_array().unwrap().iter().map(|row| row["id"].as_i64().unwrap()).collect() };
+    let any = app.get_json("/api/v1/users?select=id&username=like(any).{admin*,editor1*}&order=id", 200).await;
+    let expected =
+        app.integers("SELECT id FROM users WHERE username LIKE 'admin%' OR username LIKE 'editor1%' ORDER BY id").await;
+    assert!(!expected.is_empty());
+    assert_eq!(ids(any), expected);
+    let all = app.get_json("/api/v1/users?select=id&username=like(all).{*e*,*r*}&order=id", 200).await;
+    let expected =
+        app.integers("SELECT id FROM users WHERE username LIKE '%e%' AND username LIKE '%r%' ORDER BY id").await;
+    assert_eq!(ids(all), expected);
+    let not_any =
+        app.get_json("/api/v1/trackers?select=id&priority=not.eq(any).{1,2,3}&order=id&limit=1000", 200).await;
+    let expected = app.integers("SELECT id FROM trackers WHERE priority NOT IN (1, 2, 3) ORDER BY id LIMIT 1000").await;
+    assert_eq!(ids(not_any), expected);
+    assert_error(app.get("/api/v1/trackers?priority=gt(any).{1,high}").await, 400, "invalid_parameter", "high").await;
+    assert_error(app.get("/api/v1/trackers?id=in(any).{1,2}").await, 400, "invalid_grammar", "(any)").await;
 }

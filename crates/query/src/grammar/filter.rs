@@ -66,6 +66,34 @@ fn parse_operation(scanner: &mut Scanner<'_>, column: String, place: Place) -> R
         let message = format!("unknown operator '{name}' (expected one of {OPERATOR_NAMES})");
         return Err(scanner.error_at(start, name, message));
     };
+    // `like(any).{a*,b*}`: the comparison with each value, joined by or (any) or and (all).
+    let modifier = if scanner.eat_str("(any)") {
+        Some(true)
+    } else if scanner.eat_str("(all)") {
+        Some(false)
+    } else {
+        None
+    };
+    if let Some(any) = modifier {
+        let written = format!("{name}({})", if any { "any" } else { "all" });
+        if matches!(operator, Operator::In | Operator::Is | Operator::Neq) {
+            let message = format!("'{written}': (any) and (all) apply to eq, gt, gte, lt, lte, like and ilike");
+            return Err(scanner.error_at(start, &written, message));
+        }
+        if !scanner.eat('.') {
+            return Err(scanner.unexpected(&format!("'.' and a {{list}} after '{written}'")));
+        }
+        let items = parse_delimited(scanner, place, ('{', '}'), &written)?;
+        if items.is_empty() {
+            return Err(scanner.error_at(start, &written, format!("'{written}' needs at least one value in {{…}}")));
+        }
+        let comparisons: Vec<Condition> = items
+            .into_iter()
+            .map(|item| Condition::Compare { column: column.clone(), operator, value: Value::Text(item) })
+            .collect();
+        let combined = if any { Condition::Or(comparisons) } else { Condition::And(comparisons) };
+        return Ok(if negated { Condition::Not(Box::new(combined)) } else { combined });
+    }
     if !scanner.eat('.') {
         return Err(scanner.unexpected(&format!("'.' and a value after operator '{name}'")));
     }
@@ -113,35 +141,51 @@ fn logic_value(scanner: &mut Scanner<'_>) -> Result<String, GrammarError> {
 
 /// `(item,item,…)` after `in.`; unquoted items are kept as written, spaces included.
 fn parse_list(scanner: &mut Scanner<'_>, place: Place) -> Result<Vec<String>, GrammarError> {
+    parse_delimited(scanner, place, ('(', ')'), "in")
+}
+
+/// A list between `open` and `close` (`(…)` after `in.`, `{…}` after `like(any).`), items
+/// separated by `,`, each raw or double-quoted; `owner` names what it belongs to in
+/// messages.
+fn parse_delimited(
+    scanner: &mut Scanner<'_>,
+    place: Place,
+    (open, close): (char, char),
+    owner: &str,
+) -> Result<Vec<String>, GrammarError> {
     let opening = scanner.position();
-    if !scanner.eat('(') {
-        return Err(scanner.unexpected("'(' to open the list of 'in'"));
+    if !scanner.eat(open) {
+        return Err(scanner.unexpected(&format!("'{open}' to open the list of '{owner}'")));
     }
     let mut items = Vec::new();
     // `in.()` is an empty list (it matches nothing), not a list of one empty item.
-    if !scanner.eat(')') {
+    if !scanner.eat(close) {
         loop {
             let item = if scanner.peek() == Some('"') {
                 let item = scanner.quoted()?;
-                if !matches!(scanner.peek(), None | Some(',' | ')')) {
-                    return Err(scanner.unexpected("',' or ')' after a quoted item of the 'in' list"));
+                if !matches!(scanner.peek(), None)
+                    && !matches!(scanner.peek(), Some(character) if character == ',' || character == close)
+                {
+                    return Err(
+                        scanner.unexpected(&format!("',' or '{close}' after a quoted item of the '{owner}' list"))
+                    );
                 }
                 item
             } else {
-                scanner.take_while(|character| character != ',' && character != ')')
+                scanner.take_while(|character| character != ',' && character != close)
             };
             items.push(item);
-            if scanner.eat(')') {
+            if scanner.eat(close) {
                 break;
             }
             if !scanner.eat(',') {
-                let expected = format!("')' to close the list of 'in' opened at character {opening}");
+                let expected = format!("'{close}' to close the list of '{owner}' opened at character {opening}");
                 return Err(scanner.unexpected(&expected));
             }
         }
     }
     if place == Place::Parameter && !scanner.at_end() {
-        return Err(scanner.unexpected("end of text after the list of 'in'"));
+        return Err(scanner.unexpected(&format!("end of text after the list of '{owner}'")));
     }
     Ok(items)
 }

@@ -230,3 +230,34 @@ fn oversized_values_are_refused() {
     let long = format!("(a.eq.{})", "x".repeat(MAX_TEXT_BYTES));
     assert!(parse_logic(&long, false).unwrap_err().message.contains("too long"));
 }
+
+#[test]
+fn any_and_all_modifiers_join_one_comparison_per_value() {
+    let like = |value: &str| compare("name", Operator::Like, text(value));
+    assert_eq!(parse_filter("name", "like(any).{O*,P*}").unwrap(), Condition::Or(vec![like("O*"), like("P*")]));
+    assert_eq!(
+        parse_filter("name", "like(all).{*a*,\"*,b*\"}").unwrap(),
+        Condition::And(vec![like("*a*"), like("*,b*")])
+    );
+    assert_eq!(
+        parse_filter("priority", "not.gt(any).{3,4}").unwrap(),
+        not(Condition::Or(vec![
+            compare("priority", Operator::Gt, text("3")),
+            compare("priority", Operator::Gt, text("4"))
+        ]))
+    );
+    assert_eq!(
+        parse_logic("(name.ilike(any).{a*,b*},id.eq.1)", true).unwrap(),
+        Condition::Or(vec![
+            Condition::Or(vec![
+                compare("name", Operator::Ilike, text("a*")),
+                compare("name", Operator::Ilike, text("b*"))
+            ]),
+            compare("id", Operator::Eq, text("1")),
+        ])
+    );
+    assert!(parse_filter("id", "in(any).{1,2}").is_err(), "in takes no modifier");
+    assert!(parse_filter("name", "like(any).{}").is_err(), "an empty list");
+    assert!(parse_filter("name", "like(any).{a*").is_err(), "an open list");
+    assert!(parse_filter("name", "like(some).{a*}").is_err(), "an unknown modifier");
+}
