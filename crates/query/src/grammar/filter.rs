@@ -163,9 +163,7 @@ fn parse_delimited(
         loop {
             let item = if scanner.peek() == Some('"') {
                 let item = scanner.quoted()?;
-                if !matches!(scanner.peek(), None)
-                    && !matches!(scanner.peek(), Some(character) if character == ',' || character == close)
-                {
+                if scanner.peek().is_some_and(|character| character != ',' && character != close) {
                     return Err(
                         scanner.unexpected(&format!("',' or '{close}' after a quoted item of the '{owner}' list"))
                     );
