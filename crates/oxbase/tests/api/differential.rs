@@ -171,6 +171,7 @@ enum Operator {
     Lte,
     Like,
     Ilike,
+    Isdistinct,
 }
 
 impl Operator {
@@ -184,6 +185,7 @@ impl Operator {
             Operator::Lte => "lte",
             Operator::Like => "like",
             Operator::Ilike => "ilike",
+            Operator::Isdistinct => "isdistinct",
         }
     }
 }
@@ -390,7 +392,16 @@ fn column_filter(random: &mut fastrand::Rng, sample: &Sample<'_>) -> Filter {
         _ => {
             let operator = *pick(
                 random,
-                &[Operator::Eq, Operator::Eq, Operator::Neq, Operator::Gt, Operator::Gte, Operator::Lt, Operator::Lte],
+                &[
+                    Operator::Eq,
+                    Operator::Eq,
+                    Operator::Neq,
+                    Operator::Gt,
+                    Operator::Gte,
+                    Operator::Lt,
+                    Operator::Lte,
+                    Operator::Isdistinct,
+                ],
             );
             Test::Compare(operator, comparison_value(random, sample, column))
         }
@@ -622,6 +633,7 @@ fn condition_sql(table: &Table, filter: &Filter, binder: &mut Binder) -> String 
                         Operator::Lte => format!("{quoted} <= {mark}"),
                         Operator::Like => format!("{quoted} LIKE {mark}"),
                         Operator::Ilike => format!("lower({quoted}) LIKE lower({mark})"),
+                        Operator::Isdistinct => format!("{quoted} IS DISTINCT FROM {mark}"),
                     }
                 }
                 // PostgreSQL has no empty list; `x IN ()` is false in SQLite, even for null.

@@ -13,6 +13,7 @@ on_both_engines!(
     logic_in_lists_and_negation,
     like_is_case_sensitive_and_ilike_is_not,
     any_and_all_modifiers_match_as_or_and_and,
+    isdistinct_counts_null_as_a_value,
     order_with_nulls_and_the_key_tie_breaker,
     exact_counts_and_the_range_header,
     cursor_pages_walk_the_whole_order_exactly_once,
@@ -411,4 +412,26 @@ async fn any_and_all_modifiers_match_as_or_and_and(engine: Engine) {
     assert_eq!(ids(not_any), expected);
     assert_error(app.get("/api/v1/trackers?priority=gt(any).{1,high}").await, 400, "invalid_parameter", "high").await;
     assert_error(app.get("/api/v1/trackers?id=in(any).{1,2}").await, 400, "invalid_grammar", "(any)").await;
+}
+
+/// `isdistinct` is SQL's `IS DISTINCT FROM`: unlike `neq`, a null column is distinct
+/// from a value, and `not.isdistinct` matches equal values only.
+async fn isdistinct_counts_null_as_a_value(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let date =
+        app.scalar("SELECT CAST(due_date AS TEXT) FROM trackers WHERE due_date IS NOT NULL ORDER BY id LIMIT 1").await;
+    let date = date.as_str().unwrap().to_owned();
+    let count = |rows: Value| rows.as_array().unwrap().len() as i64;
+    let distinct =
+        app.get_json(&format!("/api/v1/trackers?select=id&due_date=isdistinct.{date}&limit=1000"), 200).await;
+    let nulls = app.count("SELECT count(*) FROM trackers WHERE due_date IS NULL").await;
+    assert!(nulls > 0, "the seed has trackers without a due date");
+    let other = app.count(&format!("SELECT count(*) FROM trackers WHERE due_date <> '{date}'")).await;
+    assert_eq!(count(distinct), other + nulls, "null counts as distinct");
+    let neq = app.get_json(&format!("/api/v1/trackers?select=id&due_date=neq.{date}&limit=1000"), 200).await;
+    assert_eq!(count(neq), other, "neq leaves nulls out");
+    let same =
+        app.get_json(&format!("/api/v1/trackers?select=id&due_date=not.isdistinct.{date}&limit=1000"), 200).await;
+    let equal = app.count(&format!("SELECT count(*) FROM trackers WHERE due_date = '{date}'")).await;
+    assert_eq!(count(same), equal);
 }

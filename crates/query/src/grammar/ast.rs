@@ -54,6 +54,8 @@ pub enum Operator {
     Ilike,
     In,
     Is,
+    /// `isdistinct`: differs, counting null as a value (SQL `IS DISTINCT FROM`).
+    Isdistinct,
 }
 
 impl Operator {
@@ -70,6 +72,7 @@ impl Operator {
             Operator::Ilike => "ilike",
             Operator::In => "in",
             Operator::Is => "is",
+            Operator::Isdistinct => "isdistinct",
         }
     }
 }

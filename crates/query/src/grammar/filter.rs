@@ -12,7 +12,7 @@ mod properties;
 #[cfg(test)]
 mod tests;
 
-const OPERATORS: [Operator; 10] = [
+const OPERATORS: [Operator; 11] = [
     Operator::Eq,
     Operator::Neq,
     Operator::Gt,
@@ -23,9 +23,10 @@ const OPERATORS: [Operator; 10] = [
     Operator::Ilike,
     Operator::In,
     Operator::Is,
+    Operator::Isdistinct,
 ];
 
-const OPERATOR_NAMES: &str = "eq, neq, gt, gte, lt, lte, like, ilike, in, is";
+const OPERATOR_NAMES: &str = "eq, neq, gt, gte, lt, lte, like, ilike, in, is, isdistinct";
 
 /// Where an operation is written, which decides where its value ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -76,7 +77,7 @@ fn parse_operation(scanner: &mut Scanner<'_>, column: String, place: Place) -> R
     };
     if let Some(any) = modifier {
         let written = format!("{name}({})", if any { "any" } else { "all" });
-        if matches!(operator, Operator::In | Operator::Is | Operator::Neq) {
+        if matches!(operator, Operator::In | Operator::Is | Operator::Neq | Operator::Isdistinct) {
             let message = format!("'{written}': (any) and (all) apply to eq, gt, gte, lt, lte, like and ilike");
             return Err(scanner.error_at(start, &written, message));
         }

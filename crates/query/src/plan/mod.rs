@@ -228,6 +228,8 @@ pub enum CompareOperator {
     GreaterOrEqual,
     Less,
     LessOrEqual,
+    /// Differs, null counting as a value: a null column is distinct from a value.
+    Distinct,
 }
 
 impl CompareOperator {
@@ -240,6 +242,8 @@ impl CompareOperator {
             CompareOperator::GreaterOrEqual => ">=",
             CompareOperator::Less => "<",
             CompareOperator::LessOrEqual => "<=",
+            // Both engines: PostgreSQL always, SQLite since 3.39 (the bundled one is newer).
+            CompareOperator::Distinct => "IS DISTINCT FROM",
         }
     }
 }

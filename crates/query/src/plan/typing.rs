@@ -122,6 +122,7 @@ fn compare(
                 Operator::Gte => CompareOperator::GreaterOrEqual,
                 Operator::Lt => CompareOperator::Less,
                 Operator::Lte => CompareOperator::LessOrEqual,
+                Operator::Isdistinct => CompareOperator::Distinct,
                 _ => return Err(wrong_operand("a value")),
             };
             if *field_type == FieldType::Json {
