@@ -17,7 +17,7 @@ use oxbase_schema::model::{FieldType, Literal, OnDelete};
 use oxbase_schema::physical::sql_type;
 
 use crate::change::{ChangeOperation, RowChange};
-use crate::exec::{Executor, Value};
+use crate::exec::{Executor, Refusal, Value};
 use crate::json::literal_json;
 use crate::postgres::notify;
 use crate::read::read_with;
@@ -229,13 +229,14 @@ impl Run<'_> {
             return Ok(());
         }
         match keys.iter().find(|key| matches!(key, Literal::Integer(number) if i32::try_from(*number).is_err())) {
-            Some(key) => Err(WriteFailure::KeysExhausted {
+            Some(key) => Err(Refusal::KeysExhausted {
                 message: format!(
                     "no new ids are left for '{}': the next one ({}) would not fit its 32-bit integer key",
                     target.resource,
                     literal_text(key)
                 ),
-            }),
+            }
+            .into()),
             None => Ok(()),
         }
     }

@@ -76,26 +76,21 @@ pub type RepresentationPlan = ReadPlan;
 /// Why a write was rolled back, in storage terms.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteFailure {
-    /// A unique key already holds these values.
-    #[error("{message}")]
-    Duplicate { message: String, fields: Vec<String> },
+    /// A statement broke a database rule: a unique key already holds the values, a
+    /// reference or constraint failed without saying which row, or a new key would not fit
+    /// the key's type (e.g. after an explicit id at the top of a 32-bit key).
+    #[error(transparent)]
+    Refused(#[from] crate::exec::Refusal),
     /// Rows break rules only the database can check (references to missing rows,
     /// constraints): every problem found.
     #[error("{} rows break the database's rules", .problems.len())]
     Rejected { problems: Vec<Problem> },
-    /// A reference or constraint failed without saying which row.
-    #[error("{0}")]
-    Constraint(String),
     /// The client asked for exactly one row and the write touched another number.
     #[error("the write touched {rows} rows, not exactly one")]
     NotSingleRow { rows: usize },
     /// The write ran past its deadline and was rolled back.
     #[error("the write took longer than the request timeout and was rolled back")]
     DeadlinePassed,
-    /// A new row's database-assigned key would not fit the key's type (the ids of a
-    /// 32-bit key have run out, e.g. after an explicit id near the top of the range).
-    #[error("{message}")]
-    KeysExhausted { message: String },
     /// The write would change more rows than the client allowed (`max-affected`).
     #[error("the write would change {rows} rows, more than the {max} allowed")]
     TooManyRows { rows: usize, max: usize },
@@ -108,14 +103,9 @@ pub enum WriteFailure {
 
 impl From<crate::exec::StatementError> for WriteFailure {
     fn from(error: crate::exec::StatementError) -> WriteFailure {
-        use crate::exec::{Refusal, StatementError};
         match error {
-            StatementError::Store(error) => WriteFailure::Store(error),
-            StatementError::Refused(Refusal::Duplicate { message, fields }) => {
-                WriteFailure::Duplicate { message, fields }
-            }
-            StatementError::Refused(Refusal::Constraint(message)) => WriteFailure::Constraint(message),
-            StatementError::Refused(Refusal::KeysExhausted { message }) => WriteFailure::KeysExhausted { message },
+            crate::exec::StatementError::Store(error) => WriteFailure::Store(error),
+            crate::exec::StatementError::Refused(refusal) => WriteFailure::Refused(refusal),
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::http::media_type::SINGLE_OBJECT;
 use crate::redis_client::NotPropagated;
 use crate::service::ServiceError;
 use oxbase_store::StoreError;
+use oxbase_store::exec::Refusal;
 use oxbase_store::write::WriteFailure;
 
 impl From<QueryError> for ApiError {
@@ -175,7 +176,7 @@ impl From<WriteError> for ApiError {
 impl From<WriteFailure> for ApiError {
     fn from(failure: WriteFailure) -> ApiError {
         match failure {
-            WriteFailure::Duplicate { message, fields } => ApiError::new(Code::Duplicate, message)
+            WriteFailure::Refused(Refusal::Duplicate { message, fields }) => ApiError::new(Code::Duplicate, message)
                 .with_details(json!({ "fields": fields }))
                 .with_hint("nothing was written; use Prefer: resolution=merge-duplicates to update existing rows"),
             WriteFailure::Rejected { problems } => {
@@ -192,7 +193,7 @@ impl From<WriteFailure> for ApiError {
                 .with_details(json!({ "problems": listed }))
                 .with_hint("nothing was written")
             }
-            WriteFailure::Constraint(message) => {
+            WriteFailure::Refused(Refusal::Constraint(message)) => {
                 ApiError::new(Code::ConstraintViolation, message).with_hint("nothing was written")
             }
             WriteFailure::NotSingleRow { rows } => ApiError::new(
@@ -213,7 +214,7 @@ impl From<WriteFailure> for ApiError {
             )
             .with_details(json!({ "rows": rows, "max_affected": max }))
             .with_hint("nothing was written; narrow the filter or raise max-affected"),
-            WriteFailure::KeysExhausted { message } => ApiError::new(Code::IdsExhausted, message)
+            WriteFailure::Refused(Refusal::KeysExhausted { message }) => ApiError::new(Code::IdsExhausted, message)
                 .with_hint("nothing was written; the key's type holds no further ids"),
             WriteFailure::NotFound { message } => ApiError::new(Code::NotFound, message),
             WriteFailure::Store(error) => error.into(),
