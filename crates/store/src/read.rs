@@ -54,7 +54,7 @@ pub(crate) fn read_with(executor: &mut dyn Executor, plan: &ReadPlan) -> Result<
     let dialect = executor.dialect();
     let started = Instant::now();
     let mut statements = 0;
-    let rows = run(executor, &plan.root.resource, &root_statement(plan, dialect), None)?;
+    let rows = executor.run(&plan.root.resource, &root_statement(plan, dialect), None)?;
     statements += 1;
     let total = match plan.count {
         CountMode::None => None,
@@ -188,7 +188,7 @@ fn fetch(
             *statements += 1;
             let keys: Vec<Literal> = keys.iter().map(Key::literal).collect();
             let statement = child_statement(embed, executor.dialect());
-            run(executor, &embed.node.resource, &statement, Some(&keys))?
+            executor.run(&embed.node.resource, &statement, Some(&keys))?
         };
         budget.fetched(child_rows.len())?;
         let mut by_parent: HashMap<Key, Vec<usize>> = HashMap::new();
@@ -201,15 +201,6 @@ fn fetch(
         children.push(FetchedChildren { by_parent, fetched });
     }
     Ok(Fetched { rows, children })
-}
-
-fn run(
-    executor: &mut dyn Executor,
-    resource: &str,
-    statement: &Statement,
-    keys: Option<&[Literal]>,
-) -> Result<Vec<Vec<Value>>, StoreError> {
-    Ok(executor.run(resource, statement, keys)?)
 }
 
 fn encode_row(
@@ -281,7 +272,7 @@ const ESTIMATE_EXACTLY_BELOW: u64 = 10_000;
 
 fn exact_count(executor: &mut dyn Executor, plan: &ReadPlan, statements: &mut u32) -> Result<u64, StoreError> {
     let statement = count_statement(plan, executor.dialect());
-    let count = run(executor, &plan.root.resource, &statement, None)?;
+    let count = executor.run(&plan.root.resource, &statement, None)?;
     *statements += 1;
     Ok(match count.first().and_then(|row| row.first()) {
         Some(Value::Integer(count)) => u64::try_from(*count).unwrap_or(0),
@@ -303,7 +294,7 @@ fn planned_count(
     // The count statement's input is what the estimate is about: explain its FROM/WHERE.
     let sql = counted.sql.replacen("SELECT count(*) FROM ", "EXPLAIN (FORMAT JSON) SELECT 1 FROM ", 1);
     let explain = Statement { sql, ..counted };
-    let rows = run(executor, &plan.root.resource, &explain, None)?;
+    let rows = executor.run(&plan.root.resource, &explain, None)?;
     *statements += 1;
     let estimate = match rows.first().and_then(|row| row.first()) {
         Some(Value::Text(json)) => serde_json::from_str::<serde_json::Value>(json)
@@ -330,7 +321,7 @@ pub(crate) fn explain_with(executor: &mut dyn Executor, plan: &ReadPlan) -> Resu
             oxbase_schema::dialect::Dialect::Postgres => "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ",
         };
         let explain = Statement { sql: format!("{prefix}{}", statement.sql), ..statement.clone() };
-        let rows = run(executor, &plan.root.resource, &explain, None)?;
+        let rows = executor.run(&plan.root.resource, &explain, None)?;
         let engine_plan = match dialect {
             oxbase_schema::dialect::Dialect::Sqlite => serde_json::Value::Array(
                 rows.iter()
