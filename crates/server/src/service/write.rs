@@ -4,6 +4,7 @@
 //! of its own, the versions it bumped are made current before it answers, and one change
 //! event is published after the commit — even if the caller went away meanwhile.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -97,12 +98,8 @@ pub async fn create(
             }
         }
     }
-    let taken = match columns {
-        Some(text) => Some(taken_columns(app, resource, body, text, Some(settings.missing))?),
-        None => None,
-    };
-    let body = taken.as_ref().unwrap_or(body);
-    let plan = plan_insert(&app.schema, resource, body, conflict, on_conflict, &now())?;
+    let body = with_columns(app, resource, body, columns, Some(settings.missing))?;
+    let plan = plan_insert(&app.schema, resource, &body, conflict, on_conflict, &now())?;
     let single_object_body = plan.single_object;
     let representation = representation_plan(app, resource, parameters, settings.returning)?;
     let outcome = execute(app, scope, WriteRequest::Insert(plan), representation, settings).await?;
@@ -121,11 +118,9 @@ pub async fn update(
     id: Option<String>,
     settings: WriteSettings,
 ) -> Result<Written, ServiceError> {
-    let taken = match parameters.iter().find(|(name, _)| name == "columns") {
-        Some((_, text)) => Some(taken_columns(app, resource, body, text, None)?),
-        None => None,
-    };
-    let body = taken.as_ref().unwrap_or(body);
+    let columns = parameters.iter().find(|(name, _)| name == "columns").map(|(_, text)| text.as_str());
+    let body = with_columns(app, resource, body, columns, None)?;
+    let body = body.as_ref();
     let filters: Vec<(String, String)> = parameters.iter().filter(|(name, _)| name != "columns").cloned().collect();
     let condition = plan_filter(&app.schema, resource, &filters, &app.limits())?;
     let request = match body {
@@ -174,17 +169,18 @@ pub async fn delete(
     changed(resource, id, execute(app, scope, request, representation, settings).await?)
 }
 
-/// `body` keeping only the keys `?columns=` names ([`take_columns`]).
-fn taken_columns(
+/// `body` keeping only the keys `?columns=` names ([`take_columns`]); unchanged without it.
+fn with_columns<'a>(
     app: &App,
     resource: &str,
-    body: &Value,
-    text: &str,
+    body: &'a Value,
+    columns: Option<&str>,
     missing: Option<Missing>,
-) -> Result<Value, ServiceError> {
+) -> Result<Cow<'a, Value>, ServiceError> {
+    let Some(text) = columns else { return Ok(Cow::Borrowed(body)) };
     let definition = find_resource(&app.schema, resource)?;
     let columns = parse_columns(&app.schema, definition, text)?;
-    Ok(take_columns(definition, body, &columns, missing))
+    Ok(Cow::Owned(take_columns(definition, body, &columns, missing)))
 }
 
 /// A PATCH or DELETE by id that found no row is a 404 (after a transaction that changed
