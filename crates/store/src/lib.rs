@@ -51,6 +51,14 @@ pub struct ReadOutput {
     pub last_order_values: Option<Vec<Literal>>,
 }
 
+impl ReadOutput {
+    /// The one row of a single-object answer: the array's only element, without its
+    /// brackets (the caller has checked there is exactly one row).
+    pub fn only_row(&self) -> &[u8] {
+        &self.body[1..self.body.len() - 1]
+    }
+}
+
 /// What went wrong in storage.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

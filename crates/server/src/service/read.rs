@@ -93,7 +93,7 @@ pub async fn read(app: &App, scope: &Scope, request: ReadRequest<'_>) -> Result<
                 Shape::List => ServiceError::NotSingleObject { rows: output.rows },
             });
         }
-        let body = Bytes::copy_from_slice(&output.body[1..output.body.len() - 1]);
+        let body = Bytes::copy_from_slice(output.only_row());
         let content_type = if matches!(shape, Shape::ById(_)) { JSON } else { OBJECT_JSON };
         CachedRead {
             etag: etag(&body),

@@ -186,11 +186,8 @@ pub fn written_response(written: &mut Written, settings: &WriteSettings, success
     let timing = DatabaseTiming { duration: outcome.database_time, statements: outcome.statements };
     match (settings.returning, outcome.representation.take()) {
         (Return::Representation, Some(output)) => {
-            let (body, content_type) = if settings.single_object {
-                (output.body[1..output.body.len() - 1].to_vec(), OBJECT_JSON)
-            } else {
-                (output.body, JSON)
-            };
+            let (body, content_type) =
+                if settings.single_object { (output.only_row().to_vec(), OBJECT_JSON) } else { (output.body, JSON) };
             let mut response = json_response(body, content_type, timing);
             *response.status_mut() = success;
             response
