@@ -9,5 +9,7 @@
 //!   rules, field masks, presets and checks.
 
 pub mod caller;
+pub mod permissions;
 
 pub use caller::{Caller, KeyScope};
+pub use permissions::{Denied, Permissions, Scope};

@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::predicate::Predicate;
+use crate::predicate::{Predicate, UserValue};
 
 /// These configuration sections are kept as the file declares them. `[server]`,
 /// `[database]` and `[cache]` are the server's own (`oxbase_server::config`).
@@ -15,6 +15,8 @@ pub use crate::file::{RateLimitSection as RateLimitSettings, RealtimeSection as 
 pub struct Schema {
     /// Resources by API name, in file order.
     pub resources: IndexMap<String, Resource>,
+    /// Which resource holds the accounts people log in with, if any.
+    pub accounts: Option<Accounts>,
     /// Roles by name, in file order.
     pub roles: IndexMap<String, Role>,
     /// Real-time settings.
@@ -68,23 +70,80 @@ pub struct Role {
     pub permissions: Vec<Permission>,
 }
 
+/// The resource whose rows are accounts, and its fields that matter to logging in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accounts {
+    pub resource: String,
+    /// Unique text field a login names.
+    pub username_field: String,
+    /// Field holding the account's role name.
+    pub role_field: String,
+    /// Text field holding the password hash: never readable or writable through the API.
+    pub password_field: String,
+}
+
+/// The role a request without credentials acts in, when the schema declares it.
+pub const ANONYMOUS_ROLE: &str = "anonymous";
+
+/// The role `/admin/*` requires.
+pub const ADMIN_ROLE: &str = "admin";
+
 /// What a role may do on one resource (or all, when `resource` is `None`).
 #[derive(Debug, Clone)]
 pub struct Permission {
     pub resource: Option<String>,
     pub actions: Vec<Action>,
-    /// Row filter source text; compiled by the access layer.
-    pub filter: Option<String>,
+    /// The rows the actions apply to; every row when `None`.
+    pub filter: Option<Predicate>,
+    /// Visible fields (the key always among them); all when `None`.
     pub fields: Option<Vec<String>>,
+    /// Fields the role never sees.
+    pub hidden: Vec<String>,
+    /// Fields the role sees but may not write.
+    pub read_only: Vec<String>,
+    /// Values the server writes into every row the role creates.
+    pub presets: Vec<Preset>,
+    /// A rule every written row must satisfy after the write.
+    pub check: Option<Predicate>,
+}
+
+/// A value the server writes into a field of every row a role creates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preset {
+    pub field: String,
+    pub value: PresetValue,
+}
+
+/// What a preset writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PresetValue {
+    /// A fixed value, canonical for the field's type.
+    Literal(Literal),
+    /// A value of the caller's, typed per request.
+    User(UserValue),
 }
 
 /// An action a permission grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Read,
     Create,
     Update,
     Delete,
+}
+
+impl Action {
+    pub const ALL: [Action; 4] = [Action::Read, Action::Create, Action::Update, Action::Delete];
+
+    /// As written in the schema file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
 }
 
 /// A resource: one table served at `/api/v1/{name}`.
@@ -140,6 +199,9 @@ pub struct Field {
     pub pattern_regex: Option<regex::Regex>,
     pub reference: Option<Reference>,
     pub auto: Option<AutoTimestamp>,
+    /// Clients may not write it: set only in a role's view of the schema, for the fields
+    /// the role sees but may not write and those the server presets.
+    pub read_only: bool,
 }
 
 impl Field {

@@ -13,6 +13,7 @@ use crate::bus::{Bus, LocalBus};
 use crate::cache::ResponseCache;
 use crate::cache::coherence::{self, Background, Coherence};
 use crate::config::{CursorSecret, ServerConfig};
+use oxbase_access::Permissions;
 use oxbase_store::change::ChangeEvent;
 use oxbase_store::{Store, StoreError};
 
@@ -20,6 +21,8 @@ use oxbase_store::{Store, StoreError};
 pub struct App {
     /// The validated schema being served.
     pub schema: Arc<Schema>,
+    /// The schema's roles, compiled: what each caller may see and do.
+    pub permissions: Permissions,
     /// The database.
     pub store: Store,
     /// The settings the server was started with.
@@ -97,7 +100,19 @@ impl App {
             }
         };
         let (coherence, bus, background) = coherence::start(&config, &instance, cache_enabled, make_bus).await;
-        Ok(App { schema, store, config, cursor_key, bus, coherence, cache, instance, _background: background })
+        let permissions = Permissions::compile(&schema);
+        Ok(App {
+            schema,
+            permissions,
+            store,
+            config,
+            cursor_key,
+            bus,
+            coherence,
+            cache,
+            instance,
+            _background: background,
+        })
     }
 
     /// Every counter the server keeps, in one place: the connection pool's (`pool`) and the

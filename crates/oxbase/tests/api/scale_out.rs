@@ -23,7 +23,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::support::{PostgresDatabase, ServerProcess, oxbase_binary, pearl_schema_path};
+use crate::support::{PostgresDatabase, ServerProcess, open_pearl_schema_path, oxbase_binary};
 
 /// The shared Redis the suite runs against (`.ci/run` starts it).
 pub(crate) const REDIS: &str = "redis://127.0.0.1:6379";
@@ -63,7 +63,9 @@ impl Instance {
         adjust(&mut config);
         let listener = bind(config.listen).await.unwrap();
         let address = listener.local_addr().unwrap();
-        let app = Arc::new(App::open(config, example_schema("pearl").unwrap()).await.unwrap());
+        let mut schema = example_schema("pearl").unwrap();
+        schema.roles.clear();
+        let app = Arc::new(App::open(config, schema).await.unwrap());
         let (sender, receiver) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, app.clone(), async {
             let _ = receiver.await;
@@ -165,7 +167,7 @@ impl Deref for ProcessInstance {
 
 /// A copy of the pearl schema file, in `directory`, with `[cache] external_writes = "exact"`.
 fn pearl_schema_with_exact_external_writes(directory: &Path) -> PathBuf {
-    let source = std::fs::read_to_string(pearl_schema_path()).unwrap();
+    let source = std::fs::read_to_string(open_pearl_schema_path()).unwrap();
     let setting = "external_writes = \"exact\"\n";
     let schema = match source.find("\n[cache]\n") {
         Some(start) => {

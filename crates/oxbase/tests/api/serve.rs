@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::on_both_engines_blocking;
-use crate::support::{Engine, ScratchDatabase, ServerProcess, oxbase_binary, pearl_schema_path};
+use crate::support::{Engine, ScratchDatabase, ServerProcess, open_pearl_schema_path, oxbase_binary};
 
 on_both_engines_blocking!(
     serves_the_pearl_example_and_stops_gracefully_on_sigterm,
@@ -60,7 +60,7 @@ fn serves_the_pearl_example_and_stops_gracefully_on_sigterm(engine: Engine) {
     let database = seeded_database(engine);
     let mut server = ServerProcess::start(
         Command::new(oxbase_binary())
-            .args(["serve", "--schema", pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(["serve", "--schema", open_pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .env("OXBASE_DATABASE", database.url()),
     );
     let (status, body) = get(&server, "/api/v1/trackers?select=id,item:reporting_effort_items(item_code)&limit=2");
@@ -93,7 +93,7 @@ fn refuses_an_unmigrated_database(engine: Engine) {
         .args([
             "serve",
             "--schema",
-            pearl_schema_path().to_str().unwrap(),
+            open_pearl_schema_path().to_str().unwrap(),
             "--database",
             &url,
             "--listen",
@@ -115,7 +115,7 @@ fn migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment(engine:
             .args([
                 "serve",
                 "--schema",
-                pearl_schema_path().to_str().unwrap(),
+                open_pearl_schema_path().to_str().unwrap(),
                 "--database",
                 &url,
                 "--migrate",
@@ -136,7 +136,7 @@ fn a_killed_bulk_insert_leaves_all_or_nothing(engine: Engine) {
     let database = seeded_database(engine);
     let url = database.url();
     let schema = database.directory().join("schema.toml");
-    let source = std::fs::read_to_string(pearl_schema_path()).unwrap();
+    let source = std::fs::read_to_string(open_pearl_schema_path()).unwrap();
     std::fs::write(&schema, source.replacen("[server]\n", "[server]\nmax_body_bytes = 100000000\n", 1)).unwrap();
     let rows: Vec<serde_json::Value> = (0..50_000)
         .map(|index| serde_json::json!({ "tracker_id": 1 + index % 900, "user_id": 2, "body": format!("crash-test {index}") }))
@@ -203,7 +203,7 @@ fn wait_for_sessions_to_end(database: &ScratchDatabase) {
 fn connection_limits_from_every_source(engine: Engine) {
     let database = seeded_database(engine);
     let schema = database.directory().join("schema.toml");
-    let source = std::fs::read_to_string(pearl_schema_path()).unwrap();
+    let source = std::fs::read_to_string(open_pearl_schema_path()).unwrap();
     let limits = "[server]\nheader_read_timeout_seconds = 1\nmax_connections = 50\n";
     std::fs::write(&schema, source.replacen("[server]\n", limits, 1)).unwrap();
     let server = ServerProcess::start(
@@ -245,7 +245,7 @@ fn a_disabled_cache_is_reported_off_everywhere(engine: Engine) {
     let database = seeded_database(engine);
     let server = ServerProcess::start(
         Command::new(oxbase_binary())
-            .args(["serve", "--schema", pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(["serve", "--schema", open_pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(["--cache", "off", "--admin"])
             .env("OXBASE_DATABASE", database.url())
             .env_remove("OXBASE_REDIS")
@@ -278,7 +278,7 @@ fn log_lines_carry_the_request_span_down_to_the_slow_query_log(engine: Engine) {
     let database = seeded_database(engine);
     let server = ServerProcess::start(
         Command::new(oxbase_binary())
-            .args(["--log-format", "json", "serve", "--schema", pearl_schema_path().to_str().unwrap()])
+            .args(["--log-format", "json", "serve", "--schema", open_pearl_schema_path().to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0", "--cache", "off", "--slow-query-ms", "1"])
             // The service and store spans are at debug level (at info, only the request's).
             .env("RUST_LOG", "info,oxbase_store=debug")

@@ -235,8 +235,31 @@ impl TestApp {
     }
 
     /// Like [`TestApp::spawn_on_with`], also adjusting the pearl schema the server serves
-    /// (settings such as `allow_unfiltered_writes`; the tables stay pearl's).
+    /// (settings such as `allow_unfiltered_writes`; the tables stay pearl's). The schema
+    /// comes without its roles, so every request may do everything (the API and data
+    /// tests); [`TestApp::spawn_with_roles`] keeps them.
     pub async fn spawn_on_with_schema(
+        engine: Engine,
+        adjust: impl FnOnce(&mut ServerConfig),
+        adjust_schema: impl FnOnce(&mut oxbase_schema::Schema),
+    ) -> TestApp {
+        TestApp::spawn_on_with_schema_as_is(engine, adjust, |schema| {
+            schema.roles.clear();
+            adjust_schema(schema);
+        })
+        .await
+    }
+
+    /// The pearl example as it is, roles and all, adjusted by `adjust_schema`.
+    pub async fn spawn_with_roles(
+        engine: Engine,
+        adjust: impl FnOnce(&mut ServerConfig),
+        adjust_schema: impl FnOnce(&mut oxbase_schema::Schema),
+    ) -> TestApp {
+        TestApp::spawn_on_with_schema_as_is(engine, adjust, adjust_schema).await
+    }
+
+    async fn spawn_on_with_schema_as_is(
         engine: Engine,
         adjust: impl FnOnce(&mut ServerConfig),
         adjust_schema: impl FnOnce(&mut oxbase_schema::Schema),
@@ -396,6 +419,21 @@ pub fn oxbase_binary() -> &'static Path {
 /// The pearl example's schema file in the repository.
 pub fn pearl_schema_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pearl/schema.toml")
+}
+
+/// The pearl example's schema without its roles and accounts (which come last in the
+/// file): a server of it lets every request do everything, as the API and data tests that
+/// run the binary expect. Written once per test process.
+pub fn open_pearl_schema_path() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let open = oxbase_examples::schema_source_without_access("pearl").unwrap();
+        assert!(!open.contains("[roles.") && !open.contains("[accounts]"), "roles and accounts come last");
+        let path = std::env::temp_dir().join(format!("oxbase-open-pearl-{}.toml", std::process::id()));
+        std::fs::write(&path, open).unwrap();
+        path
+    })
+    .clone()
 }
 
 /// A running `oxbase serve` process and the address it printed; killed when dropped, so a

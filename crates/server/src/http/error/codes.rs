@@ -11,6 +11,8 @@ use axum::http::StatusCode;
 pub enum Category {
     /// The request is malformed or names what does not exist in the schema.
     Invalid,
+    /// Who is asking, or what they may do.
+    Access,
     /// What the request names is not there.
     NotFound,
     /// The request collides with the data or its rules.
@@ -76,6 +78,10 @@ codes! {
     InvalidBody => BAD_REQUEST, Invalid, "invalid_body", "the body could not be read";
     UnfilteredWrite => BAD_REQUEST, Invalid, "unfiltered_write", "a PATCH or DELETE without a filter on a resource that does not allow it";
     MaxAffectedExceeded => BAD_REQUEST, Invalid, "max_affected_exceeded", "the write would change more rows than Prefer: max-affected allows (with handling=strict); nothing was written";
+    AuthenticationRequired => UNAUTHORIZED, Access, "authentication_required", "the request has no credentials and the schema grants callers without any nothing (no anonymous role)";
+    Forbidden => FORBIDDEN, Access, "forbidden", "the caller's role (or API key) may not take this action on this resource";
+    RowForbidden => FORBIDDEN, Access, "row_forbidden", "a row the write would touch, or leave behind, is outside what the caller's role may write; nothing was written";
+    RoleUnknown => FORBIDDEN, Access, "role_unknown", "the credential names a role the schema does not declare";
     UnknownResource => NOT_FOUND, NotFound, "unknown_resource", "the path names no resource of the schema";
     RouteNotFound => NOT_FOUND, NotFound, "route_not_found", "no route serves the path";
     NotFound => NOT_FOUND, NotFound, "not_found", "no row has the id in the path";
