@@ -8,7 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::on_both_engines_blocking;
-use crate::support::{Engine, ScratchDatabase, ServerProcess, open_pearl_schema_path, oxbase_binary};
+use crate::support::{
+    Engine, ScratchDatabase, ServerProcess, open_pearl_schema_path, oxbase_binary, pearl_schema_path,
+};
 
 on_both_engines_blocking!(
     serves_the_pearl_example_and_stops_gracefully_on_sigterm,
@@ -18,6 +20,43 @@ on_both_engines_blocking!(
     a_disabled_cache_is_reported_off_everywhere,
     log_lines_carry_the_request_span_down_to_the_slow_query_log,
 );
+
+/// Secure by default: a schema without roles is served on loopback, and on any other
+/// address only with `--open`; the pearl example, which declares roles, needs none.
+#[test]
+fn a_schema_without_roles_is_served_publicly_only_when_open_says_so() {
+    let database = seeded_database(Engine::Sqlite);
+    let url = database.url();
+    let open_schema = open_pearl_schema_path();
+    let arguments = ["serve", "--schema", open_schema.to_str().unwrap(), "--database", &url, "--listen", "0.0.0.0:0"];
+    let output = Command::new(oxbase_binary()).args(arguments).output().unwrap();
+    assert!(!output.status.success());
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(errors.contains("refusing to serve a schema without roles on 0.0.0.0:0"), "{errors}");
+    assert!(errors.contains("--open"), "{errors}");
+
+    let server = ServerProcess::start(Command::new(oxbase_binary()).args(arguments).arg("--open"));
+    let (status, _) = get(&server, "/api/v1/studies?limit=1");
+    assert_eq!(status, 200);
+    assert!(server.log().contains("the API is public"), "{}", server.log());
+    drop(server);
+
+    let pearl = pearl_schema_path();
+    let server = ServerProcess::start(Command::new(oxbase_binary()).args([
+        "serve",
+        "--schema",
+        pearl.to_str().unwrap(),
+        "--database",
+        &url,
+        "--listen",
+        "0.0.0.0:0",
+    ]));
+    let (status, body) = get(&server, "/api/v1/trackers?limit=1");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&server, "/api/v1/studies");
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("authentication_required"), "{body}");
+}
 
 /// Connection handling does not depend on the engine.
 #[test]
