@@ -9,5 +9,6 @@
 //!   rules, field masks, presets and checks.
 
 pub mod caller;
+pub mod identity;
 
 pub use caller::{Caller, KeyScope};
