@@ -15,6 +15,8 @@ pub use crate::file::{RateLimitSection as RateLimitSettings, RealtimeSection as 
 pub struct Schema {
     /// Resources by API name, in file order.
     pub resources: IndexMap<String, Resource>,
+    /// Which resource holds the accounts people log in with, if any.
+    pub accounts: Option<Accounts>,
     /// Roles by name, in file order.
     pub roles: IndexMap<String, Role>,
     /// Real-time settings.
@@ -77,6 +79,24 @@ pub struct Permission {
     pub filter: Option<String>,
     pub fields: Option<Vec<String>>,
 }
+
+/// The resource whose rows are accounts, and its fields that matter to logging in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accounts {
+    pub resource: String,
+    /// Unique text field a login names.
+    pub username_field: String,
+    /// Field holding the account's role name.
+    pub role_field: String,
+    /// Text field holding the password hash: never readable or writable through the API.
+    pub password_field: String,
+}
+
+/// The role a request without credentials acts in, when the schema declares it.
+pub const ANONYMOUS_ROLE: &str = "anonymous";
+
+/// The role `/admin/*` requires.
+pub const ADMIN_ROLE: &str = "admin";
 
 /// An action a permission grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -273,7 +273,8 @@ impl Validator<'_> {
                 (name, role)
             })
             .collect();
-        Schema { resources, roles, realtime: file.realtime, rate_limits: file.rate_limits }
+        // Stand-in until [accounts] is parsed (the permissions work on main declares it).
+        Schema { resources, accounts: None, roles, realtime: file.realtime, rate_limits: file.rate_limits }
     }
 
     fn resource(
