@@ -68,7 +68,8 @@ impl Instance {
         tokio::spawn(serve(listener, app.clone(), async {
             let _ = receiver.await;
         }));
-        Instance { api: Api { address, client: reqwest::Client::new() }, app, shutdown: Some(sender) }
+        let admin_key = Some(crate::support::admin_token(&app));
+        Instance { api: Api { address, client: reqwest::Client::new(), admin_key }, app, shutdown: Some(sender) }
     }
 
     pub(crate) fn mode(&self) -> &'static str {
@@ -96,6 +97,9 @@ impl Drop for Instance {
 pub(crate) struct Api {
     pub(crate) address: SocketAddr,
     pub(crate) client: reqwest::Client,
+    /// An admin's token or key, sent to `/admin/*`, which the pearl schema's roles reserve
+    /// for `admin`.
+    pub(crate) admin_key: Option<String>,
 }
 
 impl Api {
@@ -120,7 +124,11 @@ impl Api {
     }
 
     pub(crate) async fn cache_statistics(&self) -> Value {
-        let response = self.client.get(format!("http://{}/admin/cache", self.address)).send().await.unwrap();
+        let mut request = self.client.get(format!("http://{}/admin/cache", self.address));
+        if let Some(key) = &self.admin_key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.unwrap();
         response.json().await.unwrap()
     }
 }
@@ -135,17 +143,19 @@ impl ProcessInstance {
     /// `oxbase serve --schema schema --database … --redis REDIS --admin` on a free port.
     async fn start(schema: &Path, database: &PostgresDatabase) -> ProcessInstance {
         let (schema, url) = (schema.to_owned(), database.url());
-        let process = tokio::task::spawn_blocking(move || {
-            ServerProcess::start(
+        let (process, admin_key) = tokio::task::spawn_blocking(move || {
+            let admin_key = crate::support::admin_key_from_cli(&schema, &url);
+            let process = ServerProcess::start(
                 Command::new(oxbase_binary())
                     .args(["serve", "--schema", schema.to_str().unwrap(), "--database", &url])
                     .args(["--listen", "127.0.0.1:0", "--redis", REDIS, "--admin"]),
-            )
+            );
+            (process, admin_key)
         })
         .await
         .unwrap();
         let address = process.address.parse().unwrap();
-        ProcessInstance { api: Api { address, client: reqwest::Client::new() }, process }
+        ProcessInstance { api: Api { address, client: reqwest::Client::new(), admin_key: Some(admin_key) }, process }
     }
 
     /// SIGTERM, then the exit code once the process has stopped.

@@ -27,8 +27,15 @@ fn connection_limits_come_from_the_schema_file_the_environment_and_flags() {
 
 /// `GET path` on a server process, over a fresh connection.
 fn get(server: &ServerProcess, path: &str) -> (u16, String) {
+    get_as(server, path, None)
+}
+
+/// [`get`] with `Authorization: Bearer credential`, when there is one.
+fn get_as(server: &ServerProcess, path: &str, credential: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect(&server.address).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    let authorization =
+        credential.map(|credential| format!("Authorization: Bearer {credential}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n{authorization}Connection: close\r\n\r\n").unwrap();
     read_response(&mut stream)
 }
 
@@ -243,6 +250,7 @@ fn connection_limits_from_every_source(engine: Engine) {
 /// (on PostgreSQL without Redis they used to say `notify`, the mode the cache would use).
 fn a_disabled_cache_is_reported_off_everywhere(engine: Engine) {
     let database = seeded_database(engine);
+    let admin_key = crate::support::admin_key_from_cli(&pearl_schema_path(), &database.url());
     let server = ServerProcess::start(
         Command::new(oxbase_binary())
             .args(["serve", "--schema", pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
@@ -265,7 +273,7 @@ fn a_disabled_cache_is_reported_off_everywhere(engine: Engine) {
     let (status, body) = get(&server, "/health/ready");
     assert_eq!(status, 200, "{body}");
     assert_eq!(json_body(&body)["cache"], "off", "{body}");
-    let (status, body) = get(&server, "/admin/cache");
+    let (status, body) = get_as(&server, "/admin/cache", Some(&admin_key));
     assert_eq!(status, 200, "{body}");
     let statistics = json_body(&body);
     assert_eq!((&statistics["enabled"], &statistics["mode"]), (&false.into(), &"off".into()), "{statistics}");

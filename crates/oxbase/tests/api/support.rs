@@ -208,6 +208,9 @@ pub struct TestApp {
     postgres: Option<PostgresDatabase>,
     /// The running app, e.g. to subscribe to its change events.
     pub app: Arc<App>,
+    /// An admin's access token, sent with every `/admin/*` request [`TestApp::get`] makes,
+    /// when the admin endpoints are on.
+    pub admin_token: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     _directory: TempDir,
 }
@@ -264,6 +267,7 @@ impl TestApp {
         let mut schema = example_schema("pearl").unwrap();
         adjust_schema(&mut schema);
         let app = Arc::new(App::open(config, schema).await.expect("opening the app"));
+        let admin_token = app.config.admin_enabled.then(|| admin_token(&app));
         let (sender, receiver) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, app.clone(), async {
             let _ = receiver.await;
@@ -274,6 +278,7 @@ impl TestApp {
             database_path,
             postgres,
             app,
+            admin_token,
             shutdown: Some(sender),
             _directory: directory,
         }
@@ -289,9 +294,15 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
-    /// GET a path.
+    /// GET a path (with the admin's token for `/admin/*`, when there is one).
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("the server answers")
+        let mut request = self.client.get(self.url(path));
+        if path.starts_with("/admin")
+            && let Some(token) = &self.admin_token
+        {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("the server answers")
     }
 
     /// GET a path and parse the JSON body, asserting the status.
@@ -375,6 +386,25 @@ impl Drop for TestApp {
             let _ = sender.send(());
         }
     }
+}
+
+/// An access token of the `admin` role, which `/admin/*` requires when the schema
+/// declares roles (a token rather than an API key: checking it needs no database
+/// connection, so the admin endpoints answer while a test holds the whole pool).
+pub fn admin_token(app: &App) -> String {
+    let issued = app.identity.tokens.issue(&serde_json::json!("test-suite"), Some("admin")).expect("an admin token");
+    issued.token.expose().to_owned()
+}
+
+/// An admin API key made with `oxbase keys create`, for a server run as a process on the
+/// database at `url`. Blocks.
+pub fn admin_key_from_cli(schema: &Path, url: &str) -> String {
+    let output = Command::new(oxbase_binary())
+        .args(["keys", "create", "--role", "admin", "--schema", schema.to_str().unwrap(), "--database", url])
+        .output()
+        .expect("running oxbase keys create");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 /// Asserts an oxbase error body: status, code, and that the message mentions `needle`.

@@ -11,6 +11,8 @@ use axum::http::StatusCode;
 pub enum Category {
     /// The request is malformed or names what does not exist in the schema.
     Invalid,
+    /// Who is asking, or what they may do.
+    Access,
     /// What the request names is not there.
     NotFound,
     /// The request collides with the data or its rules.
@@ -76,6 +78,16 @@ codes! {
     InvalidBody => BAD_REQUEST, Invalid, "invalid_body", "the body could not be read";
     UnfilteredWrite => BAD_REQUEST, Invalid, "unfiltered_write", "a PATCH or DELETE without a filter on a resource that does not allow it";
     MaxAffectedExceeded => BAD_REQUEST, Invalid, "max_affected_exceeded", "the write would change more rows than Prefer: max-affected allows (with handling=strict); nothing was written";
+    AuthenticationRequired => UNAUTHORIZED, Access, "authentication_required", "the request has no credentials and the schema grants callers without any nothing (no anonymous role)";
+    CredentialsInvalid => UNAUTHORIZED, Access, "credentials_invalid", "the username or password is wrong (login, password change); which one is never said";
+    TokenExpired => UNAUTHORIZED, Access, "token_expired", "the bearer access token is past its expiry: refresh it or log in again";
+    TokenInvalid => UNAUTHORIZED, Access, "token_invalid", "the bearer token is malformed, badly signed, for another audience or issuer, or uses a refused algorithm (alg none); details.reason says which";
+    RefreshTokenInvalid => UNAUTHORIZED, Access, "refresh_token_invalid", "the refresh token is unknown, expired, revoked, or was used before (its whole family is revoked then); details.reason says which";
+    KeyInvalid => UNAUTHORIZED, Access, "key_invalid", "the API key is not one this server issued";
+    KeyRevoked => UNAUTHORIZED, Access, "key_revoked", "the API key has been revoked";
+    KeyExpired => UNAUTHORIZED, Access, "key_expired", "the API key is past its expiry";
+    Forbidden => FORBIDDEN, Access, "forbidden", "the caller's role (or API key) may not take this action on this resource";
+    AccountsNotDeclared => NOT_FOUND, NotFound, "accounts_not_declared", "the schema declares no [accounts] resource, so there is nothing to log in to";
     UnknownResource => NOT_FOUND, NotFound, "unknown_resource", "the path names no resource of the schema";
     RouteNotFound => NOT_FOUND, NotFound, "route_not_found", "no route serves the path";
     NotFound => NOT_FOUND, NotFound, "not_found", "no row has the id in the path";
@@ -89,6 +101,7 @@ codes! {
     UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, Unsupported, "unsupported_media_type", "a body that is not application/json in UTF-8";
     ValidationFailed => UNPROCESSABLE_ENTITY, Invalid, "validation_failed", "body values do not fit the schema (every problem listed)";
     ReferenceNotFound => UNPROCESSABLE_ENTITY, Invalid, "reference_not_found", "a reference names a row that does not exist";
+    LoginLockedOut => TOO_MANY_REQUESTS, Access, "login_locked_out", "too many failed logins for the username or from the address; Retry-After says when to try again";
     HeadersTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE, TooLarge, "headers_too_large", "the request headers are larger than max_header_bytes";
     InternalError => INTERNAL_SERVER_ERROR, Internal, "internal_error", "a fault inside oxbase or the database (logged, never detailed)";
     NotSupported => NOT_IMPLEMENTED, Unsupported, "not_supported", "the engine does not serve this yet";

@@ -110,6 +110,10 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if self.code.status() == StatusCode::UNAUTHORIZED {
+            // Every 401 says how to authenticate (RFC 9110 §11.6.1).
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(internal) = self.internal {
             response.extensions_mut().insert(LoggedError(internal));
         }
