@@ -10,5 +10,7 @@
 
 pub mod caller;
 pub mod identity;
+pub mod permissions;
 
 pub use caller::{Caller, KeyScope};
+pub use permissions::{Denied, Permissions, Scope};

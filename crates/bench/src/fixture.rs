@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use fastrand::Rng;
 use oxbase_query::cursor::CursorKey;
-use oxbase_query::plan::{ColumnExpression, Limits, plan_read};
+use oxbase_query::plan::{ColumnExpression, Limits, every_row, plan_read};
 use oxbase_query::sql::read::root_statement;
 use oxbase_schema::Schema;
 use oxbase_schema::model::{FieldType, Literal};
@@ -114,8 +114,9 @@ pub async fn keyset_before(
     let mut parameters = read.parameters;
     parameters.retain(|(name, _)| name != "limit");
     parameters.push(("limit".to_owned(), "1".to_owned()));
-    let plan = plan_read(schema, &read.resource, &parameters, read.options, limits, &CursorKey::new(vec![0; 32]))
-        .map_err(|error| BenchError::Plan(error.to_string()))?;
+    let plan =
+        plan_read(schema, &read.resource, &parameters, read.options, limits, &CursorKey::new(vec![0; 32]), &every_row)
+            .map_err(|error| BenchError::Plan(error.to_string()))?;
     let statement = root_statement(&plan, database.dialect());
     let rows = database.rows(&statement.sql, &statement.parameters).await?;
     let row =

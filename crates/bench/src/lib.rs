@@ -122,7 +122,9 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
     prepare_database(&url, &options.example, scale)?;
     let schema = example_schema(&options.example)?;
     let schema_path = options.out.join("schema.toml");
-    let source = oxbase_examples::schema_source(&options.example).expect("the example exists");
+    // Access control off: every scenario reads and writes as an anonymous client. (A
+    // per-scenario role would measure the rules; see docs/benchmarks.md.)
+    let source = oxbase_examples::schema_source_without_access(&options.example).expect("the example exists");
     std::fs::write(&schema_path, source).map_err(|source| BenchError::Output { path: schema_path.clone(), source })?;
     let database = runtime.block_on(Database::open(&url))?;
     let facts = runtime.block_on(read_facts(&database, &schema))?;

@@ -53,3 +53,12 @@ pub fn schema_source(example: &str) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// An example's schema file without its `[accounts]` and `[roles.…]` (which the examples
+/// declare last): served, it lets every request do everything. For measuring the API
+/// with access control off, and for tests of everything but access.
+pub fn schema_source_without_access(example: &str) -> Option<&'static str> {
+    let source = schema_source(example)?;
+    let end = ["\n[accounts]", "\n[roles."].iter().filter_map(|marker| source.find(marker)).min();
+    Some(&source[..end.map_or(source.len(), |end| end + 1)])
+}

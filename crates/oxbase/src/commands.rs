@@ -11,7 +11,7 @@ use oxbase_schema::Schema;
 use oxbase_server::app::App;
 use oxbase_server::config::render::{TableRow, settings_table};
 use oxbase_server::config::{Config, DatabaseUrl, FileSettings, ServerConfig};
-use oxbase_server::serve::{bind, serve};
+use oxbase_server::serve::{Exposure, bind, exposure, serve};
 use oxbase_store::migrate::{MigrateError, MigrateOptions, MigrateOutcome, migrate};
 use oxbase_store::seed::{SeedError, example_schema, seed_example};
 
@@ -263,6 +263,16 @@ async fn serve_command(arguments: ServeArgs, matches: Option<&clap::ArgMatches>)
 }
 
 async fn run_server(config: ServerConfig, schema: Schema) -> anyhow::Result<SocketAddr> {
+    match exposure(&schema, config.listen, config.open)? {
+        Exposure::Guarded => {}
+        Exposure::OpenLocally => tracing::warn!(
+            "the schema declares no roles: every request may read, write and delete everything (served on loopback only; declare [roles] before exposing it)"
+        ),
+        Exposure::Public => tracing::warn!(
+            "the schema declares no roles and --open is set: the API is public, anyone who reaches {} may read, write and delete everything",
+            config.listen
+        ),
+    }
     let listener = bind(config.listen).await?;
     let address = listener.local_addr()?;
     let database = config.database.to_string();

@@ -29,6 +29,8 @@ pub struct SchemaFile {
     /// Request rate limits.
     #[serde(default)]
     pub rate_limits: RateLimitSection,
+    /// Which resource holds the accounts people log in with.
+    pub accounts: Option<Spanned<AccountsDef>>,
     /// Roles and what each may do, by role name.
     #[serde(default)]
     pub roles: IndexMap<String, Spanned<RoleDef>>,
@@ -55,6 +57,20 @@ pub struct RateLimitSection {
     pub burst: Option<u32>,
 }
 
+/// `[accounts]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsDef {
+    /// The resource whose rows are the accounts.
+    pub resource: Spanned<String>,
+    /// The unique field a login names (default `username`).
+    pub username_field: Option<Spanned<String>>,
+    /// The field holding the account's role (default `role`).
+    pub role_field: Option<Spanned<String>>,
+    /// The text field holding the password hash (default `password_hash`).
+    pub password_field: Option<Spanned<String>>,
+}
+
 /// `[roles.NAME]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,12 +88,26 @@ pub struct PermissionDef {
     pub resource: Spanned<String>,
     /// `read`, `create`, `update`, `delete`, or `*`.
     pub actions: Vec<Spanned<String>>,
-    /// A row filter in the partial-index predicate language; `$user` is the caller's id.
+    /// The rows the actions apply to, in the predicate language, over the row and the
+    /// caller (`$user.id`, `$user.role`, `$user.claims.…`); every row when absent.
     #[serde(default)]
     pub filter: Option<Spanned<String>>,
     /// Visible fields; all when absent.
     #[serde(default)]
     pub fields: Option<Vec<Spanned<String>>>,
+    /// Fields the role never sees (nor filters, orders or writes by).
+    #[serde(default)]
+    pub hidden: Vec<Spanned<String>>,
+    /// Fields the role sees but may not write.
+    #[serde(default)]
+    pub read_only: Vec<Spanned<String>>,
+    /// Values the server writes into every row the role creates (the client may not send
+    /// them): a literal, or a caller's value such as `"$user.id"`.
+    #[serde(default)]
+    pub preset: IndexMap<String, Spanned<toml::Value>>,
+    /// A rule every row the role writes must satisfy after the write.
+    #[serde(default)]
+    pub check: Option<Spanned<String>>,
 }
 
 /// `[resources.NAME]`

@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::predicate::Predicate;
+use crate::predicate::{Predicate, UserValue};
 
 /// These configuration sections are kept as the file declares them. `[server]`,
 /// `[database]` and `[cache]` are the server's own (`oxbase_server::config`).
@@ -70,16 +70,6 @@ pub struct Role {
     pub permissions: Vec<Permission>,
 }
 
-/// What a role may do on one resource (or all, when `resource` is `None`).
-#[derive(Debug, Clone)]
-pub struct Permission {
-    pub resource: Option<String>,
-    pub actions: Vec<Action>,
-    /// Row filter source text; compiled by the access layer.
-    pub filter: Option<String>,
-    pub fields: Option<Vec<String>>,
-}
-
 /// The resource whose rows are accounts, and its fields that matter to logging in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accounts {
@@ -98,13 +88,62 @@ pub const ANONYMOUS_ROLE: &str = "anonymous";
 /// The role `/admin/*` requires.
 pub const ADMIN_ROLE: &str = "admin";
 
+/// What a role may do on one resource (or all, when `resource` is `None`).
+#[derive(Debug, Clone)]
+pub struct Permission {
+    pub resource: Option<String>,
+    pub actions: Vec<Action>,
+    /// The rows the actions apply to; every row when `None`.
+    pub filter: Option<Predicate>,
+    /// Visible fields (the key always among them); all when `None`.
+    pub fields: Option<Vec<String>>,
+    /// Fields the role never sees.
+    pub hidden: Vec<String>,
+    /// Fields the role sees but may not write.
+    pub read_only: Vec<String>,
+    /// Values the server writes into every row the role creates.
+    pub presets: Vec<Preset>,
+    /// A rule every written row must satisfy after the write.
+    pub check: Option<Predicate>,
+}
+
+/// A value the server writes into a field of every row a role creates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preset {
+    pub field: String,
+    pub value: PresetValue,
+}
+
+/// What a preset writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PresetValue {
+    /// A fixed value, canonical for the field's type.
+    Literal(Literal),
+    /// A value of the caller's, typed per request.
+    User(UserValue),
+}
+
 /// An action a permission grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Read,
     Create,
     Update,
     Delete,
+}
+
+impl Action {
+    pub const ALL: [Action; 4] = [Action::Read, Action::Create, Action::Update, Action::Delete];
+
+    /// As written in the schema file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
 }
 
 /// A resource: one table served at `/api/v1/{name}`.
@@ -160,6 +199,9 @@ pub struct Field {
     pub pattern_regex: Option<regex::Regex>,
     pub reference: Option<Reference>,
     pub auto: Option<AutoTimestamp>,
+    /// Clients may not write it: set only in a role's view of the schema, for the fields
+    /// the role sees but may not write and those the server presets.
+    pub read_only: bool,
 }
 
 impl Field {

@@ -1,4 +1,4 @@
-//! The predicate language of partial-index `where` clauses (and, later, role row filters).
+//! The predicate language of partial-index `where` clauses and of role rules.
 //!
 //! A deliberately small subset of SQL, parsed so that every column is checked against the
 //! schema and the predicate can be rendered for each dialect:
@@ -7,10 +7,14 @@
 //! expr    := and ("or" and)*
 //! and     := unary ("and" unary)*
 //! unary   := "not" unary | "(" expr ")" | compare
-//! compare := column op literal | column "is" ["not"] "null" | column ["not"] "in" "(" literal, ... ")"
+//! compare := column op operand | column "is" ["not"] "null" | column ["not"] "in" "(" literal, ... ")"
 //! op      := = | <> | != | < | <= | > | >=
+//! operand := literal | user
 //! literal := 'text' | number | true | false | null
+//! user    := "$user" | "$user.id" | "$user.role" | "$user.claims." name ("." name)*
 //! ```
+//!
+//! `$user…` names a value of the caller's (role rules only; a partial index refuses it).
 
 use serde::{Deserialize, Serialize};
 
@@ -23,9 +27,61 @@ pub enum Predicate {
     And(Vec<Predicate>),
     Or(Vec<Predicate>),
     Not(Box<Predicate>),
-    Compare { column: String, operator: CompareOperator, value: Literal },
-    IsNull { column: String, negated: bool },
-    In { column: String, values: Vec<Literal>, negated: bool },
+    Compare {
+        column: String,
+        operator: CompareOperator,
+        value: Literal,
+    },
+    /// `column op $user…`: compared with a value of the caller's, known per request.
+    CompareUser {
+        column: String,
+        operator: CompareOperator,
+        value: UserValue,
+    },
+    IsNull {
+        column: String,
+        negated: bool,
+    },
+    In {
+        column: String,
+        values: Vec<Literal>,
+        negated: bool,
+    },
+}
+
+/// A value of the caller's that a role rule reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UserValue {
+    /// `$user` or `$user.id`: the caller's user id (null for anonymous callers and API keys).
+    Id,
+    /// `$user.role`: the role the caller acts in.
+    Role,
+    /// `$user.claims.a.b`: a claim of the caller's token, by its path.
+    Claim(Vec<String>),
+}
+
+impl UserValue {
+    /// Reads `$user`, `$user.id`, `$user.role` or `$user.claims.…`.
+    pub fn parse(text: &str) -> Option<UserValue> {
+        match text {
+            "$user" | "$user.id" => Some(UserValue::Id),
+            "$user.role" => Some(UserValue::Role),
+            _ => {
+                let path = text.strip_prefix("$user.claims.")?;
+                let parts: Vec<String> = path.split('.').map(str::to_owned).collect();
+                parts.iter().all(|part| !part.is_empty()).then_some(UserValue::Claim(parts))
+            }
+        }
+    }
+
+    /// As written in a rule.
+    pub fn text(&self) -> String {
+        match self {
+            UserValue::Id => "$user.id".to_owned(),
+            UserValue::Role => "$user.role".to_owned(),
+            UserValue::Claim(path) => format!("$user.claims.{}", path.join(".")),
+        }
+    }
 }
 
 /// A comparison operator.
@@ -40,7 +96,7 @@ pub enum CompareOperator {
 }
 
 impl CompareOperator {
-    fn sql(self) -> &'static str {
+    pub fn sql(self) -> &'static str {
         match self {
             CompareOperator::Equal => "=",
             CompareOperator::NotEqual => "<>",
@@ -84,12 +140,31 @@ impl Predicate {
             }
             Predicate::Not(inner) => inner.for_each_operand_mut(visit),
             Predicate::Compare { column, value, .. } => visit(column, Some(value)),
-            Predicate::IsNull { column, .. } => visit(column, None),
+            Predicate::CompareUser { column, .. } | Predicate::IsNull { column, .. } => visit(column, None),
             Predicate::In { column, values, .. } => values.iter_mut().for_each(|value| visit(column, Some(value))),
         }
     }
 
-    /// The predicate as SQL with inlined literals (for DDL).
+    /// The caller's values the predicate reads, each once, in order of appearance.
+    pub fn user_values(&self) -> Vec<UserValue> {
+        let mut found = Vec::new();
+        self.collect_user_values(&mut found);
+        found
+    }
+
+    fn collect_user_values(&self, found: &mut Vec<UserValue>) {
+        match self {
+            Predicate::And(parts) | Predicate::Or(parts) => {
+                parts.iter().for_each(|part| part.collect_user_values(found))
+            }
+            Predicate::Not(inner) => inner.collect_user_values(found),
+            Predicate::CompareUser { value, .. } if !found.contains(value) => found.push(value.clone()),
+            _ => {}
+        }
+    }
+
+    /// The predicate as SQL with inlined literals (for DDL). A `$user` comparison, which
+    /// validation keeps out of DDL, renders as false.
     pub fn to_sql(&self, dialect: Dialect) -> String {
         match self {
             Predicate::And(parts) => join(parts, " AND ", dialect),
@@ -98,6 +173,7 @@ impl Predicate {
             Predicate::Compare { column, operator, value } => {
                 format!("{} {} {}", dialect.quote(column), operator.sql(), dialect.literal(value))
             }
+            Predicate::CompareUser { .. } => "1 = 0".to_owned(),
             Predicate::IsNull { column, negated } => {
                 format!("{} IS {}NULL", dialect.quote(column), if *negated { "NOT " } else { "" })
             }
@@ -147,8 +223,12 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, PredicateError> {
         if character.is_whitespace() {
             index += 1;
         } else if character.is_ascii_alphabetic() || character == '_' || character == '$' {
+            // `$user.claims.org` is one word: dots join the parts of a caller's value.
+            let dotted = character == '$';
             while index < characters.len()
-                && (characters[index].is_ascii_alphanumeric() || matches!(characters[index], '_' | '$'))
+                && (characters[index].is_ascii_alphanumeric()
+                    || matches!(characters[index], '_' | '$')
+                    || (dotted && characters[index] == '.'))
             {
                 index += 1;
             }
@@ -294,6 +374,11 @@ impl Parser {
 
     fn comparison(&mut self) -> Result<Predicate, PredicateError> {
         let column = match self.peek() {
+            Some((Token::Word(word), _)) if word.starts_with('$') => {
+                return Err(self.error_here(format!(
+                    "expected a column name, found '{word}' (a caller's value goes on the right)"
+                )));
+            }
             Some((Token::Word(word), _)) if !is_reserved_word(&word) => {
                 self.advance();
                 word
@@ -350,6 +435,17 @@ impl Parser {
                         return Err(self.error_here(format!("expected an operator, found '{other}'")));
                     }
                 };
+                if let Some((Token::Word(word), _)) = self.peek()
+                    && word.starts_with('$')
+                {
+                    let Some(value) = UserValue::parse(&word) else {
+                        return Err(self.error_here(format!(
+                            "unknown caller value '{word}': use $user.id, $user.role or $user.claims.NAME"
+                        )));
+                    };
+                    self.advance();
+                    return Ok(Predicate::CompareUser { column, operator, value });
+                }
                 let value = self.literal()?;
                 Ok(Predicate::Compare { column, operator, value })
             }
@@ -426,6 +522,18 @@ mod tests {
         assert!(error.message.contains("unexpected 'extra'"), "{error}");
         let error = Predicate::parse("a = 1; drop table x").unwrap_err();
         assert!(error.message.contains("unexpected character ';'"), "{error}");
+    }
+
+    #[test]
+    fn reads_caller_values() {
+        let predicate = Predicate::parse("owner_id = $user or (team = $user.claims.org.team and $x = 1)");
+        assert!(predicate.is_err(), "a $-word is no column");
+        let predicate =
+            Predicate::parse("owner_id = $user or reviewer_id = $user.id or team = $user.claims.org.team").unwrap();
+        assert_eq!(predicate.user_values(), vec![UserValue::Id, UserValue::Claim(vec!["org".into(), "team".into()])]);
+        let error = Predicate::parse("owner_id = $user.name").unwrap_err();
+        assert!(error.message.contains("unknown caller value '$user.name'"), "{error}");
+        assert!(Predicate::parse("owner_id = $user.claims.").is_err());
     }
 
     #[test]

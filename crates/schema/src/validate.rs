@@ -10,12 +10,12 @@ use std::path::Path;
 use indexmap::IndexMap;
 use toml::Spanned;
 
-use crate::file::{FieldDef, IndexDef, PermissionDef, ResourceDef, RoleDef, SchemaFile};
+use crate::file::{AccountsDef, FieldDef, IndexDef, PermissionDef, ResourceDef, RoleDef, SchemaFile};
 use crate::model::{
-    Action, AutoTimestamp, DefaultValue, Field, FieldType, Index, Literal, OnDelete, Permission, Reference, Resource,
-    Role, Schema,
+    Accounts, Action, AutoTimestamp, DefaultValue, Field, FieldType, Index, Literal, OnDelete, Permission, Preset,
+    PresetValue, Reference, Resource, Role, Schema,
 };
-use crate::predicate::Predicate;
+use crate::predicate::{Predicate, UserValue};
 use crate::values;
 
 /// One problem found in a schema file.
@@ -273,8 +273,89 @@ impl Validator<'_> {
                 (name, role)
             })
             .collect();
-        // Stand-in until [accounts] is parsed (the permissions work on main declares it).
-        Schema { resources, accounts: None, roles, realtime: file.realtime, rate_limits: file.rate_limits }
+        let accounts = file.accounts.and_then(|accounts| {
+            let line = self.line(accounts.span());
+            self.accounts(accounts.into_inner(), line, &resources, &roles)
+        });
+        Schema { resources, accounts, roles, realtime: file.realtime, rate_limits: file.rate_limits }
+    }
+
+    /// `[accounts]`: the resource and fields exist, with the types logging in needs.
+    fn accounts(
+        &mut self,
+        definition: AccountsDef,
+        line: usize,
+        resources: &IndexMap<String, Resource>,
+        roles: &IndexMap<String, Role>,
+    ) -> Option<Accounts> {
+        let path = "accounts";
+        let resource_name = definition.resource.into_inner();
+        let Some(resource) = resources.get(&resource_name) else {
+            self.error(
+                line,
+                path,
+                format!("accounts live in unknown resource '{resource_name}'"),
+                Some(did_you_mean(&resource_name, resources.keys().map(String::as_str), "resources")),
+            );
+            return None;
+        };
+        let field = |this: &mut Self, given: Option<Spanned<String>>, default: &str, purpose: &str| {
+            let name = given.map_or_else(|| default.to_owned(), Spanned::into_inner);
+            match resource.field(&name) {
+                Some(field) => Some(field.clone()),
+                None => {
+                    this.error(
+                        line,
+                        path,
+                        format!("the {purpose} field '{name}' is not a field of '{resource_name}'"),
+                        Some(did_you_mean(&name, resource.fields.iter().map(|field| field.name.as_str()), "fields")),
+                    );
+                    None
+                }
+            }
+        };
+        let username = field(self, definition.username_field, "username", "username");
+        let role = field(self, definition.role_field, "role", "role");
+        let password = field(self, definition.password_field, "password_hash", "password");
+        let (username, role, password) = (username?, role?, password?);
+        let mut valid = true;
+        if !(username.unique && matches!(username.field_type, FieldType::Text)) {
+            self.error(line, path, format!("the username field '{}' must be a unique text field", username.name), None);
+            valid = false;
+        }
+        match &role.field_type {
+            FieldType::Text => {}
+            FieldType::Enum(values) => {
+                for value in values.iter().filter(|value| !roles.is_empty() && !roles.contains_key(*value)) {
+                    self.error(
+                        line,
+                        path,
+                        format!("'{value}', a value of the role field '{}', is no declared role", role.name),
+                        Some(format!("declare [roles.{value}] or remove the value")),
+                    );
+                    valid = false;
+                }
+            }
+            _ => {
+                self.error(line, path, format!("the role field '{}' must be text or an enum", role.name), None);
+                valid = false;
+            }
+        }
+        if !(matches!(password.field_type, FieldType::Text) && password.nullable) {
+            self.error(
+                line,
+                path,
+                format!("the password field '{}' must be a nullable text field", password.name),
+                Some("accounts are created without a password and given one later".into()),
+            );
+            valid = false;
+        }
+        valid.then(|| Accounts {
+            resource: resource_name.clone(),
+            username_field: username.name,
+            role_field: role.name,
+            password_field: password.name,
+        })
     }
 
     fn resource(
@@ -334,6 +415,7 @@ impl Validator<'_> {
             pattern_regex: None,
             reference: None,
             auto: None,
+            read_only: false,
         }];
         for (field_name, field_definition) in definition.fields {
             let field_line = self.line(field_definition.span());
@@ -605,6 +687,7 @@ impl Validator<'_> {
             pattern_regex,
             reference,
             auto,
+            read_only: false,
         })
     }
 
@@ -705,51 +788,16 @@ impl Validator<'_> {
         let predicate = match &definition.predicate {
             None => None,
             Some(text) => {
-                let predicate_line = self.line(text.span());
-                match Predicate::parse(text.get_ref()) {
-                    Err(error) => {
-                        self.error(
-                            predicate_line,
-                            &path,
-                            format!("bad partial-index predicate '{}': {error}", text.get_ref()),
-                            Some("write e.g. where = \"status <> 'done' and priority >= 2\"".into()),
-                        );
-                        valid = false;
-                        None
-                    }
-                    Ok(mut predicate) => {
-                        let mut problems = Vec::new();
-                        predicate.for_each_operand_mut(&mut |column, literal| {
-                            let Some(field) = fields.iter().find(|field| field.name == column) else {
-                                problems.push((
-                                    format!("partial-index predicate names unknown column '{column}'"),
-                                    Some(did_you_mean(
-                                        column,
-                                        fields.iter().map(|field| field.name.as_str()),
-                                        "fields",
-                                    )),
-                                ));
-                                return;
-                            };
-                            if let Some(literal) = literal {
-                                match check_literal(literal, &field.field_type) {
-                                    Ok(canonical) => *literal = canonical,
-                                    Err(message) => problems.push((
-                                        format!(
-                                            "partial-index predicate compares '{column}' with a wrong value: {message}"
-                                        ),
-                                        None,
-                                    )),
-                                }
-                            }
-                        });
-                        for (message, hint) in problems {
-                            self.error(predicate_line, &path, message, hint);
-                            valid = false;
-                        }
-                        Some(predicate)
-                    }
-                }
+                let predicate = self.predicate(
+                    text,
+                    fields,
+                    &path,
+                    "partial-index predicate",
+                    "write e.g. where = \"status <> 'done' and priority >= 2\"",
+                    false,
+                );
+                valid &= predicate.is_some();
+                predicate
             }
         };
         let columns: Vec<String> = definition.columns.iter().map(|column| column.get_ref().clone()).collect();
@@ -927,6 +975,57 @@ impl Validator<'_> {
         }
     }
 
+    /// Parses `text` as a predicate over `fields`, with its literals in canonical form;
+    /// `None` (and errors recorded) when it does not parse or names what is not there.
+    /// `what` names it in messages; `$user…` values are allowed only with `caller_values`.
+    fn predicate(
+        &mut self,
+        text: &Spanned<String>,
+        fields: &[Field],
+        path: &str,
+        what: &str,
+        example: &str,
+        caller_values: bool,
+    ) -> Option<Predicate> {
+        let line = self.line(text.span());
+        let mut predicate = match Predicate::parse(text.get_ref()) {
+            Ok(predicate) => predicate,
+            Err(error) => {
+                self.error(line, path, format!("bad {what} '{}': {error}", text.get_ref()), Some(example.to_owned()));
+                return None;
+            }
+        };
+        let mut problems = Vec::new();
+        if !caller_values && !predicate.user_values().is_empty() {
+            problems.push((
+                format!("a {what} cannot read the caller's values ($user…)"),
+                Some("$user belongs in role rules".to_owned()),
+            ));
+        }
+        predicate.for_each_operand_mut(&mut |column, literal| {
+            let Some(field) = fields.iter().find(|field| field.name == column) else {
+                problems.push((
+                    format!("{what} names unknown column '{column}'"),
+                    Some(did_you_mean(column, fields.iter().map(|field| field.name.as_str()), "fields")),
+                ));
+                return;
+            };
+            if let Some(literal) = literal {
+                match check_literal(literal, &field.field_type) {
+                    Ok(canonical) => *literal = canonical,
+                    Err(message) => {
+                        problems.push((format!("{what} compares '{column}' with a wrong value: {message}"), None))
+                    }
+                }
+            }
+        });
+        let valid = problems.is_empty();
+        for (message, hint) in problems {
+            self.error(line, path, message, hint);
+        }
+        valid.then_some(predicate)
+    }
+
     fn role(&mut self, name: &str, definition: RoleDef, line: usize, resources: &IndexMap<String, Resource>) -> Role {
         let path = format!("roles.{name}");
         self.identifier(name, "role", line, &path);
@@ -978,34 +1077,125 @@ impl Validator<'_> {
                 ),
             }
         }
-        let fields = definition.fields.map(|fields| {
-            fields
-                .into_iter()
+        let target = resources.get(&resource_name);
+        let named = |this: &mut Self, list: Vec<Spanned<String>>, what: &str| -> Vec<String> {
+            list.into_iter()
                 .map(|field| {
+                    let field_line = this.line(field.span());
                     let field = field.into_inner();
-                    if let Some(resource) = resources.get(&resource_name)
-                        && resource.field(&field).is_none()
-                    {
-                        self.error(
-                            line,
+                    match target {
+                        None if resource.is_none() => this.error(
+                            field_line,
                             path,
-                            format!("permission names unknown field '{field}' of '{resource_name}'"),
-                            Some(did_you_mean(
-                                &field,
-                                resource.fields.iter().map(|field| field.name.as_str()),
-                                "fields",
-                            )),
-                        );
+                            format!("{what} '{field}' on every resource ('*')"),
+                            Some("name the resource whose field it is".into()),
+                        ),
+                        Some(target) if target.field(&field).is_none() => this.error(
+                            field_line,
+                            path,
+                            format!("{what} names unknown field '{field}' of '{resource_name}'"),
+                            Some(did_you_mean(&field, target.fields.iter().map(|field| field.name.as_str()), "fields")),
+                        ),
+                        _ => {}
                     }
                     field
                 })
                 .collect()
-        });
-        let filter = definition.filter.map(|filter| filter.into_inner());
-        if filter.as_deref().is_some_and(|filter| filter.trim().is_empty()) {
-            self.error(line, path, "an empty row filter", Some("remove `filter` to grant every row".into()));
+        };
+        let fields = definition.fields.map(|fields| named(self, fields, "visible field"));
+        let hidden = named(self, definition.hidden, "hidden field");
+        let read_only = named(self, definition.read_only, "read-only field");
+        let key = target.map(|target| target.primary_key().name.clone());
+        if let Some(key) = &key
+            && hidden.contains(key)
+        {
+            self.error(
+                line,
+                path,
+                format!("the key '{key}' cannot be hidden"),
+                Some("hide the resource by granting no read".into()),
+            );
         }
-        Permission { resource, actions, filter, fields }
+        let rule = |this: &mut Self, text: Option<Spanned<String>>, what: &str| -> Option<Predicate> {
+            let text = text?;
+            if text.get_ref().trim().is_empty() {
+                this.error(line, path, format!("an empty {what}"), Some("remove it to apply to every row".to_owned()));
+                return None;
+            }
+            match target {
+                Some(target) => this.predicate(
+                    &text,
+                    &target.fields,
+                    path,
+                    what,
+                    "write e.g. filter = \"owner_id = $user.id or status = 'public'\"",
+                    true,
+                ),
+                None => {
+                    if resource.is_none() {
+                        this.error(
+                            line,
+                            path,
+                            format!("a {what} on every resource ('*')"),
+                            Some("rules name fields: give the resource".into()),
+                        );
+                    }
+                    None
+                }
+            }
+        };
+        let filter = rule(self, definition.filter, "row filter");
+        let check = rule(self, definition.check, "check rule");
+        let mut presets = Vec::new();
+        for (field_name, value) in definition.preset {
+            let value_line = self.line(value.span());
+            let value = value.into_inner();
+            let Some(target) = target else {
+                if resource.is_none() {
+                    self.error(
+                        value_line,
+                        path,
+                        format!("a preset of '{field_name}' on every resource ('*')"),
+                        Some("name the resource".into()),
+                    );
+                }
+                continue;
+            };
+            let Some(field) = target.field(&field_name) else {
+                self.error(
+                    value_line,
+                    path,
+                    format!("preset of unknown field '{field_name}' of '{resource_name}'"),
+                    Some(did_you_mean(&field_name, target.fields.iter().map(|field| field.name.as_str()), "fields")),
+                );
+                continue;
+            };
+            let preset = match &value {
+                toml::Value::String(text) if text.starts_with('$') => match UserValue::parse(text) {
+                    Some(user) => Some(PresetValue::User(user)),
+                    None => {
+                        self.error(
+                            value_line,
+                            path,
+                            format!("unknown caller value '{text}' in the preset of '{field_name}'"),
+                            Some("use $user.id, $user.role or $user.claims.NAME".into()),
+                        );
+                        None
+                    }
+                },
+                other => match literal_for_type(other, &field.field_type) {
+                    Ok(literal) => Some(PresetValue::Literal(literal)),
+                    Err(message) => {
+                        self.error(value_line, path, format!("preset of '{field_name}': {message}"), None);
+                        None
+                    }
+                },
+            };
+            if let Some(value) = preset {
+                presets.push(Preset { field: field_name, value });
+            }
+        }
+        Permission { resource, actions, filter, fields, hidden, read_only, presets, check }
     }
 }
 

@@ -209,3 +209,61 @@ fn timestamp_and_date_literals_are_canonical() {
     let message = single_error("[resources.a.fields]\nday = { type = \"date\", default = \"2023-02-30\" }\n");
     assert!(message.contains("'2023-02-30' is not a date"), "{message}");
 }
+
+const ROLES_BASE: &str = r#"
+[resources.notes.fields]
+owner_id = { type = "integer" }
+body = { type = "text" }
+"#;
+
+#[test]
+fn role_rules_are_checked_like_the_rest_of_the_file() {
+    let error = single_error(&format!(
+        "{ROLES_BASE}[roles.member]\npermissions = [{{ resource = \"notes\", actions = [\"read\"], filter = \"ownr_id = $user.id\" }}]\n"
+    ));
+    assert!(error.contains("schema.toml:6:") && error.contains("row filter names unknown column 'ownr_id'"), "{error}");
+    assert!(error.contains("did you mean 'owner_id'?"), "{error}");
+    let error = single_error(&format!(
+        "{ROLES_BASE}[roles.member]\npermissions = [{{ resource = \"*\", actions = [\"read\"], filter = \"owner_id = $user\" }}]\n"
+    ));
+    assert!(error.contains("row filter on every resource ('*')"), "{error}");
+    let error = single_error(&format!(
+        "{ROLES_BASE}[roles.member]\npermissions = [{{ resource = \"notes\", actions = [\"read\"], hidden = [\"id\"] }}]\n"
+    ));
+    assert!(error.contains("the key 'id' cannot be hidden"), "{error}");
+    let error = single_error(&format!(
+        "{ROLES_BASE}[roles.member]\npermissions = [{{ resource = \"notes\", actions = [\"create\"], preset = {{ owner_id = \"$user.nme\" }} }}]\n"
+    ));
+    assert!(error.contains("unknown caller value '$user.nme'"), "{error}");
+    let error = single_error(&format!(
+        "{ROLES_BASE}[roles.member]\npermissions = [{{ resource = \"notes\", actions = [\"create\"], preset = {{ owner_id = \"seven\" }} }}]\n"
+    ));
+    assert!(error.contains("preset of 'owner_id'"), "{error}");
+    let error = single_error(&format!(
+        "{ROLES_BASE}[roles.member]\npermissions = [{{ resource = \"notes\", actions = [\"update\"], check = \"body = $user.claims.\" }}]\n"
+    ));
+    assert!(error.contains("bad check rule"), "{error}");
+}
+
+#[test]
+fn caller_values_stay_out_of_partial_indexes() {
+    let error = single_error(
+        "[resources.notes]\nindexes = [{ columns = [\"body\"], where = \"owner_id = $user.id\" }]\n[resources.notes.fields]\nowner_id = { type = \"integer\" }\nbody = { type = \"text\" }\n",
+    );
+    assert!(error.contains("cannot read the caller's values"), "{error}");
+}
+
+#[test]
+fn accounts_name_a_resource_with_login_fields() {
+    let base = "[resources.users.fields]\nusername = { type = \"text\", unique = true }\nrole = { type = \"enum\", values = [\"member\", \"root\"] }\npassword_hash = { type = \"text\", nullable = true }\n[roles.member]\n";
+    let schema = parse_schema(&format!("[accounts]\nresource = \"users\"\n[roles.root]\n{base}"), "t").unwrap();
+    let accounts = schema.accounts.unwrap();
+    assert_eq!((accounts.username_field.as_str(), accounts.password_field.as_str()), ("username", "password_hash"));
+    let error = single_error(&format!("[accounts]\nresource = \"users\"\n{base}"));
+    assert!(error.contains("'root', a value of the role field 'role', is no declared role"), "{error}");
+    let error = single_error(&format!("[accounts]\nresource = \"user\"\n[roles.root]\n{base}"));
+    assert!(error.contains("unknown resource 'user'") && error.contains("did you mean 'users'?"), "{error}");
+    let error =
+        single_error(&format!("[accounts]\nresource = \"users\"\npassword_field = \"username\"\n[roles.root]\n{base}"));
+    assert!(error.contains("must be a nullable text field"), "{error}");
+}

@@ -15,6 +15,7 @@ use crate::bus::{Bus, LocalBus};
 use crate::cache::ResponseCache;
 use crate::cache::coherence::{self, Background, Coherence};
 use crate::config::{CursorSecret, ServerConfig};
+use oxbase_access::Permissions;
 use oxbase_store::change::ChangeEvent;
 use oxbase_store::{Store, StoreError};
 
@@ -22,6 +23,8 @@ use oxbase_store::{Store, StoreError};
 pub struct App {
     /// The validated schema being served.
     pub schema: Arc<Schema>,
+    /// The schema's roles, compiled: what each caller may see and do.
+    pub permissions: Permissions,
     /// The database.
     pub store: Store,
     /// The settings the server was started with.
@@ -111,8 +114,10 @@ impl App {
             }
         };
         let (coherence, bus, background) = coherence::start(&config, &instance, cache_enabled, make_bus).await;
+        let permissions = Permissions::compile(&schema);
         Ok(App {
             schema,
+            permissions,
             store,
             config,
             cursor_key,

@@ -28,6 +28,32 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("the server stopped: {0}")]
     Io(#[from] std::io::Error),
+    #[error(
+        "refusing to serve a schema without roles on {address}: anyone who can reach it could read, write and delete everything. Declare [roles] (and an `anonymous` role for what needs no credentials), listen on 127.0.0.1, or pass --open (server.open = true) if the API is meant to be public"
+    )]
+    Exposed { address: SocketAddr },
+}
+
+/// How exposed the API is, from its schema and where it listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposure {
+    /// The schema declares roles: every request gets what its credentials allow.
+    Guarded,
+    /// No roles, on loopback: anyone on this machine may do everything.
+    OpenLocally,
+    /// No roles, on another address, as `open` deliberately allows.
+    Public,
+}
+
+/// Whether `schema` may be served on `address`: a schema without roles only on loopback,
+/// unless `open` says the API is deliberately public. Security is on by default.
+pub fn exposure(schema: &oxbase_schema::Schema, address: SocketAddr, open: bool) -> Result<Exposure, ServeError> {
+    match (schema.roles.is_empty(), address.ip().is_loopback(), open) {
+        (false, _, _) => Ok(Exposure::Guarded),
+        (true, true, _) => Ok(Exposure::OpenLocally),
+        (true, false, true) => Ok(Exposure::Public),
+        (true, false, false) => Err(ServeError::Exposed { address }),
+    }
 }
 
 /// Binds the listener (so the caller learns the port before serving).

@@ -8,8 +8,8 @@ use std::time::Instant;
 use oxbase_query::plan::{Condition, ReadPlan};
 use oxbase_query::sql::Statement;
 use oxbase_query::sql::write::{
-    bulk_update, bump_version, delete_by_keys, insert_statement, lock_by_keys, rows_per_statement, select_by_keys,
-    select_for_write, update_by_keys,
+    bulk_update, bump_version, delete_by_keys, insert_statement, keys_outside, lock_by_keys, rows_per_statement,
+    select_by_keys, select_for_write, update_by_keys,
 };
 use oxbase_query::write::{BulkUpdatePlan, Conflict, InsertPlan, InsertRow, InsertTarget, Problem, UpdatePlan};
 use oxbase_schema::Schema;
@@ -21,7 +21,7 @@ use crate::exec::{Executor, Refusal, Value};
 use crate::json::literal_json;
 use crate::postgres::notify;
 use crate::read::read_with;
-use crate::write::{WriteFailure, WriteOptions, WriteOutcome, WriteRequest};
+use crate::write::{WriteFailure, WriteGuard, WriteOptions, WriteOutcome, WriteRequest};
 use crate::{ReadOutput, StoreError};
 
 /// Runs a write request on `executor`, which is inside a transaction the caller commits.
@@ -33,7 +33,7 @@ pub(crate) fn write_in_transaction(
 ) -> Result<WriteOutcome, WriteFailure> {
     let mut representation = options.representation;
     let started = Instant::now();
-    let mut run = Run { executor, statements: 0, resource: request.resource().to_owned() };
+    let mut run = Run { executor, statements: 0, resource: request.resource().to_owned(), guard: &options.guard };
     let key_field = schema.resource(request.resource()).expect("requests name resources").primary_key();
     // The written rows as `select` shapes them, read inside the transaction.
     let read_back =
@@ -69,6 +69,7 @@ pub(crate) fn write_in_transaction(
         WriteRequest::Delete { resource, table, key, condition } => {
             // Deleted rows are read back before they go.
             let keys = run.select_keys(table, key, condition.as_ref())?;
+            run.check_before(resource, table, key, &keys, "delete")?;
             deleted_representation = read_back(&mut run, representation.take(), &keys)?;
             run.delete_keys(table, key, &keys)?;
             let mut touched = vec![resource.clone()];
@@ -143,6 +144,8 @@ struct Run<'a> {
     statements: u32,
     /// The resource the request writes, for the slow-query log.
     resource: String,
+    /// The caller's rules the rows must pass.
+    guard: &'a WriteGuard,
 }
 
 impl Run<'_> {
@@ -150,6 +153,71 @@ impl Run<'_> {
         self.statements += 1;
         let resource = self.resource.clone();
         Ok(self.executor.run(&resource, statement, keys)?)
+    }
+
+    /// The rows among `keys` that `condition` does not let through, in key order.
+    fn outside(
+        &mut self,
+        table: &str,
+        key: &str,
+        keys: &[Literal],
+        condition: &Condition,
+    ) -> Result<Vec<Literal>, WriteFailure> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.query(&keys_outside(table, key, condition, self.executor.dialect()), Some(keys))?;
+        Ok(rows.iter().map(|row| value_literal(&row[0])).collect())
+    }
+
+    /// Rows about to be updated or deleted must pass the caller's rule as they are now.
+    fn check_before(
+        &mut self,
+        resource: &str,
+        table: &str,
+        key: &str,
+        keys: &[Literal],
+        action: &str,
+    ) -> Result<(), WriteFailure> {
+        let Some(condition) = &self.guard.before else { return Ok(()) };
+        let outside = self.outside(table, key, keys, condition)?;
+        match outside.first() {
+            None => Ok(()),
+            Some(first) => Err(WriteFailure::Forbidden {
+                message: format!(
+                    "your role may not {action} {resource} {}{}; nothing was written",
+                    literal_text(first),
+                    more(outside.len())
+                ),
+            }),
+        }
+    }
+
+    /// Rows created or changed must pass the caller's rule for their resource afterwards;
+    /// `paths` names each key's row in the body (the key itself when there is none).
+    fn check_after(
+        &mut self,
+        resource: &str,
+        table: &str,
+        key: &str,
+        keys: &[Literal],
+        paths: &[&str],
+    ) -> Result<(), WriteFailure> {
+        let Some(condition) = self.guard.after(resource).cloned() else { return Ok(()) };
+        let outside = self.outside(table, key, keys, &condition)?;
+        let Some(first) = outside.first() else { return Ok(()) };
+        let place = keys
+            .iter()
+            .position(|candidate| candidate == first)
+            .and_then(|index| paths.get(index))
+            .filter(|path| !path.is_empty())
+            .map_or_else(|| format!("{resource} {}", literal_text(first)), |path| format!("the row at {path}"));
+        Err(WriteFailure::Forbidden {
+            message: format!(
+                "{place}{} would be outside what your role may write in '{resource}'; nothing was written",
+                more(outside.len())
+            ),
+        })
     }
 
     fn bump_version(&mut self, resource: &str) -> Result<i64, WriteFailure> {
@@ -176,6 +244,14 @@ impl Run<'_> {
         )?;
         let keys = self.insert_rows(&plan.target, &rows, plan.conflict, &plan.conflict_columns, &plan.provided)?;
         self.check_new_keys(schema, &plan.target, &keys)?;
+        if plan.conflict != Conflict::Ignore || keys.len() == rows.len() {
+            // (An ignored duplicate returns no key, so keys and rows no longer pair up; the
+            // keys are checked all the same, named by key.)
+            let paths: Vec<&str> = plan.rows.iter().map(|row| row.path.as_str()).collect();
+            self.check_after(&plan.target.resource, &plan.target.table, &plan.target.key, &keys, &paths)?;
+        } else {
+            self.check_after(&plan.target.resource, &plan.target.table, &plan.target.key, &keys, &[])?;
+        }
         self.advance_identity(&plan.target, &rows)?;
         let mut touched = vec![plan.target.resource.clone()];
         for (position, nested) in plan.target.nested.iter().enumerate() {
@@ -214,6 +290,8 @@ impl Run<'_> {
             self.check_references(schema, &nested.target, &labelled)?;
             let child_keys = self.insert_rows(&nested.target, &values, Conflict::Fail, &[], &[])?;
             self.check_new_keys(schema, &nested.target, &child_keys)?;
+            let paths: Vec<&str> = child_rows.iter().map(|(row, _)| row.path.as_str()).collect();
+            self.check_after(&nested.target.resource, &nested.target.table, &nested.target.key, &child_keys, &paths)?;
             touched.push(nested.target.resource.clone());
         }
         Ok((keys, touched))
@@ -345,7 +423,9 @@ impl Run<'_> {
         if keys.is_empty() {
             return Ok((keys, Vec::new()));
         }
+        self.check_before(&plan.resource, &plan.table, &plan.key, &keys, "update")?;
         self.query(&update_by_keys(&plan.table, &plan.key, &plan.set, self.executor.dialect()), Some(&keys))?;
+        self.check_after(&plan.resource, &plan.table, &plan.key, &keys, &[])?;
         let changes = old_rows
             .iter()
             .map(|old| {
@@ -413,6 +493,14 @@ impl Run<'_> {
                     old_by_key.insert(literal_text(&value_literal(&row[0])), row);
                 }
             }
+            // Rows the caller may not see are missing to them, exactly like rows that are not there.
+            if let Some(visible) = self.guard.visible.clone() {
+                let found: Vec<Literal> =
+                    group_keys.iter().filter(|key| old_by_key.contains_key(&literal_text(key))).cloned().collect();
+                for hidden in self.outside(&plan.table, &plan.key, &found, &visible)? {
+                    old_by_key.remove(&literal_text(&hidden));
+                }
+            }
             let missing: Vec<String> = group
                 .rows
                 .iter()
@@ -429,6 +517,7 @@ impl Run<'_> {
                     ),
                 });
             }
+            self.check_before(&plan.resource, &plan.table, &plan.key, &group_keys, "update")?;
             let dialect = self.executor.dialect();
             let types: Vec<&str> = std::iter::once(&plan.key)
                 .chain(&group.columns)
@@ -453,6 +542,8 @@ impl Run<'_> {
                 changes.push(RowChange { id: literal_json(&row.key, &key_type), fields });
                 keys.push(row.key.clone());
             }
+            let paths: Vec<&str> = group.rows.iter().map(|row| row.path.as_str()).collect();
+            self.check_after(&plan.resource, &plan.table, &plan.key, &group_keys, &paths)?;
         }
         Ok((keys, changes))
     }
@@ -489,6 +580,11 @@ fn generate_keys(target: &InsertTarget, rows: &mut [Vec<Literal>]) {
 fn unique_literals<'a>(values: impl Iterator<Item = &'a Literal>) -> Vec<Literal> {
     let mut seen = BTreeSet::new();
     values.filter(|value| **value != Literal::Null).filter(|value| seen.insert(literal_text(value))).cloned().collect()
+}
+
+/// " (and N more)" after the first row named, when there are others.
+fn more(outside: usize) -> String {
+    if outside > 1 { format!(" (and {} more)", outside - 1) } else { String::new() }
 }
 
 fn literal_text(value: &Literal) -> String {

@@ -67,6 +67,28 @@ pub struct WriteOptions {
     /// Fail the write when it would change more rows than this (`Prefer: max-affected=N`
     /// with `handling=strict`); nothing is written then.
     pub max_affected: Option<usize>,
+    /// The caller's rules every row the write touches must pass.
+    pub guard: WriteGuard,
+}
+
+/// The caller's rules a write's rows must pass, checked inside its transaction (a row
+/// failing one rolls back all of it). A filtered update or delete carries the rows the
+/// caller may see in its own condition already.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteGuard {
+    /// Rows a bulk update names by key that the caller may not see: reported as missing.
+    pub visible: Option<Condition>,
+    /// Rows about to be updated or deleted must pass this as they are before the write.
+    pub before: Option<Condition>,
+    /// Rows created or changed, per resource, must pass its condition after the write.
+    pub after: Vec<(String, Condition)>,
+}
+
+impl WriteGuard {
+    /// The post-write rule for `resource`, if any.
+    pub fn after(&self, resource: &str) -> Option<&Condition> {
+        self.after.iter().find(|(name, _)| name == resource).map(|(_, condition)| condition)
+    }
 }
 
 /// A representation to read back: a read plan whose root condition the store replaces
@@ -97,6 +119,10 @@ pub enum WriteFailure {
     /// Keys named by a bulk update or a single-row write that do not exist.
     #[error("{message}")]
     NotFound { message: String },
+    /// A row is outside what the caller's role may write (named by its place in the body
+    /// or its key); nothing was written.
+    #[error("{message}")]
+    Forbidden { message: String },
     #[error(transparent)]
     Store(#[from] crate::StoreError),
 }

@@ -31,7 +31,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use oxbase_query::cursor::CursorKey;
-use oxbase_query::plan::{CountMode, Embed, Limits, plan_read};
+use oxbase_query::plan::{CountMode, Embed, Limits, every_row, plan_read};
 use oxbase_query::sql::Statement;
 use oxbase_query::sql::read::{child_statement, count_statement, root_statement};
 use oxbase_schema::Schema;
@@ -151,8 +151,9 @@ pub fn plan_reads(
     reads
         .iter()
         .map(|read| {
-            let mut plan = plan_read(schema, &read.resource, &read.parameters, read.options, limits, &cursor_key)
-                .map_err(|error| BenchError::Plan(format!("{}: {error}", read.resource)))?;
+            let mut plan =
+                plan_read(schema, &read.resource, &read.parameters, read.options, limits, &cursor_key, &every_row)
+                    .map_err(|error| BenchError::Plan(format!("{}: {error}", read.resource)))?;
             if let Some(after) = &read.after {
                 plan.after = Some(after.clone());
             }

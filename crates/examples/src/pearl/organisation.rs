@@ -5,8 +5,9 @@ use super::clock::{self, START_OF_2023, START_OF_2024, START_OF_2025, START_OF_2
 use super::vocabulary::{self, EFFORT_KINDS, FIRST_NAMES, LAST_NAMES, RELEASE_KINDS, STUDY_PREFIXES};
 use super::{SeedSummary, Sizes, Table, chance, integer, optional_text, random_stream, text, weighted};
 use crate::RowSink;
+use oxbase_schema::model::Literal;
 
-const USER_COLUMNS: &[&str] = &["id", "username", "email", "role", "created_at"];
+const USER_COLUMNS: &[&str] = &["id", "username", "email", "role", "created_at", "password_hash"];
 const STUDY_COLUMNS: &[&str] = &["id", "study_label", "created_at"];
 const RELEASE_COLUMNS: &[&str] = &["id", "study_id", "database_release_label", "release_date"];
 const EFFORT_COLUMNS: &[&str] = &["id", "study_id", "database_release_id", "name", "created_at"];
@@ -45,6 +46,8 @@ pub(super) fn emit_users<S: RowSink>(
             text(format!("{username}@example.com")),
             text(role),
             text(clock::timestamp_text(created_at)),
+            // No passwords: `oxbase demo` sets its demo users' own.
+            Literal::Null,
         ])?;
     }
     table.finish(summary)?;

@@ -1,6 +1,7 @@
 //! The integration suite: one binary whose modules mirror the API. Every test talks HTTP to
 //! a real server (in-process on port 0, or the `oxbase` binary) over a real SQLite file.
 
+mod access;
 mod cli;
 mod conditional;
 mod connections;

@@ -23,7 +23,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::support::{PostgresDatabase, ServerProcess, oxbase_binary, pearl_schema_path};
+use crate::support::{PostgresDatabase, ServerProcess, open_pearl_schema_path, oxbase_binary};
 
 /// The shared Redis the suite runs against (`.ci/run` starts it).
 pub(crate) const REDIS: &str = "redis://127.0.0.1:6379";
@@ -63,13 +63,14 @@ impl Instance {
         adjust(&mut config);
         let listener = bind(config.listen).await.unwrap();
         let address = listener.local_addr().unwrap();
-        let app = Arc::new(App::open(config, example_schema("pearl").unwrap()).await.unwrap());
+        let mut schema = example_schema("pearl").unwrap();
+        schema.roles.clear();
+        let app = Arc::new(App::open(config, schema).await.unwrap());
         let (sender, receiver) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, app.clone(), async {
             let _ = receiver.await;
         }));
-        let admin_key = Some(crate::support::admin_token(&app));
-        Instance { api: Api { address, client: reqwest::Client::new(), admin_key }, app, shutdown: Some(sender) }
+        Instance { api: Api { address, client: reqwest::Client::new() }, app, shutdown: Some(sender) }
     }
 
     pub(crate) fn mode(&self) -> &'static str {
@@ -97,9 +98,6 @@ impl Drop for Instance {
 pub(crate) struct Api {
     pub(crate) address: SocketAddr,
     pub(crate) client: reqwest::Client,
-    /// An admin's token or key, sent to `/admin/*`, which the pearl schema's roles reserve
-    /// for `admin`.
-    pub(crate) admin_key: Option<String>,
 }
 
 impl Api {
@@ -124,11 +122,7 @@ impl Api {
     }
 
     pub(crate) async fn cache_statistics(&self) -> Value {
-        let mut request = self.client.get(format!("http://{}/admin/cache", self.address));
-        if let Some(key) = &self.admin_key {
-            request = request.bearer_auth(key);
-        }
-        let response = request.send().await.unwrap();
+        let response = self.client.get(format!("http://{}/admin/cache", self.address)).send().await.unwrap();
         response.json().await.unwrap()
     }
 }
@@ -143,19 +137,17 @@ impl ProcessInstance {
     /// `oxbase serve --schema schema --database … --redis REDIS --admin` on a free port.
     async fn start(schema: &Path, database: &PostgresDatabase) -> ProcessInstance {
         let (schema, url) = (schema.to_owned(), database.url());
-        let (process, admin_key) = tokio::task::spawn_blocking(move || {
-            let admin_key = crate::support::admin_key_from_cli(&schema, &url);
-            let process = ServerProcess::start(
+        let process = tokio::task::spawn_blocking(move || {
+            ServerProcess::start(
                 Command::new(oxbase_binary())
                     .args(["serve", "--schema", schema.to_str().unwrap(), "--database", &url])
                     .args(["--listen", "127.0.0.1:0", "--redis", REDIS, "--admin"]),
-            );
-            (process, admin_key)
+            )
         })
         .await
         .unwrap();
         let address = process.address.parse().unwrap();
-        ProcessInstance { api: Api { address, client: reqwest::Client::new(), admin_key: Some(admin_key) }, process }
+        ProcessInstance { api: Api { address, client: reqwest::Client::new() }, process }
     }
 
     /// SIGTERM, then the exit code once the process has stopped.
@@ -175,7 +167,7 @@ impl Deref for ProcessInstance {
 
 /// A copy of the pearl schema file, in `directory`, with `[cache] external_writes = "exact"`.
 fn pearl_schema_with_exact_external_writes(directory: &Path) -> PathBuf {
-    let source = std::fs::read_to_string(pearl_schema_path()).unwrap();
+    let source = std::fs::read_to_string(open_pearl_schema_path()).unwrap();
     let setting = "external_writes = \"exact\"\n";
     let schema = match source.find("\n[cache]\n") {
         Some(start) => {

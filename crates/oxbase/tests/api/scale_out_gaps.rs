@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::scale_out::{Api, Instance, RedisServer, TRACKER, eventually, seeded_database};
-use crate::support::{ServerProcess, oxbase_binary, pearl_schema_path};
+use crate::support::{ServerProcess, open_pearl_schema_path, oxbase_binary};
 
 /// What a gap does to the test's redis-server, over and over, until told to stop.
 #[derive(Clone, Copy, Debug)]
@@ -166,7 +166,7 @@ async fn a_wrong_redis_password_is_logged_and_makes_the_instance_unready() {
     let database = seeded_database().await;
     let redis = RedisServer::start_with(None, &["--requirepass", "the-right-one-81ad"]);
     let url = format!("redis://:{PASSWORD}@127.0.0.1:{}", redis.port);
-    let schema = pearl_schema_path();
+    let schema = open_pearl_schema_path();
     let database_url = database.url();
     let process = tokio::task::spawn_blocking(move || {
         ServerProcess::start(

@@ -8,7 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::on_both_engines_blocking;
-use crate::support::{Engine, ScratchDatabase, ServerProcess, oxbase_binary, pearl_schema_path};
+use crate::support::{
+    Engine, ScratchDatabase, ServerProcess, open_pearl_schema_path, oxbase_binary, pearl_schema_path,
+};
 
 on_both_engines_blocking!(
     serves_the_pearl_example_and_stops_gracefully_on_sigterm,
@@ -19,6 +21,43 @@ on_both_engines_blocking!(
     log_lines_carry_the_request_span_down_to_the_slow_query_log,
 );
 
+/// Secure by default: a schema without roles is served on loopback, and on any other
+/// address only with `--open`; the pearl example, which declares roles, needs none.
+#[test]
+fn a_schema_without_roles_is_served_publicly_only_when_open_says_so() {
+    let database = seeded_database(Engine::Sqlite);
+    let url = database.url();
+    let open_schema = open_pearl_schema_path();
+    let arguments = ["serve", "--schema", open_schema.to_str().unwrap(), "--database", &url, "--listen", "0.0.0.0:0"];
+    let output = Command::new(oxbase_binary()).args(arguments).output().unwrap();
+    assert!(!output.status.success());
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(errors.contains("refusing to serve a schema without roles on 0.0.0.0:0"), "{errors}");
+    assert!(errors.contains("--open"), "{errors}");
+
+    let server = ServerProcess::start(Command::new(oxbase_binary()).args(arguments).arg("--open"));
+    let (status, _) = get(&server, "/api/v1/studies?limit=1");
+    assert_eq!(status, 200);
+    assert!(server.log().contains("the API is public"), "{}", server.log());
+    drop(server);
+
+    let pearl = pearl_schema_path();
+    let server = ServerProcess::start(Command::new(oxbase_binary()).args([
+        "serve",
+        "--schema",
+        pearl.to_str().unwrap(),
+        "--database",
+        &url,
+        "--listen",
+        "0.0.0.0:0",
+    ]));
+    let (status, body) = get(&server, "/api/v1/trackers?limit=1");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&server, "/api/v1/studies");
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("authentication_required"), "{body}");
+}
+
 /// Connection handling does not depend on the engine.
 #[test]
 fn connection_limits_come_from_the_schema_file_the_environment_and_flags() {
@@ -27,15 +66,8 @@ fn connection_limits_come_from_the_schema_file_the_environment_and_flags() {
 
 /// `GET path` on a server process, over a fresh connection.
 fn get(server: &ServerProcess, path: &str) -> (u16, String) {
-    get_as(server, path, None)
-}
-
-/// [`get`] with `Authorization: Bearer credential`, when there is one.
-fn get_as(server: &ServerProcess, path: &str, credential: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect(&server.address).unwrap();
-    let authorization =
-        credential.map(|credential| format!("Authorization: Bearer {credential}\r\n")).unwrap_or_default();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n{authorization}Connection: close\r\n\r\n").unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
     read_response(&mut stream)
 }
 
@@ -67,7 +99,7 @@ fn serves_the_pearl_example_and_stops_gracefully_on_sigterm(engine: Engine) {
     let database = seeded_database(engine);
     let mut server = ServerProcess::start(
         Command::new(oxbase_binary())
-            .args(["serve", "--schema", pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(["serve", "--schema", open_pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .env("OXBASE_DATABASE", database.url()),
     );
     let (status, body) = get(&server, "/api/v1/trackers?select=id,item:reporting_effort_items(item_code)&limit=2");
@@ -100,7 +132,7 @@ fn refuses_an_unmigrated_database(engine: Engine) {
         .args([
             "serve",
             "--schema",
-            pearl_schema_path().to_str().unwrap(),
+            open_pearl_schema_path().to_str().unwrap(),
             "--database",
             &url,
             "--listen",
@@ -122,7 +154,7 @@ fn migrate_flag_prepares_a_fresh_database_and_flags_beat_the_environment(engine:
             .args([
                 "serve",
                 "--schema",
-                pearl_schema_path().to_str().unwrap(),
+                open_pearl_schema_path().to_str().unwrap(),
                 "--database",
                 &url,
                 "--migrate",
@@ -143,7 +175,7 @@ fn a_killed_bulk_insert_leaves_all_or_nothing(engine: Engine) {
     let database = seeded_database(engine);
     let url = database.url();
     let schema = database.directory().join("schema.toml");
-    let source = std::fs::read_to_string(pearl_schema_path()).unwrap();
+    let source = std::fs::read_to_string(open_pearl_schema_path()).unwrap();
     std::fs::write(&schema, source.replacen("[server]\n", "[server]\nmax_body_bytes = 100000000\n", 1)).unwrap();
     let rows: Vec<serde_json::Value> = (0..50_000)
         .map(|index| serde_json::json!({ "tracker_id": 1 + index % 900, "user_id": 2, "body": format!("crash-test {index}") }))
@@ -210,7 +242,7 @@ fn wait_for_sessions_to_end(database: &ScratchDatabase) {
 fn connection_limits_from_every_source(engine: Engine) {
     let database = seeded_database(engine);
     let schema = database.directory().join("schema.toml");
-    let source = std::fs::read_to_string(pearl_schema_path()).unwrap();
+    let source = std::fs::read_to_string(open_pearl_schema_path()).unwrap();
     let limits = "[server]\nheader_read_timeout_seconds = 1\nmax_connections = 50\n";
     std::fs::write(&schema, source.replacen("[server]\n", limits, 1)).unwrap();
     let server = ServerProcess::start(
@@ -250,10 +282,9 @@ fn connection_limits_from_every_source(engine: Engine) {
 /// (on PostgreSQL without Redis they used to say `notify`, the mode the cache would use).
 fn a_disabled_cache_is_reported_off_everywhere(engine: Engine) {
     let database = seeded_database(engine);
-    let admin_key = crate::support::admin_key_from_cli(&pearl_schema_path(), &database.url());
     let server = ServerProcess::start(
         Command::new(oxbase_binary())
-            .args(["serve", "--schema", pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(["serve", "--schema", open_pearl_schema_path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(["--cache", "off", "--admin"])
             .env("OXBASE_DATABASE", database.url())
             .env_remove("OXBASE_REDIS")
@@ -273,7 +304,7 @@ fn a_disabled_cache_is_reported_off_everywhere(engine: Engine) {
     let (status, body) = get(&server, "/health/ready");
     assert_eq!(status, 200, "{body}");
     assert_eq!(json_body(&body)["cache"], "off", "{body}");
-    let (status, body) = get_as(&server, "/admin/cache", Some(&admin_key));
+    let (status, body) = get(&server, "/admin/cache");
     assert_eq!(status, 200, "{body}");
     let statistics = json_body(&body);
     assert_eq!((&statistics["enabled"], &statistics["mode"]), (&false.into(), &"off".into()), "{statistics}");
@@ -286,7 +317,7 @@ fn log_lines_carry_the_request_span_down_to_the_slow_query_log(engine: Engine) {
     let database = seeded_database(engine);
     let server = ServerProcess::start(
         Command::new(oxbase_binary())
-            .args(["--log-format", "json", "serve", "--schema", pearl_schema_path().to_str().unwrap()])
+            .args(["--log-format", "json", "serve", "--schema", open_pearl_schema_path().to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0", "--cache", "off", "--slow-query-ms", "1"])
             // The service and store spans are at debug level (at info, only the request's).
             .env("RUST_LOG", "info,oxbase_store=debug")

@@ -208,9 +208,6 @@ pub struct TestApp {
     postgres: Option<PostgresDatabase>,
     /// The running app, e.g. to subscribe to its change events.
     pub app: Arc<App>,
-    /// An admin's access token, sent with every `/admin/*` request [`TestApp::get`] makes,
-    /// when the admin endpoints are on.
-    pub admin_token: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     _directory: TempDir,
 }
@@ -238,8 +235,31 @@ impl TestApp {
     }
 
     /// Like [`TestApp::spawn_on_with`], also adjusting the pearl schema the server serves
-    /// (settings such as `allow_unfiltered_writes`; the tables stay pearl's).
+    /// (settings such as `allow_unfiltered_writes`; the tables stay pearl's). The schema
+    /// comes without its roles, so every request may do everything (the API and data
+    /// tests); [`TestApp::spawn_with_roles`] keeps them.
     pub async fn spawn_on_with_schema(
+        engine: Engine,
+        adjust: impl FnOnce(&mut ServerConfig),
+        adjust_schema: impl FnOnce(&mut oxbase_schema::Schema),
+    ) -> TestApp {
+        TestApp::spawn_on_with_schema_as_is(engine, adjust, |schema| {
+            schema.roles.clear();
+            adjust_schema(schema);
+        })
+        .await
+    }
+
+    /// The pearl example as it is, roles and all, adjusted by `adjust_schema`.
+    pub async fn spawn_with_roles(
+        engine: Engine,
+        adjust: impl FnOnce(&mut ServerConfig),
+        adjust_schema: impl FnOnce(&mut oxbase_schema::Schema),
+    ) -> TestApp {
+        TestApp::spawn_on_with_schema_as_is(engine, adjust, adjust_schema).await
+    }
+
+    async fn spawn_on_with_schema_as_is(
         engine: Engine,
         adjust: impl FnOnce(&mut ServerConfig),
         adjust_schema: impl FnOnce(&mut oxbase_schema::Schema),
@@ -267,7 +287,6 @@ impl TestApp {
         let mut schema = example_schema("pearl").unwrap();
         adjust_schema(&mut schema);
         let app = Arc::new(App::open(config, schema).await.expect("opening the app"));
-        let admin_token = app.config.admin_enabled.then(|| admin_token(&app));
         let (sender, receiver) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, app.clone(), async {
             let _ = receiver.await;
@@ -278,7 +297,6 @@ impl TestApp {
             database_path,
             postgres,
             app,
-            admin_token,
             shutdown: Some(sender),
             _directory: directory,
         }
@@ -294,15 +312,9 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
-    /// GET a path (with the admin's token for `/admin/*`, when there is one).
+    /// GET a path.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        let mut request = self.client.get(self.url(path));
-        if path.starts_with("/admin")
-            && let Some(token) = &self.admin_token
-        {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.expect("the server answers")
+        self.client.get(self.url(path)).send().await.expect("the server answers")
     }
 
     /// GET a path and parse the JSON body, asserting the status.
@@ -388,25 +400,6 @@ impl Drop for TestApp {
     }
 }
 
-/// An access token of the `admin` role, which `/admin/*` requires when the schema
-/// declares roles (a token rather than an API key: checking it needs no database
-/// connection, so the admin endpoints answer while a test holds the whole pool).
-pub fn admin_token(app: &App) -> String {
-    let issued = app.identity.tokens.issue(&serde_json::json!("test-suite"), Some("admin")).expect("an admin token");
-    issued.token.expose().to_owned()
-}
-
-/// An admin API key made with `oxbase keys create`, for a server run as a process on the
-/// database at `url`. Blocks.
-pub fn admin_key_from_cli(schema: &Path, url: &str) -> String {
-    let output = Command::new(oxbase_binary())
-        .args(["keys", "create", "--role", "admin", "--schema", schema.to_str().unwrap(), "--database", url])
-        .output()
-        .expect("running oxbase keys create");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
 /// Asserts an oxbase error body: status, code, and that the message mentions `needle`.
 pub async fn assert_error(response: reqwest::Response, status: u16, code: &str, needle: &str) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
@@ -426,6 +419,21 @@ pub fn oxbase_binary() -> &'static Path {
 /// The pearl example's schema file in the repository.
 pub fn pearl_schema_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pearl/schema.toml")
+}
+
+/// The pearl example's schema without its roles and accounts (which come last in the
+/// file): a server of it lets every request do everything, as the API and data tests that
+/// run the binary expect. Written once per test process.
+pub fn open_pearl_schema_path() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let open = oxbase_examples::schema_source_without_access("pearl").unwrap();
+        assert!(!open.contains("[roles.") && !open.contains("[accounts]"), "roles and accounts come last");
+        let path = std::env::temp_dir().join(format!("oxbase-open-pearl-{}.toml", std::process::id()));
+        std::fs::write(&path, open).unwrap();
+        path
+    })
+    .clone()
 }
 
 /// A running `oxbase serve` process and the address it printed; killed when dropped, so a

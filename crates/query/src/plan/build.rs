@@ -13,7 +13,18 @@ use crate::plan::{
     ColumnExpression, Condition, Embed, Join, Limits, Node, Ordering, Output, ReadOptions, ReadPlan, SelectedColumn,
 };
 
-/// Plans a read of `resource_name` from its query parameters (in request order) and headers.
+/// The rows of each resource a caller may read: `None` for all of them. [`plan_read`]
+/// adds the condition to every node of the plan, at every depth.
+pub type RowRules<'a> = &'a dyn Fn(&str) -> Option<Condition>;
+
+/// [`RowRules`] of a caller who may read every row.
+pub fn every_row(_resource: &str) -> Option<Condition> {
+    None
+}
+
+/// Plans a read of `resource_name` from its query parameters (in request order) and
+/// headers, against `schema` as the caller may see it and with `rules` limiting the rows of
+/// every resource read (so counts, aggregates, `!inner` filters and cursors see only them).
 pub fn plan_read(
     schema: &Schema,
     resource_name: &str,
@@ -21,6 +32,7 @@ pub fn plan_read(
     options: ReadOptions,
     limits: &Limits,
     cursor_key: &CursorKey,
+    rules: RowRules<'_>,
 ) -> Result<ReadPlan, QueryError> {
     let resource = find_resource(schema, resource_name)?;
     let select_text = parameters.iter().rev().find(|(name, _)| name == "select").map(|(_, value)| value.as_str());
@@ -143,6 +155,8 @@ pub fn plan_read(
             hidden_column(&mut root, ColumnExpression::Field(term.field), field_type);
         }
     }
+    limit_rows(&mut root, rules);
+    // The caller's rules are in the conditions: a cursor is bound to the rows they reach.
     let cursor_scope = cursor_scope(&root);
     let after = match after {
         None => None,
@@ -194,6 +208,16 @@ fn node_at<'a>(node: &'a mut Node, path: &[String]) -> Option<&'a mut Node> {
         _ => None,
     })?;
     node_at(&mut node.embeds[embed].node, rest)
+}
+
+/// Adds the caller's row rule of each node's resource to its condition.
+fn limit_rows(node: &mut Node, rules: RowRules<'_>) {
+    if let Some(condition) = rules(&node.resource) {
+        add_condition(node, condition);
+    }
+    for embed in &mut node.embeds {
+        limit_rows(&mut embed.node, rules);
+    }
 }
 
 fn add_condition(node: &mut Node, condition: Condition) {

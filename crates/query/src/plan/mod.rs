@@ -9,7 +9,7 @@ mod build;
 mod relations;
 mod typing;
 
-pub use build::{plan_filter, plan_read};
+pub use build::{RowRules, every_row, plan_filter, plan_read};
 pub use relations::{EmbeddableRelation, embeddable_relations};
 
 use oxbase_schema::model::{FieldType, Literal};

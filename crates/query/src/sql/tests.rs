@@ -5,7 +5,7 @@ use oxbase_schema::Schema;
 use oxbase_schema::dialect::Dialect;
 
 use crate::cursor::CursorKey;
-use crate::plan::{CountMode, Limits, ReadOptions, ReadPlan, plan_read};
+use crate::plan::{CountMode, Limits, ReadOptions, ReadPlan, every_row, plan_read};
 use crate::sql::read::{child_statement, count_statement, root_statement};
 
 fn pearl() -> Schema {
@@ -15,8 +15,16 @@ fn pearl() -> Schema {
 fn plan(query: &str, options: ReadOptions) -> ReadPlan {
     let (resource, query) = query.split_once('?').unwrap_or((query, ""));
     let parameters: Vec<(String, String)> = form_pairs(query);
-    plan_read(&pearl(), resource, &parameters, options, &Limits::default(), &CursorKey::new(b"test".to_vec()))
-        .unwrap_or_else(|error| panic!("{query}: {error}"))
+    plan_read(
+        &pearl(),
+        resource,
+        &parameters,
+        options,
+        &Limits::default(),
+        &CursorKey::new(b"test".to_vec()),
+        &every_row,
+    )
+    .unwrap_or_else(|error| panic!("{query}: {error}"))
 }
 
 fn form_pairs(query: &str) -> Vec<(String, String)> {

@@ -183,6 +183,18 @@ fn selection_by_keys(table: &str, key: &str, columns: &[String], dialect: Dialec
     (writer, key_list)
 }
 
+/// `SELECT t.key FROM table AS t WHERE t.key IN (keys) AND (condition) IS NOT TRUE`: the
+/// rows among `keys` that a rule does not let through (a null outcome counts as not), in
+/// key order. A write checks its rows against the caller's rules with it.
+pub fn keys_outside(table: &str, key: &str, condition: &Condition, dialect: Dialect) -> Statement {
+    let (mut writer, key_list) = selection_by_keys(table, key, &[], dialect);
+    writer.push(" AND (");
+    write_condition(&mut writer, condition, "t");
+    writer.push(") IS NOT TRUE ORDER BY ");
+    writer.column("t", key);
+    writer.finish(Some(key_list))
+}
+
 /// `UPDATE table SET column = value, … WHERE key IN (keys)`.
 pub fn update_by_keys(table: &str, key: &str, set: &[(String, Literal)], dialect: Dialect) -> Statement {
     let mut writer = Writer::new(dialect);

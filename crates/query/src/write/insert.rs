@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::error::{QueryError, QueryErrorKind, did_you_mean};
 use crate::parse::resource as find_resource;
 use crate::write::values::check_value;
-use crate::write::{Problems, WriteError, field_path};
+use crate::write::{Problems, READ_ONLY, ServerValue, WriteError, field_path};
 
 /// What happens when a row collides with an existing one on the conflict columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,7 @@ pub fn plan_insert(
     conflict: Conflict,
     on_conflict: Option<&str>,
     now: &str,
+    presets: &[ServerValue],
 ) -> Result<InsertPlan, WriteError> {
     let resource = find_resource(schema, resource_name)?;
     let upsert = conflict != Conflict::Fail;
@@ -117,7 +118,7 @@ pub fn plan_insert(
         }
     };
     let conflict_columns = conflict_columns(resource, on_conflict)?;
-    let context = RowContext { schema, now, allow_key: upsert };
+    let context = RowContext { schema, now, allow_key: upsert, presets };
     let mut rows = Vec::with_capacity(objects.len());
     for (index, object) in &objects {
         let path = if single_object { String::new() } else { format!("[{index}]") };
@@ -296,6 +297,8 @@ struct RowContext<'a> {
     now: &'a str,
     /// Whether the client may give the primary key (upserts).
     allow_key: bool,
+    /// Values the caller's role has the server write.
+    presets: &'a [ServerValue],
 }
 
 impl RowContext<'_> {
@@ -315,6 +318,10 @@ impl RowContext<'_> {
             if let Some(field) = resource.field(key) {
                 if field.auto.is_some() {
                     problems.add(key_path, "is set by oxbase and cannot be written");
+                    continue;
+                }
+                if field.read_only {
+                    problems.add(key_path, READ_ONLY);
                     continue;
                 }
                 if link == Some(key.as_str()) {
@@ -383,6 +390,11 @@ impl RowContext<'_> {
                 Some(value) => value,
                 None => {
                     let field = resource.field(column).expect("columns are fields");
+                    if let Some(preset) =
+                        self.presets.iter().find(|preset| preset.resource == resource.name && preset.field == *column)
+                    {
+                        return preset.value.clone();
+                    }
                     let is_link = link == Some(column.as_str());
                     let is_generated = target.generated_key == Some(position);
                     match (&field.auto, &field.default) {

@@ -20,6 +20,8 @@ pub mod values;
 pub use insert::{Conflict, InsertPlan, InsertRow, InsertTarget, NestedTarget, plan_insert};
 pub use update::{BulkUpdatePlan, UpdatePlan, plan_bulk_update, plan_update};
 
+use oxbase_schema::model::Literal;
+
 use crate::error::QueryError;
 
 /// One problem with a request body.
@@ -51,6 +53,18 @@ pub enum WriteError {
     #[error(transparent)]
     Invalid(#[from] ValidationFailure),
 }
+
+/// A value the server writes into a field of every row a request creates (a role's
+/// preset, such as the caller's id as the row's author).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerValue {
+    pub resource: String,
+    pub field: String,
+    pub value: Literal,
+}
+
+/// The problem a read-only field (in the caller's view) reports when a body writes it.
+pub(crate) const READ_ONLY: &str = "may not be written by your role";
 
 /// Most problems listed in one response; the rest are counted.
 pub const MAX_PROBLEMS: usize = 100;

@@ -12,7 +12,7 @@ use crate::error::{QueryError, QueryErrorKind, did_you_mean};
 use crate::parse::resource as find_resource;
 use crate::plan::Condition;
 use crate::write::values::check_value;
-use crate::write::{Problems, WriteError, field_path};
+use crate::write::{Problems, READ_ONLY, WriteError, field_path};
 
 /// The same new values for every row a filter selects.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +172,10 @@ fn changed_values(
         }
         if field.auto.is_some() {
             problems.add(field_path(path, &field.name), "is set by oxbase and cannot be written");
+            continue;
+        }
+        if field.read_only {
+            problems.add(field_path(path, &field.name), READ_ONLY);
             continue;
         }
         match check_value(field, value) {

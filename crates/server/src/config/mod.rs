@@ -38,6 +38,9 @@ pub use settings::{ExternalWrites, FileSettings, SettingFlags, Settings};
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// A schema without roles may be served on a non-loopback address (a deliberately
+    /// public API).
+    pub open: bool,
     /// The database to serve.
     pub database: DatabaseUrl,
     /// Rows returned when a request names no limit.
@@ -163,6 +166,7 @@ impl ServerConfig {
                 .then(|| Duration::from_millis(settings.database.slow_query_ms)),
             log_slow_query_parameters: settings.database.log_slow_query_parameters,
             admin_enabled: server.admin,
+            open: server.open,
             compression_min_bytes: server.compression_min_bytes,
             compression_level: server.compression_level,
             cache_enabled: cache.enabled,

@@ -65,6 +65,9 @@ impl Config {
         if flags.server.admin == Some(false) {
             flags.server.admin = None;
         }
+        if flags.server.open == Some(false) {
+            flags.server.open = None;
+        }
         let mut file_settings = file.map(|(settings, _)| settings.clone()).unwrap_or_default();
         let schema_directory = file.and_then(|(_, path)| path.parent()).unwrap_or(Path::new("."));
         for path in [

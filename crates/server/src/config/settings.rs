@@ -34,6 +34,11 @@ settings! {
     [server] ServerSettings, ServerFile, ServerFlags, "[server] settings" {
         /// Address and port to listen on; port 0 picks a free one.
         listen: String = "127.0.0.1:8080".to_owned(), flag "listen", env "OXBASE_LISTEN", arg(value_name = "ADDR");
+        /// Serve a schema that declares no roles on an address other than loopback: the
+        /// API is then deliberately public (anyone may read, write and delete everything).
+        /// Without it `serve` refuses such an address. Switched on like `admin`.
+        open: bool = false, flag "open", env "OXBASE_OPEN",
+            arg(num_args = 0..=1, require_equals = true, default_missing_value = "true");
         /// Rows a read returns when it sets no `limit`.
         default_page_size: u32 = 50, flag "default-page-size", env "OXBASE_SERVER_DEFAULT_PAGE_SIZE", arg(value_name = "ROWS");
         /// Largest `limit` accepted; `serve` refuses to start if `default_page_size` is larger.

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use oxbase_query::error::{QueryError, QueryErrorKind};
-use oxbase_query::plan::plan_read;
+use oxbase_query::plan::{every_row, plan_read};
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
@@ -50,6 +50,6 @@ pub async fn explain(
     if headers.get("prefer").and_then(|value| value.to_str().ok()).is_some_and(|prefer| prefer.contains("count=")) {
         options.count = oxbase_query::plan::CountMode::Exact;
     }
-    let plan = plan_read(&app.schema, &resource, &parameters, options, &app.limits(), &app.cursor_key)?;
+    let plan = plan_read(&app.schema, &resource, &parameters, options, &app.limits(), &app.cursor_key, &every_row)?;
     Ok(Json(app.store.explain(plan).await?))
 }

@@ -16,6 +16,7 @@
 //! - [`strict_json`]: request bodies as JSON values, refusing a key named twice.
 //! - [`encoding`]: `Accept-Encoding` negotiation and compressing cached bodies once.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod connections;

@@ -28,22 +28,9 @@ use crate::redis_client::NotPropagated;
 use oxbase_store::StoreError;
 use oxbase_store::write::WriteFailure;
 
-/// Whose request this is, as far as the data goes: what it may see and change, and the
-/// access part of every cache key. One public scope until access control arrives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// Anyone: everything the schema serves.
-    Public,
-}
-
-impl Scope {
-    /// The scope as the cache key's own field: entries of different scopes never mix.
-    pub fn cache_name(&self) -> &str {
-        match self {
-            Scope::Public => "public",
-        }
-    }
-}
+/// Whose request this is, as far as the data goes: what it may see and change (the
+/// caller's role with its values bound), and the access part of every cache key.
+pub use oxbase_access::Scope;
 
 /// Database work done for an answer, for the `Server-Timing` header.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +60,9 @@ pub enum ServiceError {
     /// The database could not do it.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The caller may not do it (or must say who they are first).
+    #[error(transparent)]
+    Denied(#[from] oxbase_access::Denied),
     /// `/{resource}/{id}`: no row has the id.
     #[error("no {resource} with id {id}")]
     NotFound { resource: String, id: String },

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use oxbase_query::plan::{Join, Node, ReadOptions, plan_read};
 
+use oxbase_access::Denied;
+use oxbase_schema::model::Action;
+
 use crate::app::App;
 use crate::cache::{CacheKey, CachedRead};
 use crate::encoding::{JSON, OBJECT_JSON};
@@ -55,13 +58,23 @@ pub async fn read(app: &App, scope: &Scope, request: ReadRequest<'_>) -> Result<
         options.single_object = true;
         options.range = None;
     }
+    // Before the cache: a caller who must log in learns nothing, not even from a hit
+    // (nor whether the resource exists).
+    if let Err(denied @ Denied::Unauthenticated) = scope.permit(resource, Action::Read) {
+        return Err(denied.into());
+    }
     let key = CacheKey::new(cache_request, scope.cache_name());
     if let Some(cache) = &app.cache
         && let Some(entry) = cache.lookup(&app.coherence, resource, &key).await
     {
         return Ok(ReadAnswer { entry, timing: DatabaseTiming::NONE });
     }
-    let plan = plan_read(&app.schema, resource, parameters, options, &app.limits(), &app.cursor_key)?;
+    // Against the caller's view: what it may not see is unknown to the plan, and the rows
+    // of every resource read are limited to those its rules reach.
+    let rules = |name: &str| scope.rows(name, Action::Read);
+    let plan = plan_read(scope.read_view(), resource, parameters, options, &app.limits(), &app.cursor_key, &rules)?;
+    // A resource it sees but an API key's limits keep it from.
+    scope.permit(resource, Action::Read)?;
     let resources = read_resources(app, &plan.root);
     let cacheable = app.cache.is_some()
         && resources.iter().all(|name| app.schema.resource(name).is_some_and(|definition| definition.cache_enabled));

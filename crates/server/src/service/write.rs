@@ -8,18 +8,21 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
+use oxbase_access::Denied;
 use oxbase_query::error::{QueryError, QueryErrorKind};
 use oxbase_query::parse::resource as find_resource;
-use oxbase_query::plan::{Limits, ReadOptions, ReadPlan, plan_filter, plan_read};
+use oxbase_query::plan::{Condition, Limits, ReadOptions, ReadPlan, plan_filter, plan_read};
 use oxbase_query::write::columns::{Missing, parse_columns, take_columns};
-use oxbase_query::write::{Conflict, plan_bulk_update, plan_insert, plan_update};
+use oxbase_query::write::{Conflict, InsertPlan, ServerValue, plan_bulk_update, plan_insert, plan_update};
+use oxbase_schema::Schema;
+use oxbase_schema::model::Action;
 use serde_json::Value;
 
 use crate::app::App;
 use crate::service::{Scope, ServiceError};
 use oxbase_store::change::ChangeEvent;
 use oxbase_store::json::literal_json;
-use oxbase_store::write::{WriteOptions, WriteOutcome, WriteRequest};
+use oxbase_store::write::{WriteGuard, WriteOptions, WriteOutcome, WriteRequest};
 
 /// What a client asked to get back (`Prefer: return=…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,11 +101,37 @@ pub async fn create(
             }
         }
     }
-    let body = with_columns(app, resource, body, columns, Some(settings.missing))?;
-    let plan = plan_insert(&app.schema, resource, &body, conflict, on_conflict, &now())?;
+    permit(scope, resource, Action::Create)?;
+    let upsert = conflict != Conflict::Fail;
+    if upsert {
+        // An upsert may change existing rows: it needs both.
+        permit(scope, resource, Action::Update)?;
+    }
+    let view = scope.write_view(Action::Create);
+    let body = with_columns(view, resource, body, columns, Some(settings.missing))?;
+    let presets: Vec<ServerValue> = view.resources.keys().flat_map(|name| scope.presets(name)).collect();
+    let plan = plan_insert(view, resource, &body, conflict, on_conflict, &now(), &presets)?;
+    // Every resource the body creates rows of (nested children too) must allow it, and
+    // every row created must pass the caller's rules for it afterwards.
+    let mut after = Vec::new();
+    for (name, has_rows) in created_resources(&plan) {
+        if has_rows {
+            permit(scope, &name, Action::Create)?;
+        }
+        let mut rules: Vec<Condition> = scope.after(&name, Action::Create).into_iter().collect();
+        if upsert && name == resource {
+            rules.extend(scope.rows(&name, Action::Update));
+        }
+        match rules.len() {
+            0 => {}
+            1 => after.push((name, rules.remove(0))),
+            _ => after.push((name, Condition::And(rules))),
+        }
+    }
+    let guard = WriteGuard { visible: None, before: None, after };
     let single_object_body = plan.single_object;
-    let representation = representation_plan(app, resource, parameters, settings.returning)?;
-    let outcome = execute(app, scope, WriteRequest::Insert(plan), representation, settings).await?;
+    let representation = representation_plan(app, scope, resource, parameters, settings.returning)?;
+    let outcome = execute(app, WriteRequest::Insert(plan), representation, guard, settings).await?;
     Ok(Written { outcome, single_object_body })
 }
 
@@ -118,11 +147,20 @@ pub async fn update(
     id: Option<String>,
     settings: WriteSettings,
 ) -> Result<Written, ServiceError> {
+    permit(scope, resource, Action::Update)?;
+    let view = scope.write_view(Action::Update);
     let columns = parameters.iter().find(|(name, _)| name == "columns").map(|(_, text)| text.as_str());
-    let body = with_columns(app, resource, body, columns, None)?;
+    let body = with_columns(view, resource, body, columns, None)?;
     let body = body.as_ref();
     let filters: Vec<(String, String)> = parameters.iter().filter(|(name, _)| name != "columns").cloned().collect();
-    let condition = plan_filter(&app.schema, resource, &filters, &app.limits())?;
+    let condition = plan_filter(scope.read_view(), resource, &filters, &app.limits())?;
+    // The rows it may read are all it can name; of those, each must be one it may update
+    // (else 403, nothing written), and stay within its rules afterwards.
+    let mut guard = WriteGuard {
+        visible: None,
+        before: scope.rows(resource, Action::Update),
+        after: scope.after(resource, Action::Update).map(|rule| vec![(resource.to_owned(), rule)]).unwrap_or_default(),
+    };
     let request = match body {
         Value::Array(rows) => {
             if condition.is_some() {
@@ -134,15 +172,17 @@ pub async fn update(
                 .hint("send one object to update every filtered row, or an array of objects with keys and no filters")
                 .into());
             }
-            WriteRequest::BulkUpdate(plan_bulk_update(&app.schema, resource, rows, &now())?)
+            guard.visible = scope.rows(resource, Action::Read);
+            WriteRequest::BulkUpdate(plan_bulk_update(view, resource, rows, &now())?)
         }
         _ => {
             refuse_unfiltered(app, resource, condition.is_none(), "PATCH")?;
-            WriteRequest::Update(plan_update(&app.schema, resource, body, condition, &now())?)
+            let condition = within(condition, scope.rows(resource, Action::Read));
+            WriteRequest::Update(plan_update(view, resource, body, condition, &now())?)
         }
     };
-    let representation = representation_plan(app, resource, parameters, settings.returning)?;
-    changed(resource, id, execute(app, scope, request, representation, settings).await?)
+    let representation = representation_plan(app, scope, resource, parameters, settings.returning)?;
+    changed(resource, id, execute(app, request, representation, guard, settings).await?)
 }
 
 /// Deletes the rows the filters select; `id` as for [`update`].
@@ -155,31 +195,67 @@ pub async fn delete(
     id: Option<String>,
     settings: WriteSettings,
 ) -> Result<Written, ServiceError> {
+    permit(scope, resource, Action::Delete)?;
     let definition = find_resource(&app.schema, resource)?;
-    let condition = plan_filter(&app.schema, resource, parameters, &app.limits())?;
+    let condition = plan_filter(scope.read_view(), resource, parameters, &app.limits())?;
     refuse_unfiltered(app, resource, condition.is_none(), "DELETE")?;
     // The representation of deleted rows is read inside the transaction, before they go.
-    let representation = representation_plan(app, resource, parameters, settings.returning)?;
+    let representation = representation_plan(app, scope, resource, parameters, settings.returning)?;
     let request = WriteRequest::Delete {
         resource: definition.name.clone(),
         table: definition.table.clone(),
         key: definition.primary_key().name.clone(),
-        condition,
+        condition: within(condition, scope.rows(resource, Action::Read)),
     };
-    changed(resource, id, execute(app, scope, request, representation, settings).await?)
+    let guard = WriteGuard { visible: None, before: scope.rows(resource, Action::Delete), after: Vec::new() };
+    changed(resource, id, execute(app, request, representation, guard, settings).await?)
+}
+
+/// Whether the caller may take `action` on `resource`: a resource it may neither see nor
+/// write is unknown to it (404, as one that does not exist), one it sees is forbidden (403).
+fn permit(scope: &Scope, resource: &str, action: Action) -> Result<(), ServiceError> {
+    match scope.permit(resource, action) {
+        Ok(()) => Ok(()),
+        Err(Denied::Forbidden { .. }) if !scope.sees(resource) => {
+            Err(find_resource(scope.read_view(), resource).err().map_or_else(
+                || ServiceError::Denied(Denied::Forbidden { action: action.name(), resource: resource.to_owned() }),
+                ServiceError::from,
+            ))
+        }
+        Err(denied) => Err(denied.into()),
+    }
+}
+
+/// The resources an insert plan creates rows in, each with whether the body holds rows of it.
+fn created_resources(plan: &InsertPlan) -> Vec<(String, bool)> {
+    let mut resources = vec![(plan.target.resource.clone(), !plan.rows.is_empty())];
+    for (position, nested) in plan.target.nested.iter().enumerate() {
+        let has_rows = plan.rows.iter().any(|row| !row.children[position].is_empty());
+        resources.push((nested.target.resource.clone(), has_rows));
+    }
+    resources
+}
+
+/// A filter limited to the rows a rule reaches.
+fn within(filter: Option<Condition>, rule: Option<Condition>) -> Option<Condition> {
+    match (filter, rule) {
+        (None, rule) => rule,
+        (filter, None) => filter,
+        (Some(filter), Some(rule)) => Some(Condition::And(vec![filter, rule])),
+    }
 }
 
 /// `body` keeping only the keys `?columns=` names ([`take_columns`]); unchanged without it.
 fn with_columns<'a>(
-    app: &App,
+    view: &Schema,
     resource: &str,
     body: &'a Value,
     columns: Option<&str>,
     missing: Option<Missing>,
 ) -> Result<Cow<'a, Value>, ServiceError> {
     let Some(text) = columns else { return Ok(Cow::Borrowed(body)) };
-    let definition = find_resource(&app.schema, resource)?;
-    let columns = parse_columns(&app.schema, definition, text)?;
+    let definition = find_resource(view, resource)?;
+    let columns = parse_columns(view, definition, text)?;
     Ok(Cow::Owned(take_columns(definition, body, &columns, missing)))
 }
 
@@ -207,6 +283,7 @@ fn refuse_unfiltered(app: &App, resource: &str, unfiltered: bool, method: &'stat
 /// (the store reads exactly the written keys).
 fn representation_plan(
     app: &App,
+    scope: &Scope,
     resource: &str,
     parameters: &[(String, String)],
     returning: Return,
@@ -219,7 +296,8 @@ fn representation_plan(
     // the bytes and embedded arrays stay bounded.
     let mut limits = Limits { max_page_size: u32::MAX, ..app.limits() };
     limits.bounds.max_rows = u64::MAX;
-    Ok(Some(plan_read(&app.schema, resource, &select, ReadOptions::default(), &limits, &app.cursor_key)?))
+    let rules = |name: &str| scope.rows(name, Action::Read);
+    Ok(Some(plan_read(scope.read_view(), resource, &select, ReadOptions::default(), &limits, &app.cursor_key, &rules)?))
 }
 
 /// Runs a validated write and publishes its change event.
@@ -230,9 +308,9 @@ fn representation_plan(
 /// still running at the deadline rolls back instead of committing.
 async fn execute(
     app: &Arc<App>,
-    _scope: &Scope,
     request: WriteRequest,
     representation: Option<ReadPlan>,
+    guard: WriteGuard,
     settings: WriteSettings,
 ) -> Result<WriteOutcome, ServiceError> {
     let options = WriteOptions {
@@ -242,6 +320,7 @@ async fn execute(
         instance: Some(app.instance.clone()),
         rollback: settings.rollback,
         max_affected: settings.max_affected,
+        guard,
     };
     let rollback = settings.rollback;
     // Known before any work: Redis is down, so the write could not be confirmed to the

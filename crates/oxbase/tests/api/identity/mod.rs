@@ -1,7 +1,6 @@
 //! Identity over HTTP on both engines: logging in, the lockout, tokens refused with their
 //! codes, refresh rotation and reuse, logout, password changes, API keys, another
-//! provider's tokens. The pearl example's `users` are the accounts, with a password column
-//! added for the test.
+//! provider's tokens. The pearl example's `users` are its accounts, served with its roles.
 
 mod keys;
 mod sessions;
@@ -9,7 +8,6 @@ mod tokens;
 
 use std::time::Duration;
 
-use oxbase_schema::model::Accounts;
 use oxbase_server::config::{CursorSecret, ServerConfig};
 use serde_json::{Value, json};
 
@@ -21,10 +19,10 @@ pub const SECRET: &[u8] = b"the identity tests' JWT secret, 32 bytes or more";
 /// A password every test account gets.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// The pearl server with `users` as its accounts (a `password_hash` column added), admin
-/// endpoints on, the known JWT secret, and `adjust` applied to the configuration.
+/// The pearl server with its roles and accounts, admin endpoints on, the known JWT secret,
+/// and `adjust` applied to the configuration.
 pub async fn spawn(engine: Engine, adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
-    let app = TestApp::spawn_on_with_schema(
+    TestApp::spawn_with_roles(
         engine,
         |config| {
             config.admin_enabled = true;
@@ -32,29 +30,11 @@ pub async fn spawn(engine: Engine, adjust: impl FnOnce(&mut ServerConfig)) -> Te
             adjust(config);
         },
         |schema| {
-            if schema.accounts.is_none() {
-                schema.accounts = Some(Accounts {
-                    resource: "users".into(),
-                    username_field: "username".into(),
-                    role_field: "role".into(),
-                    password_field: "password_hash".into(),
-                });
-            }
+            let accounts = schema.accounts.as_ref().expect("pearl declares [accounts]");
+            assert_eq!((accounts.resource.as_str(), accounts.password_field.as_str()), ("users", "password_hash"));
         },
     )
-    .await;
-    let has_column = app
-        .count(match engine {
-            Engine::Sqlite => "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'password_hash'",
-            Engine::Postgres => {
-                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'password_hash'"
-            }
-        })
-        .await;
-    if has_column == 0 {
-        app.rows("ALTER TABLE users ADD COLUMN password_hash TEXT").await;
-    }
-    app
+    .await
 }
 
 /// A user of the fixture with `role`: (username, id), after giving it [`PASSWORD`].

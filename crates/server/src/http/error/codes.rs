@@ -86,8 +86,10 @@ codes! {
     KeyInvalid => UNAUTHORIZED, Access, "key_invalid", "the API key is not one this server issued";
     KeyRevoked => UNAUTHORIZED, Access, "key_revoked", "the API key has been revoked";
     KeyExpired => UNAUTHORIZED, Access, "key_expired", "the API key is past its expiry";
-    Forbidden => FORBIDDEN, Access, "forbidden", "the caller's role (or API key) may not take this action on this resource";
     AccountsNotDeclared => NOT_FOUND, NotFound, "accounts_not_declared", "the schema declares no [accounts] resource, so there is nothing to log in to";
+    Forbidden => FORBIDDEN, Access, "forbidden", "the caller's role (or API key) may not take this action on this resource";
+    RowForbidden => FORBIDDEN, Access, "row_forbidden", "a row the write would touch, or leave behind, is outside what the caller's role may write; nothing was written";
+    RoleUnknown => FORBIDDEN, Access, "role_unknown", "the credential names a role the schema does not declare";
     UnknownResource => NOT_FOUND, NotFound, "unknown_resource", "the path names no resource of the schema";
     RouteNotFound => NOT_FOUND, NotFound, "route_not_found", "no route serves the path";
     NotFound => NOT_FOUND, NotFound, "not_found", "no row has the id in the path";

@@ -1,6 +1,7 @@
 //! The layers' errors as [`ApiError`]s: each failure, in its own layer's terms, gets its
 //! code (and so its status) and the details a client can act on.
 
+use oxbase_access::Denied;
 use oxbase_query::QueryError;
 use oxbase_query::error::QueryErrorKind;
 use oxbase_query::write::WriteError;
@@ -148,6 +149,23 @@ impl From<ServiceError> for ApiError {
             .with_details(json!({ "resource": resource }))
             .with_hint("add a filter such as ?id=eq.42, or set allow_unfiltered_writes = true on the resource"),
             ServiceError::RedisUnavailable { reason } => ApiError::redis_unavailable_before_write(&reason),
+            ServiceError::Denied(denied) => denied.into(),
+        }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(denied: Denied) -> ApiError {
+        let message = denied.to_string();
+        match denied {
+            Denied::Unauthenticated => ApiError::new(Code::AuthenticationRequired, message)
+                .with_hint("log in at POST /api/v1/auth/login and send Authorization: Bearer <token>"),
+            Denied::Forbidden { action, resource } => {
+                ApiError::new(Code::Forbidden, message).with_details(json!({ "action": action, "resource": resource }))
+            }
+            Denied::UnknownRole(role) => ApiError::new(Code::RoleUnknown, message)
+                .with_details(json!({ "role": role }))
+                .with_hint("the token's role claim must name a role of the schema's [roles]"),
         }
     }
 }
@@ -219,6 +237,7 @@ impl From<WriteFailure> for ApiError {
             WriteFailure::Refused(Refusal::KeysExhausted { message }) => ApiError::new(Code::IdsExhausted, message)
                 .with_hint("nothing was written; the key's type holds no further ids"),
             WriteFailure::NotFound { message } => ApiError::new(Code::NotFound, message),
+            WriteFailure::Forbidden { message } => ApiError::new(Code::RowForbidden, message),
             WriteFailure::Store(error) => error.into(),
         }
     }

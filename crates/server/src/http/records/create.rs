@@ -9,11 +9,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use crate::app::AppState;
+use crate::http::access::Access;
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
 use crate::http::records::write::{json_body, location, write_preferences, write_settings, written_response};
-use crate::service::Scope;
 use crate::service::write::{self, Return};
 
 /// Inserts the body's rows in one transaction.
@@ -23,6 +23,7 @@ pub async fn create(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     deadline: Option<Extension<RequestDeadline>>,
+    Access(scope): Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let parameters = query_pairs(query.as_deref());
@@ -30,8 +31,7 @@ pub async fn create(
     let body = json_body(&headers, body)?;
     let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
     let mut written =
-        write::create(&state.0, &Scope::Public, &resource, &parameters, &body, preferences.conflict, settings.clone())
-            .await?;
+        write::create(&state.0, &scope, &resource, &parameters, &body, preferences.conflict, settings.clone()).await?;
     let mut response = written_response(&mut written, &settings, StatusCode::CREATED);
     if written.single_object_body
         && settings.returning != Return::Minimal

@@ -7,6 +7,7 @@ use axum::response::Response;
 use oxbase_query::parse::id_filter;
 
 use crate::app::AppState;
+use crate::http::access::Access;
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
@@ -21,9 +22,10 @@ pub async fn delete(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     deadline: Option<Extension<RequestDeadline>>,
+    Access(scope): Access,
 ) -> Result<Response, ApiError> {
     let parameters = query_pairs(query.as_deref());
-    delete_rows(&state, &resource, parameters, headers, None, deadline).await
+    delete_rows(&state, &scope, &resource, parameters, headers, None, deadline).await
 }
 
 /// Deletes the row with this key, or 404.
@@ -33,14 +35,16 @@ pub async fn delete_one(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     deadline: Option<Extension<RequestDeadline>>,
+    Access(scope): Access,
 ) -> Result<Response, ApiError> {
     let mut parameters = query_pairs(query.as_deref());
-    parameters.push(id_filter(&state.0.schema, &resource, &id)?);
-    delete_rows(&state, &resource, parameters, headers, Some(id), deadline).await
+    parameters.push(id_filter(scope.read_view(), &resource, &id)?);
+    delete_rows(&state, &scope, &resource, parameters, headers, Some(id), deadline).await
 }
 
 async fn delete_rows(
     state: &AppState,
+    scope: &Scope,
     resource: &str,
     parameters: Vec<(String, String)>,
     headers: HeaderMap,
@@ -49,6 +53,6 @@ async fn delete_rows(
 ) -> Result<Response, ApiError> {
     let preferences = write_preferences(&headers)?;
     let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
-    let mut written = write::delete(&state.0, &Scope::Public, resource, &parameters, id, settings.clone()).await?;
+    let mut written = write::delete(&state.0, scope, resource, &parameters, id, settings.clone()).await?;
     Ok(written_response(&mut written, &settings, StatusCode::OK))
 }

@@ -6,6 +6,7 @@ use axum::response::Response;
 use oxbase_query::parse::id_filter;
 
 use crate::app::AppState;
+use crate::http::access::Access;
 use crate::http::error::ApiError;
 use crate::http::records::query_pairs;
 use crate::http::records::read::serve_read;
@@ -18,8 +19,10 @@ pub async fn get(
     OriginalUri(uri): OriginalUri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    Access(scope): Access,
 ) -> Result<Response, ApiError> {
     let mut parameters = query_pairs(query.as_deref());
-    parameters.push(id_filter(&state.0.schema, &resource, &id)?);
-    serve_read(&state.0, &resource, &uri, &parameters, &headers, Shape::ById(id)).await
+    // Typed by the caller's view: a resource it cannot see is unknown, whatever the id.
+    parameters.push(id_filter(scope.read_view(), &resource, &id)?);
+    serve_read(&state.0, &scope, &resource, &uri, &parameters, &headers, Shape::ById(id)).await
 }

@@ -5,6 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::app::AppState;
+use crate::http::access::Access;
 use crate::http::error::ApiError;
 use crate::http::records::query_pairs;
 use crate::http::records::read::serve_read;
@@ -17,7 +18,8 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    Access(scope): Access,
 ) -> Result<Response, ApiError> {
     let parameters = query_pairs(query.as_deref());
-    serve_read(&state.0, &resource, &uri, &parameters, &headers, Shape::List).await
+    serve_read(&state.0, &scope, &resource, &uri, &parameters, &headers, Shape::List).await
 }

@@ -23,6 +23,7 @@ use crate::service::{self, DatabaseTiming, Scope};
 /// Reads the rows a request asks for ([`service::read::read`]) and answers them.
 pub async fn serve_read(
     app: &App,
+    scope: &Scope,
     resource: &str,
     uri: &Uri,
     parameters: &[(String, String)],
@@ -38,7 +39,7 @@ pub async fn serve_read(
         cache_request: if app.cache.is_some() { cache_request(uri, headers) } else { String::new() },
         path: uri.path(),
     };
-    let answer = service::read::read(app, &Scope::Public, request).await?;
+    let answer = service::read::read(app, scope, request).await?;
     Ok(respond(app, headers, &answer.entry, answer.timing).await)
 }
 

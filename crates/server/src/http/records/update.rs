@@ -10,6 +10,7 @@ use axum::response::Response;
 use oxbase_query::parse::id_filter;
 
 use crate::app::AppState;
+use crate::http::access::Access;
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
@@ -24,10 +25,11 @@ pub async fn update(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     deadline: Option<Extension<RequestDeadline>>,
+    Access(scope): Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let parameters = query_pairs(query.as_deref());
-    update_rows(&state, &resource, parameters, headers, body, None, deadline).await
+    update_rows(&state, &scope, &resource, parameters, headers, body, None, deadline).await
 }
 
 /// Updates the row with this key, or 404.
@@ -37,15 +39,18 @@ pub async fn update_one(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     deadline: Option<Extension<RequestDeadline>>,
+    Access(scope): Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let mut parameters = query_pairs(query.as_deref());
-    parameters.push(id_filter(&state.0.schema, &resource, &id)?);
-    update_rows(&state, &resource, parameters, headers, body, Some(id), deadline).await
+    parameters.push(id_filter(scope.read_view(), &resource, &id)?);
+    update_rows(&state, &scope, &resource, parameters, headers, body, Some(id), deadline).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn update_rows(
     state: &AppState,
+    scope: &Scope,
     resource: &str,
     parameters: Vec<(String, String)>,
     headers: HeaderMap,
@@ -56,7 +61,6 @@ async fn update_rows(
     let preferences = write_preferences(&headers)?;
     let body = json_body(&headers, body)?;
     let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
-    let mut written =
-        write::update(&state.0, &Scope::Public, resource, &parameters, &body, id, settings.clone()).await?;
+    let mut written = write::update(&state.0, scope, resource, &parameters, &body, id, settings.clone()).await?;
     Ok(written_response(&mut written, &settings, StatusCode::OK))
 }
