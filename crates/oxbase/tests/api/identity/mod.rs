@@ -2,6 +2,7 @@
 //! codes, refresh rotation and reuse, logout, password changes, API keys, another
 //! provider's tokens. The pearl example's `users` are its accounts, served with its roles.
 
+mod cli;
 mod keys;
 mod sessions;
 mod tokens;
