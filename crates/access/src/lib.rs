@@ -9,6 +9,7 @@
 //!   rules, field masks, presets and checks.
 
 pub mod caller;
+pub mod identity;
 pub mod permissions;
 
 pub use caller::{Caller, KeyScope};

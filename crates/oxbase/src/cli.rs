@@ -47,6 +47,83 @@ pub enum Command {
     /// Replay an example's workload against a server; measure it, the database limit and
     /// the HTTP limit; write a report.
     Bench(oxbase_bench::BenchOptions),
+    /// Create, list and revoke API keys for services.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage the accounts of the schema's [accounts] resource.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+/// Which database a command works on: the schema file and its [database] url, or
+/// `--database`.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// The schema file (TOML); its [database] and [auth] sections are read too.
+    #[arg(long, env = "OXBASE_SCHEMA")]
+    pub schema: PathBuf,
+    /// Database URL [default: the schema file's [database] url].
+    #[arg(long, env = "OXBASE_DATABASE")]
+    pub database: Option<String>,
+}
+
+/// `oxbase keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (once: only its digest is stored).
+    Create(KeyCreateArgs),
+    /// List every key (never the keys themselves).
+    List(DatabaseArgs),
+    /// Revoke a key by its id.
+    Revoke(KeyRevokeArgs),
+}
+
+/// `oxbase keys create`
+#[derive(Debug, Args)]
+pub struct KeyCreateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The role the key acts in.
+    #[arg(long)]
+    pub role: String,
+    /// A name to recognise the key by.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Resources the key may touch, comma-separated [default: all its role may].
+    #[arg(long, value_delimiter = ',')]
+    pub resources: Option<Vec<String>>,
+    /// Actions the key may take, comma-separated: read, create, update, delete [default: all
+    /// its role may].
+    #[arg(long, value_delimiter = ',')]
+    pub actions: Option<Vec<String>>,
+    /// How long the key lives: 30d, 12h, 90m or seconds [default: no expiry].
+    #[arg(long)]
+    pub expires: Option<String>,
+}
+
+/// `oxbase keys revoke`
+#[derive(Debug, Args)]
+pub struct KeyRevokeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The key's id (the part after `oxk_`, as `keys list` shows it).
+    pub id: String,
+}
+
+/// `oxbase users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Set an account's password, read from stdin (one line); revokes its refresh tokens.
+    SetPassword(SetPasswordArgs),
+}
+
+/// `oxbase users set-password`
+#[derive(Debug, Args)]
+pub struct SetPasswordArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The account's username.
+    pub username: String,
 }
 
 /// `oxbase serve`

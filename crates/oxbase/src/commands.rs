@@ -86,17 +86,19 @@ pub fn run(command: Command, matches: Option<&clap::ArgMatches>) -> anyhow::Resu
         Command::Serve(arguments) => runtime()?.block_on(serve_command(arguments, matches)),
         Command::Demo(arguments) => runtime()?.block_on(demo(arguments)),
         Command::Bench(options) => bench(options),
+        Command::Keys(command) => runtime()?.block_on(crate::identity::keys(command)),
+        Command::Users(command) => runtime()?.block_on(crate::identity::users(command)),
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 /// Loads a schema file and its configuration sections, printing every problem and
 /// failing when there are any. The sections are read first: an unknown or mistyped key
 /// there is the one problem reported, as for any key the file cannot hold.
-fn load_schema(path: &std::path::Path) -> anyhow::Result<(Schema, FileSettings)> {
+pub(crate) fn load_schema(path: &std::path::Path) -> anyhow::Result<(Schema, FileSettings)> {
     let report = |errors: oxbase_schema::CheckErrors| {
         let count = errors.errors.len();
         anyhow!("{errors}\n{count} problem{} found", if count == 1 { "" } else { "s" })
@@ -231,7 +233,7 @@ fn command_line_rows() -> Vec<TableRow> {
 
 /// Fails unless the database matches the schema, so a server never answers 500 for a
 /// table that was never created.
-fn ensure_migrated(url: &DatabaseUrl, schema: &Schema, schema_path: &str) -> anyhow::Result<()> {
+pub(crate) fn ensure_migrated(url: &DatabaseUrl, schema: &Schema, schema_path: &str) -> anyhow::Result<()> {
     let fix = format!("run `oxbase migrate --schema {schema_path} --database {url}` (or pass --migrate)");
     match migrate(url, schema, MigrateOptions { dry_run: true, allow_destructive: true }) {
         Ok(MigrateOutcome::UpToDate) => Ok(()),

@@ -11,7 +11,7 @@ use toml::Spanned;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaFile {
-    /// `[server]`, `[database]` and `[cache]`: the server's settings, declared, checked
+    /// `[server]`, `[database]`, `[cache]` and `[auth]`: the server's settings, declared, checked
     /// (unknown keys too) and documented with the server's configuration
     /// (`oxbase_server::config`), which reads them from the same file. Accepted here as
     /// they are.
@@ -21,6 +21,8 @@ pub struct SchemaFile {
     pub database: toml::Table,
     #[serde(default)]
     pub cache: toml::Table,
+    #[serde(default)]
+    pub auth: toml::Table,
     /// Real-time (WebSocket) settings.
     #[serde(default)]
     pub realtime: RealtimeSection,

@@ -1,6 +1,8 @@
 //! The running application's shared state: the schema, the store, the cache and where its
-//! versions come from, the bus, the settings. Below the read and write paths; serving it
-//! over HTTP is the `serve` module.
+//! versions come from, the bus, the settings, identity's keys and lockout ([`identity`]).
+//! Below the read and write paths; serving it over HTTP is the `serve` module.
+
+pub mod identity;
 
 use std::sync::Arc;
 
@@ -39,6 +41,8 @@ pub struct App {
     pub cache: Option<ResponseCache>,
     /// This process's name in change notifications, so it can skip its own.
     pub instance: String,
+    /// Token keys, the password hasher, the accounts' columns and the login lockout.
+    pub identity: identity::Identity,
     /// The LISTEN connection and the Redis tasks; stopped when the app is dropped.
     _background: Background,
 }
@@ -61,15 +65,25 @@ fn cursor_key(config: &ServerConfig) -> CursorKey {
     }
 }
 
+/// Why the app could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Identity(#[from] identity::IdentityStartError),
+}
+
 /// Handle to the shared [`App`] that handlers receive.
 #[derive(Clone)]
 pub struct AppState(pub Arc<App>);
 
 impl App {
     /// Opens the database and assembles the app.
-    pub async fn open(config: ServerConfig, schema: Schema) -> Result<App, StoreError> {
+    pub async fn open(config: ServerConfig, schema: Schema) -> Result<App, OpenError> {
         let schema = Arc::new(schema);
         let store = Store::open(&config.store_settings(), schema.clone()).await?;
+        let identity = identity::Identity::open(&config.auth, &schema, &store).await?;
         let cursor_key = cursor_key(&config);
         // On PostgreSQL without Redis, other instances' writes reach this cache only when
         // their notification arrives, so caching there is a choice, not the default.
@@ -111,6 +125,7 @@ impl App {
             coherence,
             cache,
             instance,
+            identity,
             _background: background,
         })
     }

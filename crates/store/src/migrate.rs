@@ -58,16 +58,36 @@ fn bullet_list(items: &[String]) -> String {
 /// A migration's step descriptions and its statements, in order.
 pub(crate) type StepsAndStatements = (Vec<String>, Vec<String>);
 
+/// oxbase's own tables: each one's name and the statements that create it (and its
+/// indexes), all idempotent.
+pub(crate) type SystemTable = (&'static str, &'static [&'static str]);
+
+/// The statements creating the system tables `exists` does not find, in order: all of them
+/// for a new database, and those added by a later oxbase version for one migrated before.
+pub(crate) fn missing_system_tables(
+    tables: &[SystemTable],
+    mut exists: impl FnMut(&str) -> Result<bool, MigrateError>,
+) -> Result<Vec<(&'static str, &'static [&'static str])>, MigrateError> {
+    let mut missing = Vec::new();
+    for (table, statements) in tables {
+        if !exists(table)? {
+            missing.push((*table, *statements));
+        }
+    }
+    Ok(missing)
+}
+
 /// The checks every engine applies to a plan, and what it then runs: `None` when the
 /// database is up to date, else the step descriptions and every statement in order
-/// (oxbase's own tables first when the history is missing).
+/// (oxbase's missing own tables first; a step names them when the history exists, so an
+/// older database is told what an upgrade adds).
 pub(crate) fn checked_statements(
     plan: &MigrationPlan,
     history_missing: bool,
-    system_tables: &[&str],
+    system_tables: &[(&'static str, &'static [&'static str])],
     options: MigrateOptions,
 ) -> Result<Option<StepsAndStatements>, MigrateError> {
-    if plan.is_empty() && !history_missing {
+    if plan.is_empty() && system_tables.is_empty() {
         return Ok(None);
     }
     if !plan.impossible.is_empty() {
@@ -80,9 +100,13 @@ pub(crate) fn checked_statements(
     if !destructive.is_empty() && !options.allow_destructive {
         return Err(MigrateError::DestructiveRefused(destructive));
     }
-    let steps: Vec<String> = plan.steps.iter().map(|step| step.description.clone()).collect();
+    let mut steps: Vec<String> = Vec::new();
+    if !history_missing {
+        steps.extend(system_tables.iter().map(|(table, _)| format!("create oxbase's system table {table}")));
+    }
+    steps.extend(plan.steps.iter().map(|step| step.description.clone()));
     let mut statements: Vec<String> =
-        if history_missing { system_tables.iter().map(|sql| (*sql).to_owned()).collect() } else { Vec::new() };
+        system_tables.iter().flat_map(|(_, statements)| statements.iter().map(|sql| (*sql).to_owned())).collect();
     statements.extend(plan.statements().cloned());
     Ok(Some((steps, statements)))
 }

@@ -13,6 +13,7 @@ mod errors;
 mod fuzz;
 mod hardening;
 mod health;
+mod identity;
 mod postgres;
 mod postgrest_client;
 mod query;

@@ -10,7 +10,9 @@
 //!   checks `serve` makes at start, and the cursor secrets.
 //! - [`render`]: the effective configuration as TOML with sources, and the docs table.
 //! - [`secret`]: [`Secret`], [`SecretUrl`] and [`CursorSecret`], which never print.
+//! - [`auth`]: the `[auth]` settings as [`AuthConfig`]: tokens, passwords, login lockout.
 
+pub mod auth;
 pub mod connections;
 pub mod declare;
 pub mod render;
@@ -25,6 +27,7 @@ use oxbase_query::plan::ResponseBounds;
 
 // Where the data lives and how its connections are pooled belong to the store; the
 // settings fill them in.
+pub use auth::AuthConfig;
 pub use oxbase_store::settings::{DatabaseUrl, DatabaseUrlError, PoolSettings, StoreSettings};
 pub use resolve::{Config, ConfigError};
 pub use secret::{CursorSecret, CursorSecretTooShort, Secret, SecretUrl};
@@ -117,6 +120,8 @@ pub struct ServerConfig {
     /// The secret before `cursor_secret`, during a rotation: cursors it signed still
     /// verify; new cursors are signed with `cursor_secret` only.
     pub cursor_secret_previous: Option<CursorSecret>,
+    /// Logging in, access tokens, external identity and password hashing.
+    pub auth: AuthConfig,
 }
 
 impl ServerConfig {
@@ -170,6 +175,7 @@ impl ServerConfig {
             cache_redis_l2: cache.redis_l2,
             cache_max_bytes: cache.max_bytes,
             cache_ttl: Duration::from_secs(cache.ttl_seconds),
+            auth: AuthConfig::from_settings(&settings.auth),
         }
     }
 }

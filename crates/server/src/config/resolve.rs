@@ -27,11 +27,13 @@ pub struct Config {
     pub cursor_secret: Option<(CursorSecret, String)>,
     /// The previous secret during a rotation, and where it came from.
     pub cursor_secret_previous: Option<(CursorSecret, String)>,
+    /// The secret that signs access tokens, and where it came from.
+    pub jwt_secret: Option<(CursorSecret, String)>,
 }
 
 /// The variables that hold a cursor secret itself; there is no flag and no file key for
 /// it, so it shows neither in `ps` nor in the schema file.
-pub const CURSOR_SECRET_VARIABLES: [(&str, &str); 2] = [
+pub const CURSOR_SECRET_VARIABLES: [(&str, &str); 3] = [
     (
         "OXBASE_CURSOR_SECRET",
         "The cursor secret itself (at least 32 bytes), instead of `cursor_secret_file`; used when neither its flag nor its variable names a file, before the schema file's `cursor_secret_file`.",
@@ -39,6 +41,10 @@ pub const CURSOR_SECRET_VARIABLES: [(&str, &str); 2] = [
     (
         "OXBASE_CURSOR_SECRET_PREVIOUS",
         "The previous cursor secret itself, instead of `cursor_secret_previous_file`, in the same order.",
+    ),
+    (
+        "OXBASE_JWT_SECRET",
+        "The JWT secret itself (at least 32 bytes), instead of `[auth] jwt_secret_file`, in the same order.",
     ),
 ];
 
@@ -64,18 +70,24 @@ impl Config {
         }
         let mut file_settings = file.map(|(settings, _)| settings.clone()).unwrap_or_default();
         let schema_directory = file.and_then(|(_, path)| path.parent()).unwrap_or(Path::new("."));
-        for path in
-            [&mut file_settings.server.cursor_secret_file, &mut file_settings.server.cursor_secret_previous_file]
-                .into_iter()
-                .flatten()
+        for path in [
+            &mut file_settings.server.cursor_secret_file,
+            &mut file_settings.server.cursor_secret_previous_file,
+            &mut file_settings.auth.jwt_secret_file,
+            &mut file_settings.auth.jwks_file,
+        ]
+        .into_iter()
+        .flatten()
         {
             *path = schema_directory.join(&*path);
         }
         let (settings, sources) = Settings::layered(&flags, matches, &file_settings);
-        let mut config = Config { settings, sources, cursor_secret: None, cursor_secret_previous: None };
+        let mut config =
+            Config { settings, sources, cursor_secret: None, cursor_secret_previous: None, jwt_secret: None };
         config.cursor_secret = config.read_cursor_secret("cursor_secret_file", "OXBASE_CURSOR_SECRET", &environment)?;
         config.cursor_secret_previous =
             config.read_cursor_secret("cursor_secret_previous_file", "OXBASE_CURSOR_SECRET_PREVIOUS", &environment)?;
+        config.jwt_secret = config.read_cursor_secret("jwt_secret_file", "OXBASE_JWT_SECRET", &environment)?;
         if config.cursor_secret.is_none() && config.cursor_secret_previous.is_some() {
             return Err(ConfigError(
                 "a previous cursor secret is set but no current one: set OXBASE_CURSOR_SECRET or a cursor secret file too (the previous secret only verifies old cursors)".to_owned(),
@@ -102,14 +114,15 @@ impl Config {
         variable: &str,
         environment: &impl Fn(&str) -> Option<OsString>,
     ) -> Result<Option<(CursorSecret, String)>, ConfigError> {
-        let path = match key {
-            "cursor_secret_file" => self.settings.server.cursor_secret_file.as_deref(),
-            _ => self.settings.server.cursor_secret_previous_file.as_deref(),
+        let (section, path) = match key {
+            "cursor_secret_file" => ("server", self.settings.server.cursor_secret_file.as_deref()),
+            "jwt_secret_file" => ("auth", self.settings.auth.jwt_secret_file.as_deref()),
+            _ => ("server", self.settings.server.cursor_secret_previous_file.as_deref()),
         };
+        let what = if section == "auth" { "JWT secret" } else { "cursor secret" };
         let read = |path: &Path| -> Result<Vec<u8>, ConfigError> {
-            let mut bytes = std::fs::read(path).map_err(|error| {
-                ConfigError(format!("cannot read the cursor secret file {}: {error}", path.display()))
-            })?;
+            let mut bytes = std::fs::read(path)
+                .map_err(|error| ConfigError(format!("cannot read the {what} file {}: {error}", path.display())))?;
             if bytes.ends_with(b"\n") {
                 bytes.pop();
                 if bytes.ends_with(b"\r") {
@@ -118,17 +131,18 @@ impl Config {
             }
             Ok(bytes)
         };
-        let (bytes, source) = match (path, self.source("server", key)) {
+        let (bytes, source) = match (path, self.source(section, key)) {
             (Some(path), Source::Flag(_) | Source::Environment(_)) => (read(path)?, format!("file {}", path.display())),
             _ if environment(variable).is_some() => {
                 (environment(variable).unwrap_or_default().into_encoded_bytes(), variable.to_owned())
             }
-            (Some(path), _) => (read(path)?, format!("[server] {key} {}", path.display())),
+            (Some(path), _) => (read(path)?, format!("[{section}] {key} {}", path.display())),
             (None, _) => return Ok(None),
         };
         match CursorSecret::new(bytes) {
             Ok(secret) => Ok(Some((secret, source))),
             Err(error) => {
+                let error = error.to_string().replace("cursor secret", what);
                 Err(ConfigError(format!("{error} (from {source}); generate one with: openssl rand -base64 48")))
             }
         }
@@ -174,6 +188,8 @@ impl Config {
         let mut config = ServerConfig::from_settings(&self.settings, database, listen);
         config.cursor_secret = self.cursor_secret.as_ref().map(|(secret, _)| secret.clone());
         config.cursor_secret_previous = self.cursor_secret_previous.as_ref().map(|(secret, _)| secret.clone());
+        config.auth = super::AuthConfig::checked(&self.settings.auth)?;
+        config.auth.jwt_secret = self.jwt_secret.as_ref().map(|(secret, _)| secret.clone());
         Ok(config)
     }
 }

@@ -154,4 +154,48 @@ settings! {
         redis_l2: bool = false, flag "cache-redis-l2", env "OXBASE_CACHE_REDIS_L2",
             arg(num_args = 0..=1, require_equals = true, default_missing_value = "true");
     }
+
+    /// Logging in, access tokens, external identity providers and password hashing.
+    [auth] AuthSettings, AuthFile, AuthFlags, "[auth] settings" {
+        /// File holding the secret (at least 32 bytes) that signs access tokens and checks
+        /// HS256 tokens from another identity provider; in the schema file relative to its
+        /// directory. The secret itself may instead come from `OXBASE_JWT_SECRET`, never
+        /// from a flag or the schema file. Unset: a random secret generated once and kept
+        /// in the database, shared by every instance.
+        jwt_secret_file: Option<PathBuf> = None, flag "jwt-secret-file", env "OXBASE_JWT_SECRET_FILE", arg(value_name = "FILE");
+        /// The `iss` of the access tokens oxbase issues (and accepts as its own).
+        issuer: String = "oxbase".to_owned(), flag "jwt-issuer", env "OXBASE_JWT_ISSUER", arg(value_name = "ISSUER");
+        /// The `iss` of another identity provider's tokens, accepted besides `issuer`;
+        /// their role and user id are read at `role_claim` and `user_id_claim`.
+        external_issuer: Option<String> = None, flag "jwt-external-issuer", env "OXBASE_JWT_EXTERNAL_ISSUER", arg(value_name = "ISSUER");
+        /// The `aud` every accepted token must carry; oxbase's own tokens carry it.
+        audience: String = "oxbase".to_owned(), flag "jwt-audience", env "OXBASE_JWT_AUDIENCE", arg(value_name = "AUDIENCE");
+        /// Seconds of clock skew allowed on a token's `exp` and `nbf`.
+        leeway_seconds: u64 = 30, flag "jwt-leeway-seconds", env "OXBASE_JWT_LEEWAY_SECONDS", arg(value_name = "SECONDS");
+        /// Life of an access token issued at login or refresh, in seconds.
+        access_ttl_seconds: u64 = 900, flag "access-ttl-seconds", env "OXBASE_ACCESS_TTL_SECONDS", arg(value_name = "SECONDS");
+        /// Life of a refresh token, in seconds; each refresh issues a new one.
+        refresh_ttl_seconds: u64 = 30 * 24 * 3600, flag "refresh-ttl-seconds", env "OXBASE_REFRESH_TTL_SECONDS", arg(value_name = "SECONDS");
+        /// A JWKS file of another identity provider's public keys (RS256, ES256, EdDSA);
+        /// read again when it changes (checked at most once a second); in the schema file
+        /// relative to its directory.
+        jwks_file: Option<PathBuf> = None, flag "jwks-file", env "OXBASE_JWKS_FILE", arg(value_name = "FILE");
+        /// Dotted path of the role claim in another provider's tokens, e.g.
+        /// `app_metadata.role`.
+        role_claim: String = "role".to_owned(), flag "jwt-role-claim", env "OXBASE_JWT_ROLE_CLAIM", arg(value_name = "PATH");
+        /// Dotted path of the user id claim in another provider's tokens.
+        user_id_claim: String = "sub".to_owned(), flag "jwt-user-id-claim", env "OXBASE_JWT_USER_ID_CLAIM", arg(value_name = "PATH");
+        /// Argon2id memory per password hash, in KiB; at least 19456 (OWASP's minimum).
+        argon2_memory_kib: u32 = 19_456, flag "argon2-memory-kib", env "OXBASE_ARGON2_MEMORY_KIB", arg(value_name = "KIB");
+        /// Argon2id iterations; at least 2.
+        argon2_iterations: u32 = 2, flag "argon2-iterations", env "OXBASE_ARGON2_ITERATIONS", arg(value_name = "N");
+        /// Argon2id lanes; at least 1.
+        argon2_parallelism: u32 = 1, flag "argon2-parallelism", env "OXBASE_ARGON2_PARALLELISM", arg(value_name = "N");
+        /// Failed logins for one username before it is locked out for a while.
+        login_account_failures: u32 = 5, flag "login-account-failures", env "OXBASE_LOGIN_ACCOUNT_FAILURES", arg(value_name = "N");
+        /// Failed logins from one client address before it is locked out for a while.
+        login_client_failures: u32 = 20, flag "login-client-failures", env "OXBASE_LOGIN_CLIENT_FAILURES", arg(value_name = "N");
+        /// Seconds of the first lockout; each further lockout doubles it, up to an hour.
+        login_lockout_seconds: u64 = 60, flag "login-lockout-seconds", env "OXBASE_LOGIN_LOCKOUT_SECONDS", arg(value_name = "SECONDS");
+    }
 }

@@ -8,6 +8,7 @@
 //! - [`records`]: `/api/v1/{resource}` handlers, one file per action.
 //! - [`health`]: liveness and readiness.
 //! - [`admin`]: pool statistics and EXPLAIN, when enabled.
+//! - [`auth`]: bearer credentials into a caller, the admin guard, login and API keys.
 //! - [`middleware`]: request id, request log, `Server-Timing`, URL and header limits,
 //!   timeouts, panics.
 //! - [`error`]: [`error::ApiError`], the only error type handlers return.
@@ -17,6 +18,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod auth;
 pub mod connections;
 pub mod encoding;
 pub mod error;

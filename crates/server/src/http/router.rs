@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::OriginalUri;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use tower_http::compression::predicate::SizeAbove;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -11,7 +11,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::error::codes::Code;
-use crate::http::{admin, health, middleware, records};
+use crate::http::{admin, auth, health, middleware, records};
 
 /// Builds the router for an app.
 pub fn router(state: AppState) -> Router {
@@ -30,13 +30,21 @@ pub fn router(state: AppState) -> Router {
         });
     let mut routes = Router::new();
     if state.0.config.admin_enabled {
-        routes = routes
+        let admin_routes = Router::new()
             .route("/admin/counters", get(admin::counters))
             .route("/admin/pool", get(admin::pool))
             .route("/admin/cache", get(admin::cache))
-            .route("/admin/explain", get(admin::explain));
+            .route("/admin/explain", get(admin::explain))
+            .route("/admin/keys", get(auth::keys::list).post(auth::keys::create))
+            .route("/admin/keys/{id}", delete(auth::keys::revoke))
+            .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin));
+        routes = routes.merge(admin_routes);
     }
     routes
+        .route("/api/v1/auth/login", post(auth::session::login))
+        .route("/api/v1/auth/refresh", post(auth::session::refresh))
+        .route("/api/v1/auth/logout", post(auth::session::logout))
+        .route("/api/v1/auth/password", post(auth::session::change_password))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route(
@@ -52,7 +60,9 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
+        // Every request carries its caller; a bad credential is a 401 before any handler.
+        .layer(axum::middleware::from_fn_with_state(state, auth::identify))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         // br, zstd or gzip by Accept-Encoding (quality values honoured), above a size. The
         // compressor leaves alone any response with a Content-Range (it assumes byte

@@ -4,6 +4,8 @@
 //!
 //! - [`read`]: a planned read in an access scope → an encoded answer: the response cache,
 //!   identical misses read once, versions stamped before the read, the store, the entry.
+//! - [`identity`]: logging in, refresh tokens, password changes, bearer credentials into
+//!   a caller, API keys.
 //! - [`write`]: a create, update or delete in an access scope → a write outcome: planning
 //!   and validation, one transaction in a task of its own, versions made current before
 //!   the answer, one change event after the commit.
@@ -13,6 +15,7 @@
 //! the same functions. Errors are [`ServiceError`]s in the service's own terms; the edge
 //! maps them to a status and a code (`http::error`).
 
+pub mod identity;
 pub mod read;
 pub mod write;
 

@@ -28,12 +28,28 @@ use oxbase_schema::migration::{MigrationPlan, plan_migration};
 use oxbase_schema::physical::{PhysicalIndex, PhysicalSchema};
 use postgres::GenericClient;
 
-use crate::migrate::{MigrateError, MigrateOptions, MigrateOutcome, checked_statements};
+use crate::migrate::{
+    MigrateError, MigrateOptions, MigrateOutcome, SystemTable, checked_statements, missing_system_tables,
+};
 
-/// oxbase's own tables: the migration history and the per-resource versions.
-const SYSTEM_TABLES: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS \"_oxbase_migrations\" (\n  \"id\" BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  \"applied_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n  \"oxbase_version\" TEXT NOT NULL,\n  \"steps\" TEXT NOT NULL,\n  \"statements\" TEXT NOT NULL,\n  \"physical_schema\" TEXT NOT NULL\n)",
-    "CREATE TABLE IF NOT EXISTS \"_oxbase_versions\" (\n  \"resource\" TEXT PRIMARY KEY,\n  \"version\" BIGINT NOT NULL\n)",
+/// oxbase's own tables: the migration history, the per-resource versions, and what
+/// identity keeps (refresh tokens, API keys, generated secrets). Times are Unix seconds.
+const SYSTEM_TABLES: &[SystemTable] = &[
+    (
+        "_oxbase_migrations",
+        &[
+            "CREATE TABLE IF NOT EXISTS \"_oxbase_migrations\" (\n  \"id\" BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  \"applied_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n  \"oxbase_version\" TEXT NOT NULL,\n  \"steps\" TEXT NOT NULL,\n  \"statements\" TEXT NOT NULL,\n  \"physical_schema\" TEXT NOT NULL\n)",
+        ],
+    ),
+    (
+        "_oxbase_versions",
+        &[
+            "CREATE TABLE IF NOT EXISTS \"_oxbase_versions\" (\n  \"resource\" TEXT PRIMARY KEY,\n  \"version\" BIGINT NOT NULL\n)",
+        ],
+    ),
+    ("_oxbase_refresh_tokens", crate::auth::schema::POSTGRES_REFRESH_TOKENS),
+    ("_oxbase_api_keys", crate::auth::schema::POSTGRES_API_KEYS),
+    ("_oxbase_secrets", crate::auth::schema::POSTGRES_SECRETS),
 ];
 
 /// The advisory-lock key migrations hold (the bytes of "oxbase_m"): for their session, and
@@ -78,8 +94,9 @@ fn migrate_locked(
     let wanted = PhysicalSchema::of(schema, Dialect::Postgres);
     let mut plan = plan_migration(applied.as_ref(), &wanted);
     let history_missing = applied.is_none() && !history_exists(&mut transaction)?;
+    let system_tables = missing_system_tables(SYSTEM_TABLES, |table| table_exists(&mut transaction, table))?;
     let concurrent = defer_index_builds(&mut transaction, applied.as_ref(), &wanted, &mut plan)?;
-    let Some((mut steps, mut statements)) = checked_statements(&plan, history_missing, SYSTEM_TABLES, options)? else {
+    let Some((mut steps, mut statements)) = checked_statements(&plan, history_missing, &system_tables, options)? else {
         drop(transaction);
         if options.dry_run {
             return Ok(MigrateOutcome::UpToDate);
@@ -257,6 +274,16 @@ pub fn database_message(error: &postgres::Error) -> String {
 fn history_exists(client: &mut impl GenericClient) -> Result<bool, MigrateError> {
     client
         .query_one("SELECT to_regclass('\"_oxbase_migrations\"') IS NOT NULL", &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(|error| MigrateError::History(database_message(&error)))
+}
+
+fn table_exists(client: &mut impl GenericClient, table: &str) -> Result<bool, MigrateError> {
+    client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1)",
+            &[&table],
+        )
         .and_then(|row| row.try_get(0))
         .map_err(|error| MigrateError::History(database_message(&error)))
 }

@@ -181,7 +181,7 @@ impl PostgresStore {
     /// connection was lost or is past its lifetime (so service resumes by itself when the
     /// database returns).
     /// Its errors are the work's: a [`StoreError`] for reads, a [`WriteFailure`] for writes.
-    async fn with_connection<T: Send + 'static, E: From<StoreError> + Send + 'static>(
+    pub(crate) async fn with_connection<T: Send + 'static, E: From<StoreError> + Send + 'static>(
         &self,
         work: impl FnOnce(&mut postgres::Client, &mut HashMap<String, postgres::Statement>, &Schema) -> Result<T, E>
         + Send

@@ -7,12 +7,28 @@ use oxbase_schema::migration::plan_migration;
 use oxbase_schema::physical::PhysicalSchema;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::migrate::{MigrateError, MigrateOptions, MigrateOutcome, checked_statements};
+use crate::migrate::{
+    MigrateError, MigrateOptions, MigrateOutcome, SystemTable, checked_statements, missing_system_tables,
+};
 
-/// oxbase's own tables: the migration history and the per-resource versions.
-const SYSTEM_TABLES: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS \"_oxbase_migrations\" (\n  \"id\" INTEGER PRIMARY KEY AUTOINCREMENT,\n  \"applied_at\" TEXT NOT NULL,\n  \"oxbase_version\" TEXT NOT NULL,\n  \"steps\" TEXT NOT NULL,\n  \"statements\" TEXT NOT NULL,\n  \"physical_schema\" TEXT NOT NULL\n)",
-    "CREATE TABLE IF NOT EXISTS \"_oxbase_versions\" (\n  \"resource\" TEXT PRIMARY KEY,\n  \"version\" INTEGER NOT NULL\n)",
+/// oxbase's own tables: the migration history, the per-resource versions, and what
+/// identity keeps (refresh tokens, API keys, generated secrets). Times are Unix seconds.
+const SYSTEM_TABLES: &[SystemTable] = &[
+    (
+        "_oxbase_migrations",
+        &[
+            "CREATE TABLE IF NOT EXISTS \"_oxbase_migrations\" (\n  \"id\" INTEGER PRIMARY KEY AUTOINCREMENT,\n  \"applied_at\" TEXT NOT NULL,\n  \"oxbase_version\" TEXT NOT NULL,\n  \"steps\" TEXT NOT NULL,\n  \"statements\" TEXT NOT NULL,\n  \"physical_schema\" TEXT NOT NULL\n)",
+        ],
+    ),
+    (
+        "_oxbase_versions",
+        &[
+            "CREATE TABLE IF NOT EXISTS \"_oxbase_versions\" (\n  \"resource\" TEXT PRIMARY KEY,\n  \"version\" INTEGER NOT NULL\n)",
+        ],
+    ),
+    ("_oxbase_refresh_tokens", crate::auth::schema::SQLITE_REFRESH_TOKENS),
+    ("_oxbase_api_keys", crate::auth::schema::SQLITE_API_KEYS),
+    ("_oxbase_secrets", crate::auth::schema::SQLITE_SECRETS),
 ];
 
 /// Migrates an open SQLite database to `schema`.
@@ -25,7 +41,8 @@ pub fn migrate(
     let wanted = PhysicalSchema::of(schema, Dialect::Sqlite);
     let plan = plan_migration(applied.as_ref(), &wanted);
     let history_missing = applied.is_none() && !history_exists(connection)?;
-    let Some((steps, statements)) = checked_statements(&plan, history_missing, SYSTEM_TABLES, options)? else {
+    let system_tables = missing_system_tables(SYSTEM_TABLES, |table| table_exists(connection, table))?;
+    let Some((steps, statements)) = checked_statements(&plan, history_missing, &system_tables, options)? else {
         return Ok(MigrateOutcome::UpToDate);
     };
     if options.dry_run {
@@ -102,8 +119,12 @@ fn execute(connection: &Connection, sql: &str) -> Result<(), MigrateError> {
 }
 
 fn history_exists(connection: &Connection) -> Result<bool, MigrateError> {
+    table_exists(connection, "_oxbase_migrations")
+}
+
+fn table_exists(connection: &Connection, table: &str) -> Result<bool, MigrateError> {
     connection
-        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_oxbase_migrations'", [], |_| Ok(()))
+        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |_| Ok(()))
         .optional()
         .map(|found| found.is_some())
         .map_err(|error| MigrateError::History(error.to_string()))

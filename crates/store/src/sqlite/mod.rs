@@ -143,7 +143,7 @@ impl SqliteStore {
     }
 
     /// Runs `work` on a reader connection on a blocking thread.
-    async fn with_reader<T: Send + 'static>(
+    pub(crate) async fn with_reader<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection, &Schema) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -155,6 +155,18 @@ impl SqliteStore {
         // query log) carry the request id.
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(|| work(&reader, &schema)))
+            .await
+            .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
+    }
+
+    /// Runs `work` on the writer connection on a blocking thread.
+    pub(crate) async fn with_writer<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let writer = self.writer.clone().lock_owned().await;
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| work(&writer)))
             .await
             .map_err(|error| StoreError::Internal(format!("a database task failed: {error}")))?
     }

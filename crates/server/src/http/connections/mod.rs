@@ -177,11 +177,15 @@ async fn serve_connection(
     watcher: Watcher,
 ) {
     let clock = ConnectionClock::start(limits.timeouts);
+    let peer = stream.peer_addr().ok();
     let io = TokioIo::new(ClockedStream::new(stream, clock.clone()));
     let service = hyper::service::service_fn({
         let clock = clock.clone();
-        move |request: Request<Incoming>| {
+        move |mut request: Request<Incoming>| {
             let in_flight = clock.request_started();
+            if let Some(peer) = peer {
+                request.extensions_mut().insert(crate::http::auth::ClientAddress(peer));
+            }
             let router = router.clone();
             async move {
                 let response = router.oneshot(request.map(Body::new)).await?;

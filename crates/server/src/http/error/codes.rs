@@ -79,6 +79,14 @@ codes! {
     UnfilteredWrite => BAD_REQUEST, Invalid, "unfiltered_write", "a PATCH or DELETE without a filter on a resource that does not allow it";
     MaxAffectedExceeded => BAD_REQUEST, Invalid, "max_affected_exceeded", "the write would change more rows than Prefer: max-affected allows (with handling=strict); nothing was written";
     AuthenticationRequired => UNAUTHORIZED, Access, "authentication_required", "the request has no credentials and the schema grants callers without any nothing (no anonymous role)";
+    CredentialsInvalid => UNAUTHORIZED, Access, "credentials_invalid", "the username or password is wrong (login, password change); which one is never said";
+    TokenExpired => UNAUTHORIZED, Access, "token_expired", "the bearer access token is past its expiry: refresh it or log in again";
+    TokenInvalid => UNAUTHORIZED, Access, "token_invalid", "the bearer token is malformed, badly signed, for another audience or issuer, or uses a refused algorithm (alg none); details.reason says which";
+    RefreshTokenInvalid => UNAUTHORIZED, Access, "refresh_token_invalid", "the refresh token is unknown, expired, revoked, or was used before (its whole family is revoked then); details.reason says which";
+    KeyInvalid => UNAUTHORIZED, Access, "key_invalid", "the API key is not one this server issued";
+    KeyRevoked => UNAUTHORIZED, Access, "key_revoked", "the API key has been revoked";
+    KeyExpired => UNAUTHORIZED, Access, "key_expired", "the API key is past its expiry";
+    AccountsNotDeclared => NOT_FOUND, NotFound, "accounts_not_declared", "the schema declares no [accounts] resource, so there is nothing to log in to";
     Forbidden => FORBIDDEN, Access, "forbidden", "the caller's role (or API key) may not take this action on this resource";
     RowForbidden => FORBIDDEN, Access, "row_forbidden", "a row the write would touch, or leave behind, is outside what the caller's role may write; nothing was written";
     RoleUnknown => FORBIDDEN, Access, "role_unknown", "the credential names a role the schema does not declare";
@@ -95,6 +103,7 @@ codes! {
     UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, Unsupported, "unsupported_media_type", "a body that is not application/json in UTF-8";
     ValidationFailed => UNPROCESSABLE_ENTITY, Invalid, "validation_failed", "body values do not fit the schema (every problem listed)";
     ReferenceNotFound => UNPROCESSABLE_ENTITY, Invalid, "reference_not_found", "a reference names a row that does not exist";
+    LoginLockedOut => TOO_MANY_REQUESTS, Access, "login_locked_out", "too many failed logins for the username or from the address; Retry-After says when to try again";
     HeadersTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE, TooLarge, "headers_too_large", "the request headers are larger than max_header_bytes";
     InternalError => INTERNAL_SERVER_ERROR, Internal, "internal_error", "a fault inside oxbase or the database (logged, never detailed)";
     NotSupported => NOT_IMPLEMENTED, Unsupported, "not_supported", "the engine does not serve this yet";

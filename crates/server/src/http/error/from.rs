@@ -12,6 +12,8 @@ use crate::http::error::codes::Code;
 use crate::http::media_type::SINGLE_OBJECT;
 use crate::redis_client::NotPropagated;
 use crate::service::ServiceError;
+use crate::service::identity::IdentityError;
+use oxbase_access::identity::TokenError;
 use oxbase_store::StoreError;
 use oxbase_store::exec::Refusal;
 use oxbase_store::write::WriteFailure;
@@ -237,6 +239,53 @@ impl From<WriteFailure> for ApiError {
             WriteFailure::NotFound { message } => ApiError::new(Code::NotFound, message),
             WriteFailure::Forbidden { message } => ApiError::new(Code::RowForbidden, message),
             WriteFailure::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            IdentityError::NoAccounts => ApiError::new(Code::AccountsNotDeclared, message)
+                .with_hint("declare [accounts] resource = \"users\" (and its password field) in the schema"),
+            IdentityError::CredentialsInvalid => ApiError::new(Code::CredentialsInvalid, message),
+            IdentityError::LockedOut { retry_after } => {
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                ApiError { retry_after: Some(seconds.max(1)), ..ApiError::new(Code::LoginLockedOut, message) }
+                    .with_details(json!({ "retry_after_seconds": seconds.max(1) }))
+            }
+            IdentityError::RefreshInvalid { reason } => ApiError::new(Code::RefreshTokenInvalid, message)
+                .with_details(json!({ "reason": reason }))
+                .with_hint("log in again"),
+            IdentityError::Token(TokenError::Expired) => {
+                ApiError::new(Code::TokenExpired, message).with_hint("get a new access token from /api/v1/auth/refresh")
+            }
+            IdentityError::Token(TokenError::Invalid(reason)) => {
+                ApiError::new(Code::TokenInvalid, message).with_details(json!({ "reason": reason.reason() }))
+            }
+            IdentityError::Token(TokenError::Signing(cause)) => ApiError {
+                internal: Some(format!("signing an access token: {cause}")),
+                ..ApiError::new(Code::InternalError, "an internal error occurred; it has been logged")
+            },
+            IdentityError::KeyInvalid => ApiError::new(Code::KeyInvalid, message),
+            IdentityError::KeyRevoked { id } => {
+                ApiError::new(Code::KeyRevoked, message).with_details(json!({ "id": id }))
+            }
+            IdentityError::KeyExpired { id } => {
+                ApiError::new(Code::KeyExpired, message).with_details(json!({ "id": id }))
+            }
+            IdentityError::NotAnAccount(_) => ApiError::new(Code::Forbidden, message),
+            IdentityError::Password(_) => ApiError::new(Code::ValidationFailed, message.clone())
+                .with_details(json!({ "problems": [{ "path": "new_password", "message": message }] })),
+            IdentityError::Invalid { field, .. } => ApiError::new(Code::ValidationFailed, message.clone())
+                .with_details(json!({ "problems": [{ "path": field, "message": message }] })),
+            IdentityError::KeyNotFound(id) => ApiError::new(Code::NotFound, message).with_details(json!({ "id": id })),
+            IdentityError::Store(error) => error.into(),
+            IdentityError::Internal(cause) => ApiError {
+                internal: Some(cause),
+                ..ApiError::new(Code::InternalError, "an internal error occurred; it has been logged")
+            },
         }
     }
 }
