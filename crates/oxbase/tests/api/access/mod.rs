@@ -2,6 +2,8 @@
 //! change, on every read and write path, compared with what the rules allow as computed
 //! independently here in SQL.
 
+mod leaks;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
