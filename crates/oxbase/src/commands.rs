@@ -307,6 +307,12 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// The demo's accounts, one per role of the pearl example (the seed names them).
+const DEMO_ACCOUNTS: [&str; 3] = ["admin", "editor1", "viewer1"];
+
+/// The demo accounts' password: the demo listens on loopback by default.
+const DEMO_PASSWORD: &str = "oxbase-demo";
+
 async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     let schema = example_schema("pearl")?;
     let source = oxbase_examples::schema_source("pearl").expect("the pearl example exists");
@@ -331,13 +337,24 @@ async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     config.max_page_size = file.server.max_page_size.unwrap_or(config.max_page_size);
     let listener = bind(config.listen).await?;
     let address = listener.local_addr()?;
+    let app = Arc::new(App::open(config, schema).await?);
+    // The demo's accounts: one per role, all with the same password, printed below.
+    for username in DEMO_ACCOUNTS {
+        if !oxbase_server::service::identity::set_password(&app, username, DEMO_PASSWORD).await? {
+            bail!("the demo account '{username}' is missing from {}", arguments.data_dir.display());
+        }
+    }
     announce!("\noxbase demo: the pearl clinical-study tracker on http://{address}\n");
-    announce!("try:");
+    announce!("without credentials (the anonymous role: trackers, items, comments, usernames):");
     announce!("  curl 'http://{address}/api/v1/trackers?limit=2'");
     announce!("  curl 'http://{address}/api/v1/users/1'");
-    announce!("  curl 'http://{address}/api/v1/reporting_efforts?limit=5&offset=1'");
+    announce!("\ndemo accounts, password '{DEMO_PASSWORD}': admin (admin), editor1 (editor), viewer1 (viewer)");
+    announce!("log in, then send the token:");
+    announce!(
+        "  curl -s -X POST 'http://{address}/api/v1/auth/login' -H 'Content-Type: application/json' -d '{{\"username\":\"viewer1\",\"password\":\"{DEMO_PASSWORD}\"}}'"
+    );
+    announce!("  curl 'http://{address}/api/v1/reporting_efforts?limit=5' -H 'Authorization: Bearer <access_token>'");
     announce!("\nCtrl-C stops it; the data stays in {}", arguments.data_dir.display());
-    let app = Arc::new(App::open(config, schema).await?);
     serve(listener, app, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

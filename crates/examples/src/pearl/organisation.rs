@@ -24,6 +24,7 @@ pub(super) fn emit_users<S: RowSink>(
     let mut rng = random_stream("users");
     let mut table = Table::new(sink, "users", USER_COLUMNS);
     let mut editors = Vec::new();
+    let mut viewer_named = false;
     for id in 1..=sizes.users {
         let (username, role) = match id {
             1 => ("admin".to_owned(), "admin"),
@@ -33,7 +34,14 @@ pub(super) fn emit_users<S: RowSink>(
                 let last = vocabulary::pick(&mut rng, LAST_NAMES);
                 // The id keeps generated usernames unique however many share a name.
                 let role = weighted(&mut rng, &[("admin", 2), ("editor", 38), ("viewer", 60)]);
-                (format!("{first}.{last}{id}"), role)
+                if role == "viewer" && !viewer_named {
+                    // One viewer with a name to log in with, like admin and editor1 (the
+                    // demo's accounts); the random draws are the same either way.
+                    viewer_named = true;
+                    ("viewer1".to_owned(), role)
+                } else {
+                    (format!("{first}.{last}{id}"), role)
+                }
             }
         };
         if role == "editor" {

@@ -58,6 +58,43 @@ fn a_schema_without_roles_is_served_publicly_only_when_open_says_so() {
     assert!(body.contains("authentication_required"), "{body}");
 }
 
+/// `oxbase demo` serves the pearl example with its roles: the anonymous role's reads work
+/// without credentials, the demo accounts it prints log in, and their tokens reach the rest.
+#[test]
+fn the_demo_prints_accounts_that_log_in() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(
+        Command::new(oxbase_binary())
+            .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(directory.path().join("demo")),
+    );
+    let (status, body) = get(&server, "/api/v1/users/1");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_body(&body), serde_json::json!({"id": 1, "username": "admin"}), "no email without credentials");
+    let (status, _) = get(&server, "/api/v1/reporting_efforts?limit=1");
+    assert_eq!(status, 401);
+    let login = r#"{"username":"viewer1","password":"oxbase-demo"}"#;
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{login}",
+        login.len()
+    )
+    .unwrap();
+    let (status, body) = read_response(&mut stream);
+    assert_eq!(status, 200, "{body}");
+    let token = json_body(&body)["access_token"].as_str().unwrap().to_owned();
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/reporting_efforts?limit=1 HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let (status, body) = read_response(&mut stream);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_body(&body).as_array().unwrap().len(), 1);
+}
+
 /// Connection handling does not depend on the engine.
 #[test]
 fn connection_limits_come_from_the_schema_file_the_environment_and_flags() {

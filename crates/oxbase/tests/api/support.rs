@@ -471,7 +471,10 @@ impl ServerProcess {
                 let _ = child.wait();
                 panic!("oxbase exited before listening: {}", log.lock().unwrap());
             }
-            if let Some(address) = line.trim().strip_prefix("oxbase listening on http://") {
+            let announced = ["oxbase listening on http://", "oxbase demo: the pearl clinical-study tracker on http://"]
+                .iter()
+                .find_map(|prefix| line.trim().strip_prefix(prefix));
+            if let Some(address) = announced {
                 let address = address.to_owned();
                 std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
                 return ServerProcess { child, address, log };
