@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use oxbase_examples::Scale;
+use oxbase_examples::pearl::{DEMO_ACCOUNTS, DEMO_PASSWORD};
 use oxbase_schema::Schema;
 use oxbase_server::app::App;
 use oxbase_server::config::render::{TableRow, settings_table};
@@ -306,12 +307,6 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing in-flight requests");
 }
-
-/// The demo's accounts, one per role of the pearl example (the seed names them).
-const DEMO_ACCOUNTS: [&str; 3] = ["admin", "editor1", "viewer1"];
-
-/// The demo accounts' password: the demo listens on loopback by default.
-const DEMO_PASSWORD: &str = "oxbase-demo";
 
 async fn demo(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     let schema = example_schema("pearl")?;

@@ -38,6 +38,13 @@ pub struct SeedSummary {
 /// The most rows handed to the sink in one call.
 pub const BATCH_ROWS: usize = 5_000;
 
+/// The accounts `oxbase demo` lets log in, one per role of the example (the seed names
+/// them at every scale).
+pub const DEMO_ACCOUNTS: [&str; 3] = ["admin", "editor1", "viewer1"];
+
+/// The demo accounts' password (the demo listens on loopback by default).
+pub const DEMO_PASSWORD: &str = "oxbase-demo";
+
 /// Generates the pearl data set at `scale` into `sink`, batches of at most 5,000 rows,
 /// parents before children.
 pub fn generate<S: RowSink>(scale: Scale, sink: &mut S) -> Result<SeedSummary, S::Error> {
