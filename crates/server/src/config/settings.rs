@@ -69,9 +69,10 @@ settings! {
         /// Most bytes all request headers may hold together; more get 431
         /// `headers_too_large`.
         max_header_bytes: usize = 32 * 1024, flag "max-header-bytes", env "OXBASE_SERVER_MAX_HEADER_BYTES", arg(value_name = "BYTES");
-        /// Serve `/admin/pool` and `/admin/explain`; they have no access control yet, so only
-        /// where the port is not exposed. Switched on by the flag, the variable or the file:
-        /// `OXBASE_ADMIN=false` does not switch off `admin = true`.
+        /// Serve `/admin/*` (counters, pool, cache, EXPLAIN, API keys): to the admin role
+        /// when the schema declares roles, to anyone who reaches the port when it declares
+        /// none. Switched on by the flag, the variable or the file: `OXBASE_ADMIN=false`
+        /// does not switch off `admin = true`.
         admin: bool = false, flag "admin", env "OXBASE_ADMIN",
             arg(num_args = 0..=1, require_equals = true, default_missing_value = "true");
         /// Responses smaller than this many bytes are sent uncompressed (br, zstd or gzip
