@@ -81,4 +81,101 @@ async fn the_password_hash_is_never_served(engine: Engine) {
     assert_eq!(app.count("SELECT count(*) FROM users WHERE password_hash IS NOT NULL").await, 0);
 }
 
-on_both_engines!(anonymous_callers_read_what_the_anonymous_role_allows, the_password_hash_is_never_served);
+/// A scoped API key reads only what its lists and its role both allow; a create the role
+/// does not grant is refused; an upsert merging rows the role may not update fails whole.
+async fn keys_nested_rows_and_upserts_are_held_to_every_rule(engine: Engine) {
+    let app = TestApp::spawn_with_roles(engine, |config| config.admin_enabled = true, |_| {}).await;
+    let admin = "admin";
+    let password = "the access suite's password";
+    assert!(oxbase_server::service::identity::set_password(&app.app, admin, password).await.unwrap());
+    let login: Value = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "username": admin, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin_token = login["access_token"].as_str().unwrap().to_owned();
+    // A key of the admin role limited to reading trackers.
+    let created: Value = app
+        .client
+        .post(app.url("/admin/keys"))
+        .bearer_auth(&admin_token)
+        .json(&json!({ "role": "admin", "resources": ["trackers"], "actions": ["read"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let as_key = |method: Method, path: &str, body: Value| {
+        app.client.request(method, app.url(path)).bearer_auth(&key).json(&body).send()
+    };
+    assert_eq!(as_key(Method::GET, "/api/v1/trackers?limit=1", Value::Null).await.unwrap().status(), 200);
+    assert_error(
+        as_key(Method::GET, "/api/v1/users?limit=1", Value::Null).await.unwrap(),
+        403,
+        "forbidden",
+        "read users",
+    )
+    .await;
+    let response = as_key(Method::PATCH, "/api/v1/trackers/1", json!({"priority": 1})).await.unwrap();
+    assert_error(response, 403, "forbidden", "update trackers").await;
+    // Embedded rows of a resource the key may not read are left out, not leaked.
+    let embedded: Value = as_key(Method::GET, "/api/v1/trackers?select=id,tracker_comments(id)&limit=5", Value::Null)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(embedded.as_array().unwrap().iter().all(|tracker| tracker["tracker_comments"] == json!([])), "{embedded}");
+
+    // The editor role may create comments but not items, and update only its own comments:
+    // an upsert merging another's comment fails whole.
+    assert!(oxbase_server::service::identity::set_password(&app.app, "editor1", password).await.unwrap());
+    let login: Value = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "username": "editor1", "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let editor = login["access_token"].as_str().unwrap().to_owned();
+    let before = app.count("SELECT count(*) FROM tracker_comments").await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/reporting_effort_items"))
+        .bearer_auth(&editor)
+        .json(&json!({"reporting_effort_id": 1, "item_type": "TLF", "item_code": "X-1", "title": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 403, "forbidden", "create reporting_effort_items").await;
+    // Someone else's comment, merged by key: the editor may update only their own.
+    let foreign = app.integers("SELECT id FROM tracker_comments WHERE user_id <> 2 ORDER BY id LIMIT 1").await[0];
+    let response = app
+        .client
+        .post(app.url("/api/v1/tracker_comments"))
+        .bearer_auth(&editor)
+        .header("prefer", "resolution=merge-duplicates")
+        .json(&json!([{"id": foreign, "tracker_id": 1, "body": "taken over"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 403, "row_forbidden", "").await;
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments WHERE body = 'taken over'").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM tracker_comments").await, before);
+}
+
+on_both_engines!(
+    anonymous_callers_read_what_the_anonymous_role_allows,
+    the_password_hash_is_never_served,
+    keys_nested_rows_and_upserts_are_held_to_every_rule,
+);
