@@ -4,12 +4,13 @@
 //! How a page is checked (see `markdown.rs` for what counts as an example, and
 //! `pattern.rs` for how a documented response is compared):
 //!
-//! - one server per page, the pearl example's small seed on SQLite, configured like
-//!   `oxbase demo` (pearl's `max_page_size` of 10000); the page's examples run in document
-//!   order against it, so later examples see earlier writes, as for a reader following
-//!   along on a fresh demo. Requests to `127.0.0.1:8081` go to the second server of
-//!   api.md §12 (`max_body_bytes = 1000`, `allow_unfiltered_writes` on `tracker_tags`),
-//!   started on first use;
+//! - one server per page, the pearl example's small seed on SQLite, served as `oxbase demo`
+//!   serves it: pearl's roles enforced, pearl's `max_page_size` of 10000, and the demo
+//!   accounts' password set; the page's examples run in document order against it, so
+//!   later examples see earlier writes, as for a reader following along on a fresh demo.
+//!   Requests to `127.0.0.1:8081` go to the second server of api.md §12 (the same, with
+//!   `max_body_bytes = 1000` and `allow_unfiltered_writes` on `tracker_tags`), started on
+//!   first use;
 //! - each line runs as the reader would run it: `curl` through `sh` (with
 //!   `127.0.0.1:8080` pointed at the test server, in a scratch directory where helper
 //!   lines such as `python3 -c … > rows.json` write their files; no other command runs);
@@ -31,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use markdown::Example;
+use oxbase_examples::pearl::{DEMO_ACCOUNTS, DEMO_PASSWORD};
 
 use crate::support::{Engine, TestApp};
 
@@ -50,7 +52,7 @@ async fn the_api_examples_answer_as_documented() {
 /// Runs every example of `pages` against one fresh server and fails with every mismatch.
 async fn check_pages(pages: &[&str]) {
     let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let app = TestApp::spawn_on_with(Engine::Sqlite, |config| config.max_page_size = 10_000).await;
+    let app = demo_server(|config| config.max_page_size = 10_000, |_| {}).await;
     let scratch = tempfile::tempdir().unwrap();
     let mut run = Run {
         app: &app,
@@ -86,6 +88,20 @@ async fn check_pages(pages: &[&str]) {
         run.failures.len(),
         run.failures.join("\n\n")
     );
+}
+
+/// A freshly seeded pearl server with its roles, as `oxbase demo` serves it: the demo
+/// accounts have the demo password, so the examples log in as a reader of the demo does.
+async fn demo_server(
+    adjust: impl FnOnce(&mut oxbase_server::config::ServerConfig),
+    adjust_schema: impl FnOnce(&mut oxbase_schema::Schema),
+) -> TestApp {
+    let app = TestApp::spawn_with_roles(Engine::Sqlite, adjust, adjust_schema).await;
+    for username in DEMO_ACCOUNTS {
+        let set = oxbase_server::service::identity::set_password(&app.app, username, DEMO_PASSWORD).await.unwrap();
+        assert!(set, "the demo account '{username}' is missing from the seed");
+    }
+    app
 }
 
 /// The state of one page's run.
@@ -198,12 +214,11 @@ impl Run<'_> {
         Ok(Output { head: Some((status, headers)), body: body.trim_end_matches('\n').to_owned() })
     }
 
-    /// The second server of api.md §12: pearl with `max_body_bytes = 1000` and
+    /// The second server of api.md §12: pearl as the demo serves it, with `max_body_bytes = 1000` and
     /// `allow_unfiltered_writes = true` on `tracker_tags`, freshly seeded.
     async fn second_server(&mut self) -> &TestApp {
         if self.second.is_none() {
-            let app = TestApp::spawn_on_with_schema(
-                Engine::Sqlite,
+            let app = demo_server(
                 |config| {
                     config.max_page_size = 10_000;
                     config.max_body_bytes = 1000;
