@@ -1,11 +1,13 @@
-//! The documentation's examples are tests: every `curl` example in the README and in
-//! docs/api.md runs against a freshly seeded server and must print what the docs show.
+//! The documentation's examples are tests: every `curl` example in the README, in
+//! docs/api.md and in docs/access.md runs against a freshly seeded server and must print
+//! what the docs show.
 //!
 //! How a page is checked (see `markdown.rs` for what counts as an example, and
 //! `pattern.rs` for how a documented response is compared):
 //!
 //! - one server per page, the pearl example's small seed on SQLite, configured like
-//!   `oxbase demo` (pearl's `max_page_size` of 10000); the page's examples run in document
+//!   `oxbase demo` (pearl's `max_page_size` of 10000); for docs/access.md with pearl's
+//!   roles, `--admin`, the page's JWT secret and the passwords it sets; the page's examples run in document
 //!   order against it, so later examples see earlier writes, as for a reader following
 //!   along on a fresh demo. Requests to `127.0.0.1:8081` go to the second server of
 //!   api.md §12 (`max_body_bytes = 1000`, `allow_unfiltered_writes` on `tracker_tags`),
@@ -35,7 +37,13 @@ use markdown::Example;
 use crate::support::{Engine, TestApp};
 
 /// The pages whose examples run against one server each, in reading order.
-const PAGES: &[&[&str]] = &[&["README.md"], &["docs/api.md"]];
+const PAGES: &[&[&str]] = &[&["README.md"], &["docs/api.md"], &["docs/access.md"]];
+
+/// The JWT secret docs/access.md starts its server with (`OXBASE_JWT_SECRET`).
+const ACCESS_JWT_SECRET: &[u8] = b"docs-only secret: replace it with openssl rand -base64 48";
+
+/// The passwords docs/access.md sets with `oxbase users set-password`.
+const ACCESS_PASSWORDS: &[(&str, &str)] = &[("admin", "change me now"), ("editor1", "editor one's password")];
 
 #[tokio::test]
 async fn the_readme_examples_answer_as_documented() {
@@ -47,13 +55,36 @@ async fn the_api_examples_answer_as_documented() {
     check_pages(PAGES[1]).await;
 }
 
+#[tokio::test]
+async fn the_access_examples_answer_as_documented() {
+    let app = TestApp::spawn_with_roles(
+        Engine::Sqlite,
+        |config| {
+            config.max_page_size = 10_000;
+            config.admin_enabled = true;
+            config.auth.jwt_secret = Some(oxbase_server::config::CursorSecret::new(ACCESS_JWT_SECRET).unwrap());
+        },
+        |_| {},
+    )
+    .await;
+    for (username, password) in ACCESS_PASSWORDS {
+        assert!(oxbase_server::service::identity::set_password(&app.app, username, password).await.unwrap());
+    }
+    check_pages_on(PAGES[2], &app).await;
+}
+
 /// Runs every example of `pages` against one fresh server and fails with every mismatch.
 async fn check_pages(pages: &[&str]) {
-    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let app = TestApp::spawn_on_with(Engine::Sqlite, |config| config.max_page_size = 10_000).await;
+    check_pages_on(pages, &app).await;
+}
+
+/// Runs every example of `pages` against `app` and fails with every mismatch.
+async fn check_pages_on(pages: &[&str], app: &TestApp) {
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let scratch = tempfile::tempdir().unwrap();
     let mut run = Run {
-        app: &app,
+        app,
         scratch: scratch.path().to_owned(),
         started: now_timestamp(),
         second: None,
