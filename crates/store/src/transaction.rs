@@ -42,10 +42,16 @@ pub(crate) fn write_in_transaction(
             if keys.is_empty() {
                 return Ok(None);
             }
-            plan.root.condition = Some(Condition::In {
+            let written = Condition::In {
                 field: key_field.name.clone(),
                 field_type: key_field.field_type.clone(),
                 values: keys.to_vec(),
+            };
+            // The plan's own root condition is the caller's read rule: the written rows
+            // come back as far as the caller may read them.
+            plan.root.condition = Some(match plan.root.condition.take() {
+                None => written,
+                Some(rule) => Condition::And(vec![written, rule]),
             });
             plan.root.limit = Some(u32::try_from(keys.len()).unwrap_or(u32::MAX));
             let output = read_with(run.executor, &plan)?;

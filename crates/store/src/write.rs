@@ -91,8 +91,8 @@ impl WriteGuard {
     }
 }
 
-/// A representation to read back: a read plan whose root condition the store replaces
-/// with the written keys.
+/// A representation to read back: a read plan whose root condition (the caller's read
+/// rule, if any) the store narrows to the written keys.
 pub type RepresentationPlan = ReadPlan;
 
 /// Why a write was rolled back, in storage terms.
