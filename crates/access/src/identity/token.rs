@@ -99,6 +99,8 @@ pub enum TokenError {
 pub enum InvalidToken {
     /// Not three base64url parts with a JSON header and claims.
     Malformed,
+    /// The `Authorization` header uses another scheme than `Bearer`.
+    Scheme,
     /// `alg: none`, an algorithm oxbase does not accept, or one no configured key is for.
     Algorithm(String),
     /// The signature does not verify.
@@ -120,6 +122,7 @@ impl InvalidToken {
     pub fn reason(&self) -> &'static str {
         match self {
             InvalidToken::Malformed => "malformed",
+            InvalidToken::Scheme => "scheme",
             InvalidToken::Algorithm(_) => "algorithm",
             InvalidToken::Signature => "signature",
             InvalidToken::Audience => "audience",
@@ -133,6 +136,7 @@ impl InvalidToken {
     fn describe(&self) -> String {
         match self {
             InvalidToken::Malformed => "it is not a JWT (three base64url parts: header, claims, signature)".to_owned(),
+            InvalidToken::Scheme => "the Authorization header must use the Bearer scheme".to_owned(),
             InvalidToken::Algorithm(algorithm) => format!("the algorithm '{algorithm}' is not accepted"),
             InvalidToken::Signature => "the signature does not verify".to_owned(),
             InvalidToken::Audience => "its audience (aud) is not this server's".to_owned(),

@@ -1,16 +1,18 @@
-//! The documentation's examples are tests: every `curl` example in the README and in
-//! docs/api.md runs against a freshly seeded server and must print what the docs show.
+//! The documentation's examples are tests: every `curl` example in the README, in
+//! docs/api.md and in docs/access.md runs against a freshly seeded server and must print
+//! what the docs show.
 //!
 //! How a page is checked (see `markdown.rs` for what counts as an example, and
 //! `pattern.rs` for how a documented response is compared):
 //!
 //! - one server per page, the pearl example's small seed on SQLite, served as `oxbase demo`
 //!   serves it: pearl's roles enforced, pearl's `max_page_size` of 10000, and the demo
-//!   accounts' password set; the page's examples run in document order against it, so
-//!   later examples see earlier writes, as for a reader following along on a fresh demo.
-//!   Requests to `127.0.0.1:8081` go to the second server of api.md §12 (the same, with
-//!   `max_body_bytes = 1000` and `allow_unfiltered_writes` on `tracker_tags`), started on
-//!   first use;
+//!   accounts' password set (docs/access.md's server also has `--admin`, the page's JWT
+//!   secret and the passwords it sets); the page's examples run in document order against
+//!   it, so later examples see earlier writes, as for a reader following along on a fresh
+//!   demo. Requests to `127.0.0.1:8081` go to the second server of api.md §12 (the same,
+//!   with `max_body_bytes = 1000` and `allow_unfiltered_writes` on `tracker_tags`), started
+//!   on first use;
 //! - each line runs as the reader would run it: `curl` through `sh` (with
 //!   `127.0.0.1:8080` pointed at the test server, in a scratch directory where helper
 //!   lines such as `python3 -c … > rows.json` write their files; no other command runs);
@@ -37,7 +39,13 @@ use oxbase_examples::pearl::{DEMO_ACCOUNTS, DEMO_PASSWORD};
 use crate::support::{Engine, TestApp};
 
 /// The pages whose examples run against one server each, in reading order.
-const PAGES: &[&[&str]] = &[&["README.md"], &["docs/api.md"]];
+const PAGES: &[&[&str]] = &[&["README.md"], &["docs/api.md"], &["docs/access.md"]];
+
+/// The JWT secret docs/access.md starts its server with (`OXBASE_JWT_SECRET`).
+const ACCESS_JWT_SECRET: &[u8] = b"docs-only secret: replace it with openssl rand -base64 48";
+
+/// The passwords docs/access.md sets with `oxbase users set-password`.
+const ACCESS_PASSWORDS: &[(&str, &str)] = &[("admin", "change me now"), ("editor1", "editor one's password")];
 
 #[tokio::test]
 async fn the_readme_examples_answer_as_documented() {
@@ -49,13 +57,36 @@ async fn the_api_examples_answer_as_documented() {
     check_pages(PAGES[1]).await;
 }
 
+#[tokio::test]
+async fn the_access_examples_answer_as_documented() {
+    let app = TestApp::spawn_with_roles(
+        Engine::Sqlite,
+        |config| {
+            config.max_page_size = 10_000;
+            config.admin_enabled = true;
+            config.auth.jwt_secret = Some(oxbase_server::config::CursorSecret::new(ACCESS_JWT_SECRET).unwrap());
+        },
+        |_| {},
+    )
+    .await;
+    for (username, password) in ACCESS_PASSWORDS {
+        assert!(oxbase_server::service::identity::set_password(&app.app, username, password).await.unwrap());
+    }
+    check_pages_on(PAGES[2], &app).await;
+}
+
 /// Runs every example of `pages` against one fresh server and fails with every mismatch.
 async fn check_pages(pages: &[&str]) {
-    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let app = demo_server(|config| config.max_page_size = 10_000, |_| {}).await;
+    check_pages_on(pages, &app).await;
+}
+
+/// Runs every example of `pages` against `app` and fails with every mismatch.
+async fn check_pages_on(pages: &[&str], app: &TestApp) {
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let scratch = tempfile::tempdir().unwrap();
     let mut run = Run {
-        app: &app,
+        app,
         scratch: scratch.path().to_owned(),
         started: now_timestamp(),
         second: None,

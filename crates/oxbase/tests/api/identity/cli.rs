@@ -10,7 +10,39 @@ use serde_json::{Value, json};
 use crate::on_both_engines_blocking;
 use crate::support::{Engine, ScratchDatabase, ServerProcess, oxbase_binary, pearl_schema_path};
 
-on_both_engines_blocking!(keys_and_passwords_from_the_command_line_and_nothing_secret_in_the_log);
+on_both_engines_blocking!(
+    keys_and_passwords_from_the_command_line_and_nothing_secret_in_the_log,
+    a_database_migrated_before_the_identity_tables_gets_them_from_migrate,
+);
+
+/// A database migrated by an oxbase without the identity tables: `serve` refuses it as not
+/// migrated, and `migrate` adds them (and only them) as steps of their own.
+fn a_database_migrated_before_the_identity_tables_gets_them_from_migrate(engine: Engine) {
+    let database = ScratchDatabase::create(engine, "pearl.db");
+    let schema = pearl_schema_path();
+    let migrate = |extra: &[&str]| {
+        Command::new(oxbase_binary())
+            .args(["migrate", "--schema", schema.to_str().unwrap(), "--database", &database.url()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert!(migrate(&[]).status.success());
+    database.execute("DROP TABLE _oxbase_api_keys; DROP TABLE _oxbase_secrets").unwrap();
+    let planned = text(&migrate(&["--dry-run"]).stdout);
+    assert!(planned.contains("--   create oxbase's system table _oxbase_api_keys"), "{planned}");
+    assert!(planned.contains("--   create oxbase's system table _oxbase_secrets"), "{planned}");
+    assert!(!planned.contains("_oxbase_refresh_tokens\" ("), "only the missing tables: {planned}");
+    let served = Command::new(oxbase_binary())
+        .args(["serve", "--schema", schema.to_str().unwrap(), "--database", &database.url(), "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(text(&served.stderr).contains("is not migrated to this schema"), "{}", text(&served.stderr));
+    let applied = text(&migrate(&[]).stdout);
+    assert!(applied.contains("applied 2 step(s)"), "{applied}");
+    assert_eq!(database.count("SELECT count(*) FROM _oxbase_api_keys"), 0);
+    assert!(text(&migrate(&[]).stdout).contains("up to date"));
+}
 
 fn oxbase(arguments: &[&str], database: &ScratchDatabase, stdin: Option<&str>) -> Output {
     let schema = pearl_schema_path();

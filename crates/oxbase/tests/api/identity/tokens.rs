@@ -60,7 +60,8 @@ async fn bad_tokens_are_refused_with_their_codes(engine: Engine) {
     }
     // Another scheme than Bearer is refused, not ignored.
     let response = app.client.get(app.url("/api/v1/trackers?limit=1")).basic_auth("a", Some("b")).send().await.unwrap();
-    assert_unauthorized(response, "token_invalid").await;
+    let body = assert_unauthorized(response, "token_invalid").await;
+    assert_eq!(body["details"]["reason"], "scheme");
 }
 
 async fn another_providers_token_names_role_and_user_by_path(engine: Engine) {

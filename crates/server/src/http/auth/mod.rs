@@ -44,9 +44,7 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, IdentityError> {
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, credential) = value.trim().split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(IdentityError::Token(TokenError::Invalid(InvalidToken::Claims(
-            "the Authorization header must use the Bearer scheme".to_owned(),
-        ))));
+        return Err(IdentityError::Token(TokenError::Invalid(InvalidToken::Scheme)));
     }
     let credential = credential.trim();
     if credential.is_empty() {
