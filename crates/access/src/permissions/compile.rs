@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use oxbase_schema::Schema;
 use oxbase_schema::model::{Action, Permission, Resource, Role};
-use oxbase_schema::predicate::Predicate;
+use oxbase_schema::predicate::{Predicate, UserValue};
 
 use super::{ResourceRules, RoleAccess, Rule, action_index};
 
@@ -94,9 +94,11 @@ pub(super) fn role(schema: &Arc<Schema>, role: &Role) -> RoleAccess {
             writable.into_iter().map(|(name, (_, read_only))| (name, read_only)).collect();
         Arc::new(view(schema, &fields, &read_only))
     });
+    let read_values = read_values(&resources);
     RoleAccess {
         name: role.name.clone(),
         full: schema.clone(),
+        read_values,
         read_view: Arc::new(read_view),
         create_view,
         update_view,
@@ -136,6 +138,7 @@ pub(super) fn open(schema: &Arc<Schema>) -> RoleAccess {
         update_view: read_view.clone(),
         read_view,
         resources,
+        read_values: Vec::new(),
     }
 }
 
@@ -149,6 +152,7 @@ pub(super) fn nothing(schema: &Arc<Schema>) -> RoleAccess {
         create_view: empty.clone(),
         update_view: empty,
         resources: HashMap::new(),
+        read_values: Vec::new(),
     }
 }
 
@@ -202,6 +206,22 @@ fn view(
         }
     }
     view
+}
+
+/// Every caller's value a read rule of the role reads, each once, sorted.
+fn read_values(resources: &HashMap<String, ResourceRules>) -> Vec<UserValue> {
+    let mut values: Vec<UserValue> = Vec::new();
+    for rules in resources.values() {
+        if let Some(Rule::Rows(predicate)) = &rules.actions[action_index(Action::Read)] {
+            for value in predicate.user_values() {
+                if !values.contains(&value) {
+                    values.push(value);
+                }
+            }
+        }
+    }
+    values.sort_by_key(UserValue::text);
+    values
 }
 
 fn any(mut predicates: Vec<Predicate>) -> Predicate {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use oxbase_schema::Schema;
 use oxbase_schema::model::{ANONYMOUS_ROLE, Action};
-use oxbase_schema::predicate::Predicate;
+use oxbase_schema::predicate::{Predicate, UserValue};
 
 use crate::caller::Caller;
 
@@ -49,6 +49,9 @@ pub struct RoleAccess {
     /// The same for updates.
     update_view: Arc<Schema>,
     resources: HashMap<String, ResourceRules>,
+    /// The caller's values the role's read rules read, in a fixed order: what tells one
+    /// caller's cache entries from another's.
+    read_values: Vec<UserValue>,
 }
 
 /// A role's rules on one resource.

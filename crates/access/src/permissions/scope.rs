@@ -7,7 +7,6 @@ use oxbase_query::plan::Condition;
 use oxbase_query::write::ServerValue;
 use oxbase_schema::Schema;
 use oxbase_schema::model::{ADMIN_ROLE, Action, PresetValue};
-use oxbase_schema::predicate::UserValue;
 
 use super::condition::{Facts, condition, none};
 use super::{RoleAccess, Rule, action_index};
@@ -166,18 +165,7 @@ impl Scope {
 /// The role, then each caller's value its read rules read, then an API key's limits.
 fn cache_name(role: &RoleAccess, facts: &Facts, key: Option<&KeyScope>) -> String {
     let mut name = role.name.clone();
-    let mut read: Vec<UserValue> = Vec::new();
-    for rules in role.resources.values() {
-        if let Some(Rule::Rows(predicate)) = &rules.actions[action_index(Action::Read)] {
-            for value in predicate.user_values() {
-                if !read.contains(&value) {
-                    read.push(value);
-                }
-            }
-        }
-    }
-    read.sort_by_key(|value| value.text());
-    for value in &read {
+    for value in &role.read_values {
         let _ = write!(name, ";{}={}", value.text(), facts.value(value));
     }
     if let Some(key) = key
