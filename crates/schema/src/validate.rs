@@ -1195,6 +1195,28 @@ impl Validator<'_> {
                 presets.push(Preset { field: field_name, value });
             }
         }
+        // A create that cannot give a required field a value would fail in the database,
+        // with an error naming the field the role may not see.
+        if let Some(target) = target
+            && actions.contains(&Action::Create)
+        {
+            for field in target.fields.iter().filter(|field| field.required_on_create()) {
+                let shown =
+                    fields.as_ref().is_none_or(|fields| fields.contains(&field.name)) && !hidden.contains(&field.name);
+                let preset = presets.iter().any(|preset| preset.field == field.name);
+                if !shown && !preset {
+                    self.error(
+                        line,
+                        path,
+                        format!(
+                            "the role may create {} rows but does not see their required field '{}', so no create could succeed",
+                            target.name, field.name
+                        ),
+                        Some("show it, preset it, or give the field a default".into()),
+                    );
+                }
+            }
+        }
         Permission { resource, actions, filter, fields, hidden, read_only, presets, check }
     }
 }

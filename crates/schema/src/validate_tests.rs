@@ -246,6 +246,21 @@ fn role_rules_are_checked_like_the_rest_of_the_file() {
 }
 
 #[test]
+fn a_role_that_creates_rows_sees_or_presets_their_required_fields() {
+    let error = single_error(&format!(
+        "{ROLES_BASE}[roles.member]\npermissions = [{{ resource = \"notes\", actions = [\"create\"], hidden = [\"owner_id\"] }}]\n"
+    ));
+    assert!(error.contains("does not see their required field 'owner_id'"), "{error}");
+    parse_schema(
+        &format!(
+            "{ROLES_BASE}[roles.member]\npermissions = [{{ resource = \"notes\", actions = [\"create\"], hidden = [\"owner_id\"], preset = {{ owner_id = \"$user.id\" }} }}]\n"
+        ),
+        "t",
+    )
+    .unwrap_or_else(|errors| panic!("{errors}"));
+}
+
+#[test]
 fn caller_values_stay_out_of_partial_indexes() {
     let error = single_error(
         "[resources.notes]\nindexes = [{ columns = [\"body\"], where = \"owner_id = $user.id\" }]\n[resources.notes.fields]\nowner_id = { type = \"integer\" }\nbody = { type = \"text\" }\n",
