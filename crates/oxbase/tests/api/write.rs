@@ -8,6 +8,7 @@ use crate::on_both_engines;
 use crate::support::{Engine, TestApp, assert_error};
 
 on_both_engines!(
+    prefer_count_on_a_write_says_how_many_rows_it_changed,
     create_one_row_with_location_and_representation,
     a_bulk_insert_with_one_bad_row_writes_nothing,
     every_invalid_value_is_listed,
@@ -711,4 +712,34 @@ async fn prefer_tx_rollback_answers_and_keeps_nothing_and_max_affected_is_strict
     assert_eq!(app.count("SELECT count(*) FROM trackers WHERE id <= 5 AND priority = 2").await, 5);
     let response = app.send_json(Method::PATCH, "/api/v1/trackers?id=eq.1", &json!({}), Some("tx=maybe")).await;
     assert_error(response, 400, "invalid_parameter", "tx").await;
+}
+
+/// `Prefer: count=exact` (or planned, estimated) on a write: `Content-Range` counts the
+/// rows it changed, as PostgREST answers.
+async fn prefer_count_on_a_write_says_how_many_rows_it_changed(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let expected = app.count("SELECT count(*) FROM trackers WHERE priority = 5").await;
+    assert!(expected > 1);
+    let response = app
+        .send_json(Method::PATCH, "/api/v1/trackers?priority=eq.5", &json!({"priority": 4}), Some("count=exact"))
+        .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(response.headers()["content-range"], format!("*/{expected}").as_str());
+    let rows = json!([{"name": "count-one", "color": "#112233"}, {"name": "count-two", "color": "#445566"}]);
+    let response =
+        app.send_json(Method::POST, "/api/v1/tracker_tags", &rows, Some("return=representation, count=planned")).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["content-range"], "0-1/2");
+    let response = app
+        .send_json(Method::DELETE, "/api/v1/tracker_tags?name=like.count-*", &Value::Null, Some("count=estimated"))
+        .await;
+    assert_eq!(response.headers()["content-range"], "*/2");
+    let response =
+        app.send_json(Method::DELETE, "/api/v1/tracker_tags?name=eq.none", &Value::Null, Some("count=exact")).await;
+    assert_eq!(response.headers()["content-range"], "*/0");
+    // Without the preference there is no Content-Range; a wrong value is named.
+    let response = app.send_json(Method::PATCH, "/api/v1/trackers/1", &json!({"priority": 3}), None).await;
+    assert!(response.headers().get("content-range").is_none());
+    let response = app.send_json(Method::PATCH, "/api/v1/trackers/1", &json!({"priority": 3}), Some("count=all")).await;
+    assert_error(response, 400, "invalid_parameter", "unknown count preference 'all'").await;
 }

@@ -32,7 +32,7 @@ pub async fn create(
     let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
     let mut written =
         write::create(&state.0, &scope, &resource, &parameters, &body, preferences.conflict, settings.clone()).await?;
-    let mut response = written_response(&mut written, &settings, StatusCode::CREATED);
+    let mut response = written_response(&mut written, &settings, preferences.count, StatusCode::CREATED);
     if written.single_object_body
         && settings.returning != Return::Minimal
         && let Some(value) = written.outcome.keys.first().and_then(|key| location(&resource, key))

@@ -54,5 +54,5 @@ async fn delete_rows(
     let preferences = write_preferences(&headers)?;
     let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
     let mut written = write::delete(&state.0, scope, resource, &parameters, id, settings.clone()).await?;
-    Ok(written_response(&mut written, &settings, StatusCode::OK))
+    Ok(written_response(&mut written, &settings, preferences.count, StatusCode::OK))
 }

@@ -62,5 +62,5 @@ async fn update_rows(
     let body = json_body(&headers, body)?;
     let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
     let mut written = write::update(&state.0, scope, resource, &parameters, &body, id, settings.clone()).await?;
-    Ok(written_response(&mut written, &settings, StatusCode::OK))
+    Ok(written_response(&mut written, &settings, preferences.count, StatusCode::OK))
 }

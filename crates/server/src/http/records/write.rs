@@ -32,6 +32,9 @@ pub struct WritePreferences {
     pub rollback: bool,
     /// `max-affected=N`, enforced with `handling=strict` only (as PostgREST does).
     pub max_affected: Option<usize>,
+    /// `count=exact|planned|estimated`: say how many rows were written in
+    /// `Content-Range` (a write knows the number exactly, whichever is asked for).
+    pub count: bool,
 }
 
 /// Parses `Prefer: return=…, resolution=…, missing=…, tx=…, handling=…, max-affected=…`.
@@ -42,6 +45,7 @@ pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiErr
         missing: Missing::Null,
         rollback: false,
         max_affected: None,
+        count: false,
     };
     // max-affected counts only with handling=strict, wherever in the header that stands.
     let mut strict = false;
@@ -82,6 +86,11 @@ pub fn write_preferences(headers: &HeaderMap) -> Result<WritePreferences, ApiErr
                     .parse::<usize>()
                     .map_err(|_| unknown("max-affected", value, "max-affected=N, a whole number"))?;
                 preferences.max_affected = Some(max);
+            } else if let Some(value) = token.strip_prefix("count=") {
+                preferences.count = match value {
+                    "exact" | "planned" | "estimated" => true,
+                    other => return Err(unknown("count", other, "count=exact, count=planned or count=estimated")),
+                };
             } else if let Some(value) = token.strip_prefix("missing=") {
                 preferences.missing = match value {
                     "default" => Missing::Default,
@@ -181,7 +190,24 @@ pub fn write_settings(
 /// object when the single-object type was asked for), else no body; `success` is the
 /// status a write with a body answers (201 for a create, 200 otherwise), 204 without one
 /// unless it is a create.
-pub fn written_response(written: &mut Written, settings: &WriteSettings, success: StatusCode) -> Response {
+///
+/// With `count` (`Prefer: count=…`), `Content-Range` says how many rows the write
+/// changed: `*/N`, or `0-(N-1)/N` for the rows a representation returns.
+pub fn written_response(written: &mut Written, settings: &WriteSettings, count: bool, success: StatusCode) -> Response {
+    let rows = written.outcome.keys.len();
+    let represented = settings.returning == Return::Representation;
+    let mut response = response_body(written, settings, success);
+    if count {
+        let range = match (represented, rows) {
+            (true, rows) if rows > 0 => format!("0-{}/{rows}", rows - 1),
+            (_, rows) => format!("*/{rows}"),
+        };
+        response.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).expect("digits"));
+    }
+    response
+}
+
+fn response_body(written: &mut Written, settings: &WriteSettings, success: StatusCode) -> Response {
     let outcome = &mut written.outcome;
     let timing = DatabaseTiming { duration: outcome.database_time, statements: outcome.statements };
     match (settings.returning, outcome.representation.take()) {
