@@ -83,6 +83,10 @@ pub enum StoreError {
     /// This engine is not served yet.
     #[error("{0}")]
     Unsupported(String),
+    /// The database refused a value of the request as malformed (a regular expression
+    /// its engine does not take): the client's to fix.
+    #[error("{0}")]
+    InvalidInput(String),
     /// A fault inside oxbase or the database; details are logged, not returned.
     #[error("internal storage error: {0}")]
     Internal(String),

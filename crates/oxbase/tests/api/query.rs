@@ -12,6 +12,7 @@ on_both_engines!(
     filters_are_typed_by_their_column,
     logic_in_lists_and_negation,
     like_is_case_sensitive_and_ilike_is_not,
+    match_and_imatch_filter_by_regular_expression,
     any_and_all_modifiers_match_as_or_and_and,
     isdistinct_counts_null_as_a_value,
     order_with_nulls_and_the_key_tie_breaker,
@@ -434,4 +435,57 @@ async fn isdistinct_counts_null_as_a_value(engine: Engine) {
         app.get_json(&format!("/api/v1/trackers?select=id&due_date=not.isdistinct.{date}&limit=1000"), 200).await;
     let equal = app.count(&format!("SELECT count(*) FROM trackers WHERE due_date = '{date}'")).await;
     assert_eq!(count(same), equal);
+}
+
+/// `match` / `imatch`: a regular expression anywhere in the value (PostgreSQL's `~`, `~*`;
+/// the same engine on SQLite); a bad or huge pattern is a 400 naming the column.
+async fn match_and_imatch_filter_by_regular_expression(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let ids = |rows: serde_json::Value| -> Vec<i64> {
+        rows.as_array().unwrap().iter().map(|row| row["id"].as_i64().unwrap()).collect()
+    };
+    let editors = app.integers("SELECT id FROM users WHERE username LIKE 'editor%' ORDER BY id").await;
+    assert_eq!(editors.len(), 10);
+    let matched = app.get_json("/api/v1/users?select=id&username=match.%5Eeditor%5Cd%2B%24&order=id", 200).await;
+    assert_eq!(ids(matched), editors);
+    // Case: match is sensitive, imatch is not.
+    let none = app.get_json("/api/v1/users?select=id&username=match.%5EEDITOR", 200).await;
+    assert_eq!(ids(none), Vec::<i64>::new());
+    let matched = app.get_json("/api/v1/users?select=id&username=imatch.%5EEDITOR&order=id", 200).await;
+    assert_eq!(ids(matched), editors);
+    // Negated, in a logic tree, and with (any).
+    let others = app.count("SELECT count(*) FROM users WHERE username NOT LIKE 'editor%'").await;
+    let rows = app.get_json("/api/v1/users?select=id&username=not.match.%5Eeditor&limit=1000", 200).await;
+    assert_eq!(rows.as_array().unwrap().len() as i64, others);
+    let rows =
+        app.get_json("/api/v1/users?select=id&or=(username.match.%5Eeditor1%24,username.eq.admin)&order=id", 200).await;
+    assert_eq!(ids(rows), vec![1, 2]);
+    let rows =
+        app.get_json("/api/v1/users?select=id&username=match(any).%7B%5Eeditor1%24,%5Eadmin%24%7D&order=id", 200).await;
+    assert_eq!(ids(rows), vec![1, 2]);
+    // Bad patterns and columns are clear errors.
+    assert_error(
+        app.get("/api/v1/users?username=match.(unclosed").await,
+        400,
+        "invalid_parameter",
+        "invalid regular expression for 'username'",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/users?username=match.(a%7B100%7D)%7B100%7D").await,
+        400,
+        "invalid_parameter",
+        "too large",
+    )
+    .await;
+    assert_error(app.get("/api/v1/users?id=match.1").await, 400, "invalid_parameter", "needs a text column").await;
+    // A class PostgreSQL's engine lacks: SQLite (oxbase's engine) matches, PostgreSQL
+    // refuses it as the client's error, never a 500.
+    let response = app.get("/api/v1/users?select=id&username=match.%5Cp%7BL%7D&limit=1").await;
+    match engine {
+        Engine::Sqlite => assert_eq!(response.status(), 200),
+        Engine::Postgres => {
+            assert_error(response, 400, "invalid_parameter", "PostgreSQL refuses the regular expression").await;
+        }
+    }
 }

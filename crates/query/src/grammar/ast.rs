@@ -56,6 +56,10 @@ pub enum Operator {
     Is,
     /// `isdistinct`: differs, counting null as a value (SQL `IS DISTINCT FROM`).
     Isdistinct,
+    /// `match`: a regular expression matches somewhere in the value (`~`).
+    Match,
+    /// `imatch`: the same, ignoring case (`~*`).
+    Imatch,
 }
 
 impl Operator {
@@ -73,6 +77,8 @@ impl Operator {
             Operator::In => "in",
             Operator::Is => "is",
             Operator::Isdistinct => "isdistinct",
+            Operator::Match => "match",
+            Operator::Imatch => "imatch",
         }
     }
 }

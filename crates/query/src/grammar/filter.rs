@@ -12,7 +12,7 @@ mod properties;
 #[cfg(test)]
 mod tests;
 
-const OPERATORS: [Operator; 11] = [
+const OPERATORS: [Operator; 13] = [
     Operator::Eq,
     Operator::Neq,
     Operator::Gt,
@@ -24,9 +24,11 @@ const OPERATORS: [Operator; 11] = [
     Operator::In,
     Operator::Is,
     Operator::Isdistinct,
+    Operator::Match,
+    Operator::Imatch,
 ];
 
-const OPERATOR_NAMES: &str = "eq, neq, gt, gte, lt, lte, like, ilike, in, is, isdistinct";
+const OPERATOR_NAMES: &str = "eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, in, is, isdistinct";
 
 /// Where an operation is written, which decides where its value ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -78,7 +80,8 @@ fn parse_operation(scanner: &mut Scanner<'_>, column: String, place: Place) -> R
     if let Some(any) = modifier {
         let written = format!("{name}({})", if any { "any" } else { "all" });
         if matches!(operator, Operator::In | Operator::Is | Operator::Neq | Operator::Isdistinct) {
-            let message = format!("'{written}': (any) and (all) apply to eq, gt, gte, lt, lte, like and ilike");
+            let message =
+                format!("'{written}': (any) and (all) apply to eq, gt, gte, lt, lte, like, ilike, match and imatch");
             return Err(scanner.error_at(start, &written, message));
         }
         if !scanner.eat('.') {

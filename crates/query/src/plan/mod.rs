@@ -11,6 +11,7 @@ mod typing;
 
 pub use build::{RowRules, every_row, plan_filter, plan_read};
 pub use relations::{EmbeddableRelation, embeddable_relations};
+pub use typing::{MAX_REGEX_BYTES, check_regex};
 
 use oxbase_schema::model::{FieldType, Literal};
 
@@ -206,6 +207,13 @@ pub enum Condition {
     },
     /// `like`/`ilike` with the pattern already in SQL form (`%` and `_`).
     Like {
+        field: String,
+        pattern: String,
+        case_insensitive: bool,
+    },
+    /// `match`/`imatch`: a regular expression (checked when planned) matches somewhere in
+    /// the value.
+    Match {
         field: String,
         pattern: String,
         case_insensitive: bool,

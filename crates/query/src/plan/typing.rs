@@ -114,6 +114,29 @@ fn compare(
                 case_insensitive: operator == Operator::Ilike,
             })
         }
+        (Operator::Match | Operator::Imatch, Value::Text(pattern)) => {
+            if pattern.contains('\0') {
+                return Err(wrong_operand(NO_NUL));
+            }
+            if !field_type.is_textual() {
+                return Err(QueryError::new(
+                    QueryErrorKind::InvalidValue,
+                    format!("'{}' needs a text column; '{column}' is {}", operator.name(), field_type.name()),
+                )
+                .parameter(parameter)
+                .hint("use eq, gt, lt or in for non-text columns"));
+            }
+            let case_insensitive = operator == Operator::Imatch;
+            check_regex(pattern, case_insensitive).map_err(|message| {
+                QueryError::new(
+                    QueryErrorKind::InvalidValue,
+                    format!("invalid regular expression for '{column}': {message}"),
+                )
+                .parameter(parameter)
+                .hint("the pattern language is a subset common to both engines: no backreferences or lookaround")
+            })?;
+            Ok(Condition::Match { field: field_name, pattern: pattern.clone(), case_insensitive })
+        }
         (_, Value::Text(text)) => {
             let operator = match operator {
                 Operator::Eq => CompareOperator::Equal,
@@ -212,4 +235,22 @@ pub(super) fn typed_value(
         }
         FieldType::Json => Err(invalid("nothing: json columns only take is.null".into())),
     }
+}
+
+/// Largest compiled regular expression a filter may ask for, in bytes: a short pattern
+/// like `(a{100}){100}` would otherwise cost megabytes on every row.
+pub const MAX_REGEX_BYTES: usize = 256 * 1024;
+
+/// Whether `pattern` compiles within [`MAX_REGEX_BYTES`]; SQLite evaluates it with this
+/// same engine, PostgreSQL with its own (a pattern it refuses is answered 400 as well).
+pub fn check_regex(pattern: &str, case_insensitive: bool) -> Result<(), String> {
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(case_insensitive)
+        .size_limit(MAX_REGEX_BYTES)
+        .build()
+        .map(|_| ())
+        .map_err(|error| match error {
+            regex::Error::CompiledTooBig(_) => "the pattern would compile too large".to_owned(),
+            other => other.to_string().lines().last().unwrap_or_default().trim().to_owned(),
+        })
 }

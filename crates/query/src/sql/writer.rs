@@ -120,6 +120,21 @@ pub(crate) fn write_condition(writer: &mut Writer, condition: &Condition, alias:
                 writer.parameter(Literal::Text(pattern.clone()));
             }
         },
+        Condition::Match { field, pattern, case_insensitive } => match writer.dialect {
+            Dialect::Postgres => {
+                writer.column(alias, field);
+                writer.push(if *case_insensitive { " ~* " } else { " ~ " });
+                writer.parameter(Literal::Text(pattern.clone()));
+            }
+            // The function every SQLite connection of oxbase's registers (store/sqlite).
+            Dialect::Sqlite => {
+                writer.push("oxbase_regexp(");
+                writer.parameter(Literal::Text(pattern.clone()));
+                writer.push(", ");
+                writer.column(alias, field);
+                writer.push(if *case_insensitive { ", 1)" } else { ", 0)" });
+            }
+        },
         Condition::IsNull { field } => {
             writer.column(alias, field);
             writer.push(" IS NULL");

@@ -293,6 +293,13 @@ pub(crate) fn failure(error: postgres::Error) -> StatementError {
             message: format!("no new ids are left: {}", database.message()),
         });
     }
+    if *code == SqlState::INVALID_REGULAR_EXPRESSION {
+        // A `match` pattern the planner's engine took and PostgreSQL's does not.
+        return StatementError::Store(StoreError::InvalidInput(format!(
+            "PostgreSQL refuses the regular expression: {}",
+            database.message()
+        )));
+    }
     if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE {
         return StatementError::Store(StoreError::Contention(database.message().to_owned()));
     }

@@ -72,6 +72,7 @@ fn configure(connection: &Connection, busy_timeout: Duration) -> Result<(), Stor
              PRAGMA case_sensitive_like = ON;",
         )
         .map_err(internal)?;
+    register_regexp(connection)?;
     connection.set_prepared_statement_cache_capacity(256);
     // The statement cache clears a statement's bindings when it takes it back, and SQLite
     // then re-prepares any statement whose plan depends on a bound value (every `LIMIT ?`)
@@ -209,4 +210,34 @@ impl SqliteStore {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.with_reader(|connection, _| connection.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)).await
     }
+}
+
+/// `oxbase_regexp(pattern, value, case_insensitive)`: whether the regular expression
+/// matches somewhere in the text (PostgreSQL's `~` and `~*`), for `match` and `imatch`.
+/// Patterns are checked when a read is planned, with the same engine and size limit;
+/// each statement compiles its pattern once (SQLite keeps it as the argument's aux data).
+fn register_regexp(connection: &Connection) -> Result<(), StoreError> {
+    use rusqlite::functions::FunctionFlags;
+    connection
+        .create_scalar_function(
+            "oxbase_regexp",
+            3,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |context| {
+                let case_insensitive: bool = context.get(2)?;
+                let regex: std::sync::Arc<regex::Regex> = context.get_or_create_aux(0, |pattern| {
+                    regex::RegexBuilder::new(pattern.as_str()?)
+                        .case_insensitive(case_insensitive)
+                        .size_limit(oxbase_query::plan::MAX_REGEX_BYTES)
+                        .build()
+                        .map_err(|error| rusqlite::Error::UserFunctionError(Box::new(error)))
+                })?;
+                Ok(match context.get_raw(1) {
+                    rusqlite::types::ValueRef::Null => None,
+                    rusqlite::types::ValueRef::Text(text) => Some(regex.is_match(&String::from_utf8_lossy(text))),
+                    _ => Some(false),
+                })
+            },
+        )
+        .map_err(internal)
 }

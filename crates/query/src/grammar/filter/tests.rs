@@ -112,7 +112,7 @@ fn is_accepts_null_true_false_in_any_case() {
 
 #[test]
 fn unknown_or_missing_operators_are_errors() {
-    let supported = "(expected one of eq, neq, gt, gte, lt, lte, like, ilike, in, is, isdistinct)";
+    let supported = "(expected one of eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, in, is, isdistinct)";
     assert_filter_error("equals.5", &format!("unknown operator 'equals' {supported}"), "equals", 0);
     assert_filter_error("cs.{a}", "unknown operator 'cs'", "cs", 0);
     assert_filter_error("fts.x", "unknown operator 'fts'", "fts", 0);

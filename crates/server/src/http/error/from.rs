@@ -75,6 +75,8 @@ impl From<StoreError> for ApiError {
             StoreError::Unsupported(message) => {
                 ApiError::new(Code::NotSupported, message.clone())
             }
+            StoreError::InvalidInput(message) => ApiError::new(Code::InvalidParameter, message.clone())
+                .with_hint("the pattern language is a subset common to both engines: no backreferences or lookaround"),
             StoreError::Internal(_) => ApiError {
                 internal: Some(error.to_string()),
                 ..ApiError::new(
