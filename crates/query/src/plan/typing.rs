@@ -97,17 +97,7 @@ fn compare(
         }
         (Operator::In, _) => Err(wrong_operand("a list: in.(a,b,c)")),
         (Operator::Like | Operator::Ilike, Value::Text(pattern)) => {
-            if pattern.contains('\0') {
-                return Err(wrong_operand(NO_NUL));
-            }
-            if !field_type.is_textual() {
-                return Err(QueryError::new(
-                    QueryErrorKind::InvalidValue,
-                    format!("'{}' needs a text column; '{column}' is {}", operator.name(), field_type.name()),
-                )
-                .parameter(parameter)
-                .hint("use eq, gt, lt or in for non-text columns"));
-            }
+            pattern_operand(pattern, operator, field_type, column, parameter)?;
             Ok(Condition::Like {
                 field: field_name,
                 pattern: pattern.replace('*', "%"),
@@ -115,17 +105,7 @@ fn compare(
             })
         }
         (Operator::Match | Operator::Imatch, Value::Text(pattern)) => {
-            if pattern.contains('\0') {
-                return Err(wrong_operand(NO_NUL));
-            }
-            if !field_type.is_textual() {
-                return Err(QueryError::new(
-                    QueryErrorKind::InvalidValue,
-                    format!("'{}' needs a text column; '{column}' is {}", operator.name(), field_type.name()),
-                )
-                .parameter(parameter)
-                .hint("use eq, gt, lt or in for non-text columns"));
-            }
+            pattern_operand(pattern, operator, field_type, column, parameter)?;
             let case_insensitive = operator == Operator::Imatch;
             check_regex(pattern, case_insensitive).map_err(|message| {
                 QueryError::new(
@@ -235,6 +215,32 @@ pub(super) fn typed_value(
         }
         FieldType::Json => Err(invalid("nothing: json columns only take is.null".into())),
     }
+}
+
+/// A `like` or `match` pattern must be free of NUL and compared with a text column.
+fn pattern_operand(
+    pattern: &str,
+    operator: Operator,
+    field_type: &FieldType,
+    column: &str,
+    parameter: &str,
+) -> Result<(), QueryError> {
+    if pattern.contains('\0') {
+        return Err(QueryError::new(
+            QueryErrorKind::InvalidValue,
+            format!("operator '{}' on '{column}' needs {NO_NUL}", operator.name()),
+        )
+        .parameter(parameter));
+    }
+    if !field_type.is_textual() {
+        return Err(QueryError::new(
+            QueryErrorKind::InvalidValue,
+            format!("'{}' needs a text column; '{column}' is {}", operator.name(), field_type.name()),
+        )
+        .parameter(parameter)
+        .hint("use eq, gt, lt or in for non-text columns"));
+    }
+    Ok(())
 }
 
 /// Largest compiled regular expression a filter may ask for, in bytes: a short pattern

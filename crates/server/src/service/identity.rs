@@ -89,17 +89,8 @@ fn accounts(app: &App) -> Result<&AccountColumns, IdentityError> {
 /// Verifies `password` against `hash` (or against the decoy when there is none) on a
 /// blocking thread, a few at a time: `Some(needs_rehash)` when it matches.
 async fn verify_password(app: &App, password: &str, hash: Option<String>) -> Result<Option<bool>, IdentityError> {
-    let permit = app
-        .identity
-        .hashing
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|error| IdentityError::Internal(error.to_string()))?;
-    let passwords = app.identity.passwords.clone();
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
+    with_hasher(app, move |passwords| {
         let Some(hash) = hash else {
             passwords.verify_nothing(&password);
             return Ok(None);
@@ -114,12 +105,15 @@ async fn verify_password(app: &App, password: &str, hash: Option<String>) -> Res
             Err(error) => Err(IdentityError::Internal(error.to_string())),
         }
     })
-    .await
-    .map_err(|error| IdentityError::Internal(error.to_string()))?
+    .await?
 }
 
-/// A new password's hash, on a blocking thread.
-pub async fn hash_new_password(app: &App, password: &str) -> Result<PasswordHash, IdentityError> {
+/// Runs `work` with the password hasher on a blocking thread, a few at a time (each
+/// argon2 call holds ~19 MiB and a core for tens of milliseconds).
+async fn with_hasher<T: Send + 'static>(
+    app: &App,
+    work: impl FnOnce(&oxbase_access::identity::Passwords) -> T + Send + 'static,
+) -> Result<T, IdentityError> {
     let permit = app
         .identity
         .hashing
@@ -128,14 +122,18 @@ pub async fn hash_new_password(app: &App, password: &str) -> Result<PasswordHash
         .await
         .map_err(|error| IdentityError::Internal(error.to_string()))?;
     let passwords = app.identity.passwords.clone();
-    let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        passwords.hash_new(&password)
+        work(&passwords)
     })
     .await
-    .map_err(|error| IdentityError::Internal(error.to_string()))?
-    .map_err(|error| match error {
+    .map_err(|error| IdentityError::Internal(error.to_string()))
+}
+
+/// A new password's hash, on a blocking thread.
+pub async fn hash_new_password(app: &App, password: &str) -> Result<PasswordHash, IdentityError> {
+    let password = password.to_owned();
+    with_hasher(app, move |passwords| passwords.hash_new(&password)).await?.map_err(|error| match error {
         PasswordError::BadLength { .. } => IdentityError::Password(error),
         other => IdentityError::Internal(other.to_string()),
     })

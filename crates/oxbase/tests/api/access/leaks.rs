@@ -67,22 +67,11 @@ async fn pearl_with_own_rows(engine: Engine) -> (TestApp, String, String) {
     (app, alice, bob)
 }
 
-/// Gives the user a password and logs in with it: the access token.
+/// Logs in as the user with this id: the access token.
 async fn log_in_as(app: &TestApp, id: i64) -> String {
     let username =
         app.rows(&format!("SELECT username FROM users WHERE id = {id}")).await[0][0].as_str().unwrap().to_owned();
-    let password = "the leak suite's password";
-    assert!(oxbase_server::service::identity::set_password(&app.app, &username, password).await.unwrap());
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "username": username, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "login of {username}");
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+    super::log_in(app, &username).await
 }
 
 async fn get_as(app: &TestApp, token: &str, path: &str) -> reqwest::Response {

@@ -14,6 +14,22 @@ async fn pearl_with_roles(engine: Engine) -> TestApp {
     TestApp::spawn_with_roles(engine, |_| {}, |_| {}).await
 }
 
+/// Gives the account a password and logs in with it: the access token.
+pub(crate) async fn log_in(app: &TestApp, username: &str) -> String {
+    let password = "the access suite's password";
+    assert!(oxbase_server::service::identity::set_password(&app.app, username, password).await.unwrap());
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "login of {username}");
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
 /// Callers without credentials act in the `anonymous` role: trackers, items, comments and
 /// usernames, nothing else, nothing written.
 async fn anonymous_callers_read_what_the_anonymous_role_allows(engine: Engine) {
@@ -85,20 +101,7 @@ async fn the_password_hash_is_never_served(engine: Engine) {
 /// does not grant is refused; an upsert merging rows the role may not update fails whole.
 async fn keys_nested_rows_and_upserts_are_held_to_every_rule(engine: Engine) {
     let app = TestApp::spawn_with_roles(engine, |config| config.admin_enabled = true, |_| {}).await;
-    let admin = "admin";
-    let password = "the access suite's password";
-    assert!(oxbase_server::service::identity::set_password(&app.app, admin, password).await.unwrap());
-    let login: Value = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "username": admin, "password": password }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin_token = login["access_token"].as_str().unwrap().to_owned();
+    let admin_token = log_in(&app, "admin").await;
     // A key of the admin role limited to reading trackers.
     let created: Value = app
         .client
@@ -136,18 +139,7 @@ async fn keys_nested_rows_and_upserts_are_held_to_every_rule(engine: Engine) {
 
     // The editor role may create comments but not items, and update only its own comments:
     // an upsert merging another's comment fails whole.
-    assert!(oxbase_server::service::identity::set_password(&app.app, "editor1", password).await.unwrap());
-    let login: Value = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "username": "editor1", "password": password }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let editor = login["access_token"].as_str().unwrap().to_owned();
+    let editor = log_in(&app, "editor1").await;
     let before = app.count("SELECT count(*) FROM tracker_comments").await;
     let response = app
         .client
