@@ -204,21 +204,40 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
         Kind::Realtime => 2,
     });
     let mut reports: Vec<ScenarioReport> = Vec::new();
-    for scenario in execution_order {
+    for &scenario in &execution_order {
+        reports.push(run.scenario(scenario, &fixture));
         // An access variant sends its plain scenario's requests, whose statements the
-        // database limit measures without the server: measured once for both.
-        let plain_limit = reports
-            .iter()
-            .find(|report| scenario.access != Access::Off && report.id == scenario.requests)
-            .and_then(|report| report.database_limit.clone());
-        let mut report = run.scenario(scenario, &fixture, plain_limit);
+        // database limit measures without the server: measured once for both, after the
+        // variant, so the two load phases run back to back on equally warm database caches
+        // (the limit runs those statements flat out and would warm them for the second).
+        let variant_follows = scenario.access == Access::Off
+            && execution_order.iter().any(|other| other.access != Access::Off && other.requests == scenario.id);
+        if variant_follows {
+            continue;
+        }
+        let plain = (scenario.access != Access::Off)
+            .then(|| reports.iter().position(|report| report.id == scenario.requests))
+            .flatten();
+        match plain {
+            Some(index) => {
+                let plain_scenario =
+                    execution_order.iter().find(|plain| plain.id == scenario.requests).expect("the plain one ran");
+                let mut plain_report = std::mem::take(&mut reports[index]);
+                run.measure_database_limit(&mut plain_report, plain_scenario, &fixture);
+                let limit = plain_report.database_limit.clone();
+                reports[index] = plain_report;
+                reports.last_mut().expect("pushed above").database_limit = limit;
+            }
+            None => run.measure_database_limit(reports.last_mut().expect("pushed above"), scenario, &fixture),
+        }
+    }
+    for report in &mut reports {
         report.compute_fractions(http_limit.as_ref().map(|limit| limit.requests_per_second));
         if let Some(peak) = report.server_peak_rss_mib
-            && scenario.access == Access::Off
+            && report.access.is_none()
         {
             overall_peak = Some(overall_peak.unwrap_or(0).max((peak * 1024.0 * 1024.0) as u64));
         }
-        reports.push(report);
     }
     reports.sort_by_key(|report| scenarios.iter().position(|scenario| scenario.id == report.id));
     report::compare_access(&mut reports, &scenarios);
@@ -392,14 +411,9 @@ impl Run<'_> {
         })
     }
 
-    /// Runs one scenario: its availability, the closed-loop and fixed-rate phases, and its
-    /// database limit (`known_limit` when it was measured already for the same requests).
-    fn scenario(
-        &self,
-        scenario: &'static Scenario,
-        fixture: &Fixture,
-        known_limit: Option<DatabaseLimit>,
-    ) -> ScenarioReport {
+    /// Runs one scenario's load: its availability, the closed-loop and fixed-rate phases
+    /// (the database limit is [`Run::measure_database_limit`]).
+    fn scenario(&self, scenario: &'static Scenario, fixture: &Fixture) -> ScenarioReport {
         let mut report = ScenarioReport {
             id: scenario.id.to_owned(),
             group: scenario.group.to_owned(),
@@ -448,9 +462,12 @@ impl Run<'_> {
                 report.note = Some("peak RSS is the server's peak since it started".to_owned());
             }
         }
-        if let Some(limit) = known_limit {
-            report.database_limit = Some(limit);
-        } else if matches!(scenario.kind, Kind::Read | Kind::Write) {
+        report
+    }
+
+    /// Measures the database limit of a scenario that ran (reads and writes) into its report.
+    fn measure_database_limit(&self, report: &mut ScenarioReport, scenario: &'static Scenario, fixture: &Fixture) {
+        if report.available && matches!(scenario.kind, Kind::Read | Kind::Write) {
             tracing::info!(scenario = scenario.id, "database limit");
             match self.database_limit(scenario, fixture) {
                 Ok(limit) => report.database_limit = Some(limit),
@@ -466,7 +483,6 @@ impl Run<'_> {
             database_limit = report.database_limit.as_ref().map(|limit| limit.requests_per_second),
             "done"
         );
-        report
     }
 
     /// Whether a scenario can run against this server and data.
