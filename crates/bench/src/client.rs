@@ -85,6 +85,7 @@ impl Connection {
         let method = match request.method {
             Method::Get => HttpMethod::GET,
             Method::Patch => HttpMethod::PATCH,
+            Method::Post => HttpMethod::POST,
         };
         let mut builder = Request::builder().method(method).uri(request.target()).header(HOST, self.authority.clone());
         for (name, value) in &request.headers {

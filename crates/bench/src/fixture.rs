@@ -199,6 +199,7 @@ pub async fn build_fixture(
         hot_efforts,
         hot_etags,
         deep_pages,
+        viewer_token: None,
     })
 }
 

@@ -10,6 +10,8 @@
 //!   ETags from the server, whether writes are accepted.
 //! - [`server`]: the server under test, a child process of this binary (so its memory can
 //!   be read), or one already running.
+//! - [`access`]: the second server the access variants load (the full schema, roles on) and
+//!   the viewer's token they send.
 //! - [`client`] and [`load`]: the load generator (hyper, a fixed number of connections;
 //!   a closed-loop phase for the maximum rate, a fixed-rate phase for latency).
 //! - [`stats`]: HDR histograms and counts.
@@ -22,6 +24,7 @@
 //!
 //! [`run`] is the whole run; the binary only parses the flags and prints the table.
 
+pub mod access;
 pub mod client;
 pub mod database;
 pub mod database_limit;
@@ -56,7 +59,7 @@ use crate::load::{LoadPlan, Phase, closed_loop, fixed_rate, success, success_or_
 use crate::report::{DataCount, FixedRate, HttpLimit, ScenarioReport, Settings, this_machine};
 use crate::server::{ServerProcess, loopback_address};
 use crate::stats::LatencySummary;
-use crate::workload::{BULK_ROWS, BenchRequest, Fixture, Kind, Method, Scenario, generate, worker_rng};
+use crate::workload::{Access, BULK_ROWS, BenchRequest, Fixture, Kind, Method, Scenario, generate, worker_rng};
 
 /// Why a run could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,8 @@ struct Run<'a> {
     warmup: Duration,
     address: SocketAddr,
     server: Option<ServerProcess>,
+    /// The server the access variants load, when one is selected.
+    access_server: Option<ServerProcess>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -120,6 +125,12 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
     }
     // Blocking (the server's seeding runs its own PostgreSQL client): outside the runtime.
     prepare_database(&url, &options.example, scale)?;
+    let with_access = scenarios.iter().any(|scenario| scenario.access == Access::Viewer);
+    let access_schema_path = options.out.join("schema-access.toml");
+    if with_access {
+        // Before either server starts, so neither sees the account change mid-run.
+        access::set_viewer_password(&options.example, &access_schema_path, &options.database)?;
+    }
     let schema = example_schema(&options.example)?;
     let schema_path = options.out.join("schema.toml");
     // Access control off: every scenario reads and writes as an anonymous client. (A
@@ -129,16 +140,16 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
     let database = runtime.block_on(Database::open(&url))?;
     let facts = runtime.block_on(read_facts(&database, &schema))?;
 
+    let mut extra = Vec::new();
+    if let Some(cache) = &options.cache {
+        extra.extend(["--cache".to_owned(), cache.clone()]);
+    }
+    if let Some(redis) = &options.redis {
+        extra.extend(["--redis".to_owned(), redis.clone()]);
+    }
     let (server, address) = match target {
         Some(address) => (None, address),
         None => {
-            let mut extra = Vec::new();
-            if let Some(cache) = &options.cache {
-                extra.extend(["--cache".to_owned(), cache.clone()]);
-            }
-            if let Some(redis) = &options.redis {
-                extra.extend(["--redis".to_owned(), redis.clone()]);
-            }
             let server =
                 ServerProcess::start(&schema_path, &options.database, &extra, &options.out.join("server.log"))?;
             tracing::info!(pid = server.pid(), address = %server.address, "started the server under test");
@@ -155,7 +166,7 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
         max_page_size: file_settings.server.max_page_size.unwrap_or(defaults.max_page_size),
         ..Limits::default()
     };
-    let run = Run {
+    let mut run = Run {
         options,
         schema,
         database_url: url.clone(),
@@ -163,12 +174,23 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
         warmup: (options.duration / 10).clamp(Duration::from_millis(100), Duration::from_secs(1)),
         address,
         server,
+        access_server: None,
         runtime,
     };
     run.runtime.block_on(wait_until_ready(address))?;
-    let fixture =
+    let mut fixture =
         run.runtime.block_on(build_fixture(address, &database, &run.schema, &run.limits, &facts, options.seed))?;
     drop(database);
+    if with_access {
+        // Started even with --url: the harness makes the access server itself either way.
+        let access_server =
+            access::start(&access_schema_path, &options.database, &extra, &options.out.join("server-access.log"))?;
+        tracing::info!(pid = access_server.pid(), address = %access_server.address, "started the access server");
+        let access_address = access_server.address;
+        run.access_server = Some(access_server);
+        run.runtime.block_on(wait_until_ready(access_address))?;
+        fixture.viewer_token = Some(run.runtime.block_on(access::log_in(access_address))?);
+    }
 
     let mut overall_peak = run.server.as_ref().and_then(ServerProcess::peak_memory);
     tracing::info!("measuring the HTTP limit: GET /health/live");
@@ -181,17 +203,56 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
         Kind::Write => 1,
         Kind::Realtime => 2,
     });
-    let mut reports = Vec::new();
-    for scenario in execution_order {
-        let mut report = run.scenario(scenario, &fixture);
+    let mut reports: Vec<ScenarioReport> = Vec::new();
+    for &scenario in &execution_order {
+        reports.push(run.scenario(scenario, &fixture));
+        // An access variant sends its plain scenario's requests, whose statements the
+        // database limit measures without the server: measured once for both, after the
+        // variant, so the two load phases run back to back on equally warm database caches
+        // (the limit runs those statements flat out and would warm them for the second).
+        let variant_follows = scenario.access == Access::Off
+            && execution_order.iter().any(|other| other.access != Access::Off && other.requests == scenario.id);
+        if variant_follows {
+            continue;
+        }
+        let plain = (scenario.access != Access::Off)
+            .then(|| reports.iter().position(|report| report.id == scenario.requests))
+            .flatten();
+        match plain {
+            Some(index) => {
+                let plain_scenario =
+                    execution_order.iter().find(|plain| plain.id == scenario.requests).expect("the plain one ran");
+                let mut plain_report = std::mem::take(&mut reports[index]);
+                run.measure_database_limit(&mut plain_report, plain_scenario, &fixture);
+                let limit = plain_report.database_limit.clone();
+                reports[index] = plain_report;
+                reports.last_mut().expect("pushed above").database_limit = limit;
+            }
+            None => run.measure_database_limit(reports.last_mut().expect("pushed above"), scenario, &fixture),
+        }
+    }
+    for report in &mut reports {
         report.compute_fractions(http_limit.as_ref().map(|limit| limit.requests_per_second));
-        if let Some(peak) = report.server_peak_rss_mib {
+        if let Some(peak) = report.server_peak_rss_mib
+            && report.access.is_none()
+        {
             overall_peak = Some(overall_peak.unwrap_or(0).max((peak * 1024.0 * 1024.0) as u64));
         }
-        reports.push(report);
     }
     reports.sort_by_key(|report| scenarios.iter().position(|scenario| scenario.id == report.id));
+    report::compare_access(&mut reports, &scenarios);
+    let access_peak = run.access_server.as_ref().and_then(ServerProcess::peak_memory);
+    let access_peak = reports
+        .iter()
+        .filter(|report| report.access.is_some())
+        .filter_map(|report| report.server_peak_rss_mib)
+        .map(|peak| (peak * 1024.0 * 1024.0) as u64)
+        .chain(access_peak)
+        .max();
     if let Some(server) = run.server {
+        server.stop();
+    }
+    if let Some(server) = run.access_server {
         server.stop();
     }
 
@@ -227,6 +288,7 @@ pub fn run(options: &BenchOptions) -> Result<Report, BenchError> {
         data: facts_rows(&facts),
         http_limit,
         server_peak_rss_mib: overall_peak.map(mebibytes),
+        access_server_peak_rss_mib: access_peak.map(mebibytes),
         scenarios: reports,
     };
     write_report(&options.out, &report)?;
@@ -296,11 +358,19 @@ fn write_report(out: &Path, report: &Report) -> Result<(), BenchError> {
 }
 
 impl Run<'_> {
+    /// The server a scenario loads: the access server for the access variants.
+    fn target(&self, scenario: &Scenario) -> (SocketAddr, Option<&ServerProcess>) {
+        match (scenario.access, &self.access_server) {
+            (Access::Viewer, Some(server)) => (server.address, Some(server)),
+            _ => (self.address, self.server.as_ref()),
+        }
+    }
+
     fn load_plan(&self, scenario: &'static Scenario, fixture: &Fixture, expected_status: fn(u16) -> bool) -> LoadPlan {
         let seed = self.options.seed;
         let fixture = Arc::new(fixture.clone());
         LoadPlan {
-            address: self.address,
+            address: self.target(scenario).0,
             connections: usize::from(self.options.concurrency),
             rng: Arc::new(move |worker| worker_rng(seed, scenario, worker)),
             next_request: Arc::new(move |rng| generate(scenario, &fixture, rng)),
@@ -341,14 +411,15 @@ impl Run<'_> {
         })
     }
 
-    /// Runs one scenario: its availability, the closed-loop and fixed-rate phases, and its
-    /// database limit.
+    /// Runs one scenario's load: its availability, the closed-loop and fixed-rate phases
+    /// (the database limit is [`Run::measure_database_limit`]).
     fn scenario(&self, scenario: &'static Scenario, fixture: &Fixture) -> ScenarioReport {
         let mut report = ScenarioReport {
             id: scenario.id.to_owned(),
             group: scenario.group.to_owned(),
             name: scenario.name.to_owned(),
             request: scenario.shape.to_owned(),
+            access: (scenario.access == Access::Viewer).then(|| workload::VIEWER.to_owned()),
             ..ScenarioReport::default()
         };
         if let Err(reason) = self.availability(scenario, fixture) {
@@ -359,7 +430,8 @@ impl Run<'_> {
         report.available = true;
         let expected_status = if scenario.id == "S8-conditional" { success_or_not_modified } else { success };
         let plan = self.load_plan(scenario, fixture, expected_status);
-        let reset = self.server.as_ref().is_some_and(ServerProcess::reset_peak_memory);
+        let server = self.target(scenario).1;
+        let reset = server.is_some_and(ServerProcess::reset_peak_memory);
 
         tracing::info!(scenario = scenario.id, "closed loop: the maximum rate");
         let closed = self.runtime.block_on(closed_loop(&plan, self.warmup, self.options.duration));
@@ -384,13 +456,18 @@ impl Run<'_> {
                 report.first_error = fixed.tally.first_error.clone();
             }
         }
-        if let Some(server) = &self.server {
+        if let Some(server) = server {
             report.server_peak_rss_mib = server.peak_memory().map(mebibytes);
             if !reset {
                 report.note = Some("peak RSS is the server's peak since it started".to_owned());
             }
         }
-        if matches!(scenario.kind, Kind::Read | Kind::Write) {
+        report
+    }
+
+    /// Measures the database limit of a scenario that ran (reads and writes) into its report.
+    fn measure_database_limit(&self, report: &mut ScenarioReport, scenario: &'static Scenario, fixture: &Fixture) {
+        if report.available && matches!(scenario.kind, Kind::Read | Kind::Write) {
             tracing::info!(scenario = scenario.id, "database limit");
             match self.database_limit(scenario, fixture) {
                 Ok(limit) => report.database_limit = Some(limit),
@@ -406,7 +483,6 @@ impl Run<'_> {
             database_limit = report.database_limit.as_ref().map(|limit| limit.requests_per_second),
             "done"
         );
-        report
     }
 
     /// Whether a scenario can run against this server and data.
@@ -416,7 +492,7 @@ impl Run<'_> {
             Kind::Realtime => Err("the realtime API (WebSocket subscriptions) does not exist yet".to_owned()),
             Kind::Write => {
                 let request = generate(scenario, fixture, &mut rng).ok_or("no request to send")?;
-                self.runtime.block_on(probe_write(self.address, &request))
+                self.runtime.block_on(probe_write(self.target(scenario).0, &request))
             }
             Kind::Read => match generate(scenario, fixture, &mut rng) {
                 Some(_) => Ok(()),

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::database_limit::DatabaseLimit;
 use crate::stats::LatencySummary;
+use crate::workload::Scenario;
 
 /// A whole run.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +25,8 @@ pub struct Report {
     pub http_limit: Option<HttpLimit>,
     /// Peak resident memory of the server over the whole run.
     pub server_peak_rss_mib: Option<f64>,
+    /// The same for the access server (roles on), when an access variant ran.
+    pub access_server_peak_rss_mib: Option<f64>,
     pub scenarios: Vec<ScenarioReport>,
 }
 
@@ -96,6 +99,9 @@ pub struct ScenarioReport {
     pub group: String,
     pub name: String,
     pub request: String,
+    /// The account whose access token the requests carry, to the server with roles (the
+    /// access variants); none: the server without access control, no credentials.
+    pub access: Option<String>,
     pub available: bool,
     /// Why the scenario did not run, or something to know about its figures.
     pub note: Option<String>,
@@ -123,6 +129,9 @@ pub struct ScenarioReport {
     pub database_limit: Option<DatabaseLimit>,
     pub fraction_of_database_limit: Option<f64>,
     pub fraction_of_http_limit: Option<f64>,
+    /// Access variants: req/s as a fraction of the plain scenario's in the same run (the
+    /// same requests with access control off); 1 − this is the access overhead.
+    pub fraction_of_access_off: Option<f64>,
     pub first_error: Option<String>,
 }
 
@@ -136,6 +145,21 @@ impl ScenarioReport {
         };
         self.fraction_of_database_limit = fraction(self.database_limit.as_ref().map(|limit| limit.requests_per_second));
         self.fraction_of_http_limit = fraction(http_limit);
+    }
+}
+
+/// Sets each access variant's [`ScenarioReport::fraction_of_access_off`] from its plain
+/// scenario's report (`scenarios` says which requests each sends).
+pub fn compare_access(reports: &mut [ScenarioReport], scenarios: &[&Scenario]) {
+    let plain_rates: Vec<(String, Option<f64>)> =
+        reports.iter().map(|report| (report.id.clone(), report.requests_per_second)).collect();
+    for report in reports.iter_mut().filter(|report| report.access.is_some()) {
+        let Some(scenario) = scenarios.iter().find(|scenario| scenario.id == report.id) else { continue };
+        let plain = plain_rates.iter().find(|(id, _)| id == scenario.requests).and_then(|(_, rate)| *rate);
+        report.fraction_of_access_off = match (report.requests_per_second, plain) {
+            (Some(rate), Some(plain)) if plain > 0.0 => Some(rate / plain),
+            _ => None,
+        };
     }
 }
 
@@ -256,6 +280,20 @@ impl Report {
             .filter_map(|scenario| scenario.note.as_ref().map(|note| format!("- {}: {note}", scenario.id)))
             .chain(self.scenarios.iter().filter_map(|scenario| {
                 scenario.rows_per_second.map(|rows| format!("- {}: {} rows/s", scenario.id, significant(rows)))
+            }))
+            .chain(self.scenarios.iter().filter_map(|scenario| {
+                let fraction = scenario.fraction_of_access_off?;
+                let plain =
+                    self.scenarios.iter().find(|plain| plain.group == scenario.group && plain.access.is_none())?;
+                Some(format!(
+                    "- {}: access overhead {:.1} % ({} req/s as {} against {} for {}, access off)",
+                    scenario.id,
+                    (1.0 - fraction) * 100.0,
+                    significant(scenario.requests_per_second.unwrap_or(0.0)),
+                    scenario.access.as_deref().unwrap_or("?"),
+                    significant(plain.requests_per_second.unwrap_or(0.0)),
+                    plain.id,
+                ))
             }))
             .chain(self.scenarios.iter().filter_map(|scenario| {
                 scenario.cache_hit_rate.map(|rate| {
@@ -406,6 +444,7 @@ mod tests {
             ],
             http_limit: Some(HttpLimit { requests_per_second: 24_691.2, latency: Some(latency(1.2, 3.0)), errors: 0 }),
             server_peak_rss_mib: Some(40.0),
+            access_server_peak_rss_mib: None,
             scenarios: vec![point, write],
         }
     }
@@ -459,6 +498,34 @@ mod tests {
         assert_eq!(lines[6], "| S6 | single write | not available | | | | | | | | | | |");
         assert_eq!(lines[8], "- S6: not available: the server answers 405 (method_not_allowed)");
         assert_eq!(lines[9], "- S1: 25.0 % of answers from the response cache");
+    }
+
+    #[test]
+    fn access_variants_are_compared_with_their_plain_scenario() {
+        let mut report = report();
+        let mut access = ScenarioReport {
+            id: "S1-access".into(),
+            group: "S1".into(),
+            name: "point read, access on".into(),
+            access: Some("viewer1".into()),
+            requests_per_second: Some(11_111.04),
+            ..report.scenarios[0].clone()
+        };
+        access.compute_fractions(Some(24_691.2));
+        report.scenarios.insert(1, access);
+        let scenarios: Vec<&Scenario> = crate::workload::SCENARIOS.iter().collect();
+        compare_access(&mut report.scenarios, &scenarios);
+        assert_eq!(report.scenarios[0].fraction_of_access_off, None, "plain scenarios have no comparison");
+        assert!((report.scenarios[1].fraction_of_access_off.unwrap() - 0.9).abs() < 1e-9);
+        let markdown = report.to_markdown();
+        let lines: Vec<&str> = markdown.lines().collect();
+        assert!(lines[6].starts_with("| S1-access | point read, access on | 11,111 |"), "{}", lines[6]);
+        assert!(
+            lines.contains(
+                &"- S1-access: access overhead 10.0 % (11,111 req/s as viewer1 against 12,346 for S1, access off)"
+            ),
+            "{markdown}"
+        );
     }
 
     #[test]

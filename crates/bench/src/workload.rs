@@ -32,7 +32,28 @@ pub struct Scenario {
     /// The request, as the report shows it.
     pub shape: &'static str,
     pub kind: Kind,
+    /// Which server answers and with whose credentials.
+    pub access: Access,
+    /// The scenario whose requests this one sends: its own id, but for the access variants
+    /// (`S1-access` sends S1's requests, drawn from the same random streams).
+    pub requests: &'static str,
 }
+
+/// Access control in a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The server serving the schema without `[accounts]` and roles: no credentials, no
+    /// rules.
+    Off,
+    /// A second server serving the full schema (roles on), every request carrying the
+    /// access token of the viewer account ([`VIEWER`]).
+    Viewer,
+}
+
+/// The account the access variants log in as: the pearl example's viewer, who may read
+/// every resource (`resource = "*"`), so the access variants answer exactly what the plain
+/// ones do and the difference is the cost of the rules.
+pub const VIEWER: &str = "viewer1";
 
 /// The embedding of S3 and S8: a programmer's screen of trackers.
 pub const LIST_WITH_RELATIONS_SELECT: &str = "id,production_status,qc_status,priority,due_date,\
@@ -57,13 +78,32 @@ pub const PAGE: u32 = 50;
 
 /// Every scenario, in report order.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { id: "S1", group: "S1", name: "point read", shape: "GET /api/v1/trackers/{id}", kind: Kind::Read },
+    Scenario {
+        id: "S1",
+        group: "S1",
+        name: "point read",
+        shape: "GET /api/v1/trackers/{id}",
+        kind: Kind::Read,
+        access: Access::Off,
+        requests: "S1",
+    },
+    Scenario {
+        id: "S1-access",
+        group: "S1",
+        name: "point read, access on",
+        shape: "S1 as viewer1 (Authorization: Bearer {token}) on the server with roles",
+        kind: Kind::Read,
+        access: Access::Viewer,
+        requests: "S1",
+    },
     Scenario {
         id: "S2",
         group: "S2",
         name: "filtered list",
         shape: "GET /api/v1/trackers?production_status=eq.{status}&priority=gte.2&order=due_date&limit=50",
         kind: Kind::Read,
+        access: Access::Off,
+        requests: "S2",
     },
     Scenario {
         id: "S3",
@@ -71,6 +111,17 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "list with relations",
         shape: "GET /api/v1/trackers?select=…item,programmer,qc,comments(*)&reporting_effort_id=eq.{effort}&limit=50",
         kind: Kind::Read,
+        access: Access::Off,
+        requests: "S3",
+    },
+    Scenario {
+        id: "S3-access",
+        group: "S3",
+        name: "list with relations, access on",
+        shape: "S3 as viewer1 (Authorization: Bearer {token}) on the server with roles",
+        kind: Kind::Read,
+        access: Access::Viewer,
+        requests: "S3",
     },
     Scenario {
         id: "S4-offset",
@@ -78,6 +129,8 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "deep page by offset",
         shape: "GET /api/v1/trackers?priority=gte.2&order=due_date&limit=50&offset={~50000}",
         kind: Kind::Read,
+        access: Access::Off,
+        requests: "S4-offset",
     },
     Scenario {
         id: "S4-cursor",
@@ -85,6 +138,8 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "deep page by cursor",
         shape: "GET /api/v1/trackers?priority=gte.2&order=due_date&limit=50&after={cursor at ~50000}",
         kind: Kind::Read,
+        access: Access::Off,
+        requests: "S4-cursor",
     },
     Scenario {
         id: "S5",
@@ -92,6 +147,8 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "dashboard aggregate",
         shape: "GET /api/v1/trackers?select=production_status,count()&reporting_effort_id=eq.{effort}",
         kind: Kind::Read,
+        access: Access::Off,
+        requests: "S5",
     },
     Scenario {
         id: "S6",
@@ -99,6 +156,8 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "single write",
         shape: "PATCH /api/v1/trackers?id=eq.{id} {\"production_status\":…}",
         kind: Kind::Write,
+        access: Access::Off,
+        requests: "S6",
     },
     Scenario {
         id: "S7",
@@ -106,14 +165,26 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "bulk write",
         shape: "PATCH /api/v1/trackers [1,000 × {\"id\",\"production_status\"}]",
         kind: Kind::Write,
+        access: Access::Off,
+        requests: "S7",
     },
-    Scenario { id: "S8-hot", group: "S8", name: "repeated read", shape: "S3 on 4 hot efforts", kind: Kind::Read },
+    Scenario {
+        id: "S8-hot",
+        group: "S8",
+        name: "repeated read",
+        shape: "S3 on 4 hot efforts",
+        kind: Kind::Read,
+        access: Access::Off,
+        requests: "S8-hot",
+    },
     Scenario {
         id: "S8-conditional",
         group: "S8",
         name: "conditional read",
         shape: "S8 with If-None-Match: {etag}",
         kind: Kind::Read,
+        access: Access::Off,
+        requests: "S8-conditional",
     },
     Scenario {
         id: "S9",
@@ -121,6 +192,8 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "live update",
         shape: "WebSocket subscriber to one effort receives S6's change",
         kind: Kind::Realtime,
+        access: Access::Off,
+        requests: "S9",
     },
     Scenario {
         id: "S10",
@@ -128,6 +201,8 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "tracker grid",
         shape: "GET /api/v1/trackers?select=…item,programmer,qc,tags&reporting_effort_id=eq.{big effort}&limit=10000",
         kind: Kind::Read,
+        access: Access::Off,
+        requests: "S10",
     },
 ];
 
@@ -182,6 +257,9 @@ pub struct Fixture {
     pub hot_etags: Vec<Option<String>>,
     /// Deep pages of S4.
     pub deep_pages: Vec<DeepPage>,
+    /// The [`VIEWER`]'s access token on the server with roles, once logged in (the access
+    /// variants send it).
+    pub viewer_token: Option<String>,
 }
 
 /// An HTTP method the workload uses.
@@ -189,6 +267,8 @@ pub struct Fixture {
 pub enum Method {
     Get,
     Patch,
+    /// Only to log in (no scenario posts).
+    Post,
 }
 
 /// What the planner sees of a read: the resource, its parameters and header options.
@@ -282,10 +362,19 @@ pub fn deep_page_by_offset(offset: u64) -> BenchRequest {
 }
 
 /// Draws the next request of `scenario`; `None` when the fixture cannot make one (an S4
-/// cursor the server did not give, an S8 ETag it does not send) or the scenario has no
-/// HTTP request (S9).
+/// cursor the server did not give, an S8 ETag it does not send, an access variant's token
+/// before logging in) or the scenario has no HTTP request (S9).
 pub fn generate(scenario: &Scenario, fixture: &Fixture, rng: &mut Rng) -> Option<BenchRequest> {
-    let request = match scenario.id {
+    let mut request = plain_request(scenario.requests, fixture, rng)?;
+    if scenario.access == Access::Viewer {
+        request.headers.push(("authorization", format!("Bearer {}", fixture.viewer_token.as_deref()?)));
+    }
+    Some(request)
+}
+
+/// The request of the scenario `id` without credentials.
+fn plain_request(id: &str, fixture: &Fixture, rng: &mut Rng) -> Option<BenchRequest> {
+    let request = match id {
         "S1" => {
             let id = between(rng, fixture.tracker_ids);
             let mut request = BenchRequest::get(&format!("/api/v1/trackers/{id}"), Vec::new());
@@ -371,10 +460,11 @@ pub fn generate(scenario: &Scenario, fixture: &Fixture, rng: &mut Rng) -> Option
     Some(request)
 }
 
-/// The random stream of one worker of one scenario: the same seed replays the same requests.
+/// The random stream of one worker of one scenario: the same seed replays the same requests,
+/// and an access variant draws the same requests as its plain scenario.
 pub fn worker_rng(seed: u64, scenario: &Scenario, worker: usize) -> Rng {
     let mut mixed = seed ^ 0x9e37_79b9_7f4a_7c15;
-    for byte in scenario.id.bytes().chain(worker.to_le_bytes()) {
+    for byte in scenario.requests.bytes().chain(worker.to_le_bytes()) {
         mixed = (mixed ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     Rng::with_seed(mixed)
@@ -397,6 +487,7 @@ mod tests {
                 cursor: Some("abc.def".into()),
                 after: vec![Literal::Text("2027-01-01".into()), Literal::Integer(7)],
             }],
+            viewer_token: Some("header.claims.signature".into()),
         }
     }
 
@@ -461,6 +552,30 @@ mod tests {
     }
 
     #[test]
+    fn access_variants_send_their_plain_requests_with_the_viewers_token() {
+        let fixture = fixture();
+        for (plain, access) in [("S1", "S1-access"), ("S3", "S3-access")] {
+            let (plain, access) = (scenario(plain), scenario(access));
+            assert_eq!((access.group, access.requests, access.access), (plain.id, plain.id, Access::Viewer));
+            let mut plain_rng = worker_rng(7, plain, 2);
+            let mut access_rng = worker_rng(7, access, 2);
+            for _ in 0..20 {
+                let mut expected = generate(plain, &fixture, &mut plain_rng).unwrap();
+                expected.headers.push(("authorization", "Bearer header.claims.signature".to_owned()));
+                assert_eq!(generate(access, &fixture, &mut access_rng).unwrap(), expected);
+            }
+        }
+        let logged_out = Fixture { viewer_token: None, ..fixture };
+        assert_eq!(generate(scenario("S1-access"), &logged_out, &mut Rng::with_seed(1)), None);
+        assert!(
+            SCENARIOS
+                .iter()
+                .filter(|scenario| scenario.access == Access::Off)
+                .all(|scenario| { scenario.requests == scenario.id })
+        );
+    }
+
+    #[test]
     fn bulk_writes_carry_a_thousand_rows() {
         let mut rng = Rng::with_seed(5);
         let request = generate(scenario("S7"), &fixture(), &mut rng).unwrap();
@@ -505,7 +620,8 @@ mod tests {
                 .collect()
         };
         assert_eq!(ids(&["S4"]), ["S4-offset", "S4-cursor"]);
-        assert_eq!(ids(&["s10", "S1", "S4-cursor"]), ["S1", "S4-cursor", "S10"]);
+        assert_eq!(ids(&["s10", "S1", "S4-cursor"]), ["S1", "S1-access", "S4-cursor", "S10"]);
+        assert_eq!(ids(&["S3-access"]), ["S3-access"]);
         assert_eq!(ids(&[]).len(), SCENARIOS.len());
         assert!(select_scenarios(&["S11".to_owned()]).unwrap_err().contains("known: S1"));
     }

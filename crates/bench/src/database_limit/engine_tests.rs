@@ -51,6 +51,7 @@ fn every_scenario_runs(url: &DatabaseUrl, runtime: &tokio::runtime::Runtime) {
         hot_efforts: vec![2],
         hot_etags: vec![None],
         deep_pages: vec![DeepPage { offset: 450, cursor: Some("x".into()), after }],
+        viewer_token: None,
     };
     let dialect = database.dialect();
     let now = oxbase_schema::values::format_timestamp(time::OffsetDateTime::now_utc());

@@ -140,6 +140,7 @@ mod tests {
             hot_efforts: vec![1],
             hot_etags: vec![None],
             deep_pages: Vec::new(),
+            viewer_token: None,
         }
     }
 
