@@ -162,7 +162,25 @@ pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     jwks: Option<JwksFile>,
+    /// HS256 tokens already verified, with the callers they name, until they expire: a
+    /// client sends the same token with every request, and checking its signature and
+    /// decoding its claims each time cost more than the rest of a point read. (Keys from
+    /// a JWKS file can be withdrawn, so tokens they signed are checked every time.)
+    verified: quick_cache::sync::Cache<String, VerifiedToken>,
 }
+
+/// A verified token's caller and the last second it is accepted (its `exp` plus leeway).
+#[derive(Debug, Clone)]
+struct VerifiedToken {
+    caller: Caller,
+    accepted_until: u64,
+}
+
+/// Verified tokens remembered at most.
+const VERIFIED_TOKENS: usize = 10_000;
+
+/// Longer tokens are verified every time rather than remembered.
+const MAX_REMEMBERED_TOKEN_BYTES: usize = 4096;
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,6 +203,7 @@ impl Tokens {
             decoding: DecodingKey::from_secret(secret),
             settings,
             jwks,
+            verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS),
         })
     }
 
@@ -223,6 +242,32 @@ impl Tokens {
 
     /// The caller a bearer token names, when every check passes.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
+        self.verify_at(token, unix_now())
+    }
+
+    /// [`Tokens::verify`] at `now` (seconds since the epoch) for a token verified before;
+    /// a new token is checked against the clock in full.
+    pub fn verify_at(&self, token: &str, now: u64) -> Result<Caller, TokenError> {
+        if let Some(known) = self.verified.get(token) {
+            if now > known.accepted_until {
+                self.verified.remove(token);
+                return Err(TokenError::Expired);
+            }
+            return Ok(known.caller);
+        }
+        let (caller, algorithm) = self.verify_in_full(token)?;
+        let expires = caller.claims.get("exp").and_then(Value::as_u64);
+        if let Some(expires) = expires
+            && algorithm == Algorithm::HS256
+            && token.len() <= MAX_REMEMBERED_TOKEN_BYTES
+        {
+            let accepted_until = expires.saturating_add(self.settings.leeway.as_secs());
+            self.verified.insert(token.to_owned(), VerifiedToken { caller: caller.clone(), accepted_until });
+        }
+        Ok(caller)
+    }
+
+    fn verify_in_full(&self, token: &str) -> Result<(Caller, Algorithm), TokenError> {
         let algorithm = header_algorithm(token)?;
         let jwks_keys;
         let key = match algorithm {
@@ -277,7 +322,7 @@ impl Tokens {
                 "the user id claim '{path}' is not a string or a number"
             ))));
         }
-        Ok(Caller { role, user_id, claims, key: None })
+        Ok((Caller { role, user_id, claims, key: None }, algorithm))
     }
 }
 

@@ -76,6 +76,22 @@ fn expired_tokens_are_refused_past_the_leeway() {
 }
 
 #[test]
+fn a_token_verified_once_is_remembered_until_it_expires() {
+    let tokens = tokens();
+    let issued = tokens.issue(&json!(7), Some("viewer")).unwrap();
+    let first = tokens.verify(issued.token.expose()).unwrap();
+    assert_eq!(tokens.verify(issued.token.expose()).unwrap(), first, "the same caller from memory");
+    let expires = first.claims["exp"].as_u64().unwrap();
+    assert!(tokens.verify_at(issued.token.expose(), expires + 30).is_ok(), "within the leeway");
+    assert_eq!(tokens.verify_at(issued.token.expose(), expires + 31).unwrap_err(), TokenError::Expired);
+    // A token altered in any byte is another token, checked in full.
+    let mut altered = issued.token.expose().to_owned();
+    let last = altered.pop().unwrap();
+    altered.push(if last == 'A' { 'B' } else { 'A' });
+    assert!(tokens.verify(&altered).is_err());
+}
+
+#[test]
 fn a_wrong_signature_audience_or_issuer_is_refused() {
     let tokens = tokens();
     let other = Tokens::new(b"another secret, also thirty-two bytes or more", TokenSettings::default(), None).unwrap();
