@@ -127,6 +127,11 @@ pub struct ResourceDef {
     pub allow_unfiltered_writes: bool,
     pub cache: Option<ResourceCacheDef>,
     pub realtime: Option<bool>,
+    /// Whether writes are recorded in the audit trail (default true).
+    pub audit: Option<bool>,
+    /// Fields whose values the audit trail never records.
+    #[serde(default)]
+    pub audit_exclude: Vec<Spanned<String>>,
 }
 
 /// `cache = { enabled, ttl_seconds }` on a resource.
