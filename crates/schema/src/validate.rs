@@ -455,12 +455,11 @@ impl Validator<'_> {
                     audit_exclude.push(field_name.clone());
                 }
             } else {
-                let known: Vec<&str> = fields.iter().map(|field| field.name.as_str()).collect();
                 self.error(
                     excluded_line,
                     format!("{path}.audit_exclude"),
                     format!("unknown field '{field_name}' in audit_exclude"),
-                    Some(format!("name fields of '{name}': {}", known.join(", "))),
+                    Some(did_you_mean(field_name, fields.iter().map(|field| field.name.as_str()), "fields")),
                 );
             }
         }

@@ -4,8 +4,32 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use oxbase_schema::model::Action;
+use oxbase_server::config::CursorSecret;
+
+use crate::identity::{PASSWORD, SECRET, account, login};
 use crate::on_both_engines;
 use crate::support::{Engine, TestApp};
+
+/// The pearl server with its roles and accounts, admin endpoints on, `adjust_schema`
+/// applied.
+async fn with_roles(engine: Engine, adjust_schema: impl FnOnce(&mut oxbase_schema::Schema)) -> TestApp {
+    TestApp::spawn_with_roles(
+        engine,
+        |config| {
+            config.admin_enabled = true;
+            config.auth.jwt_secret = Some(CursorSecret::new(SECRET).unwrap());
+        },
+        adjust_schema,
+    )
+    .await
+}
+
+/// Logs in as the first account of `role`: its access token and user id.
+async fn token_of(app: &TestApp, role: &str) -> (String, i64) {
+    let (username, id) = account(app, role).await;
+    (login(app, &username, PASSWORD).await["access_token"].as_str().unwrap().to_owned(), id)
+}
 
 /// Every batch row as JSON: id, actor, role, action, resource, row count.
 async fn batches(app: &TestApp) -> Vec<Vec<Value>> {
@@ -191,7 +215,100 @@ async fn audit_rows_exist_only_for_committed_writes(engine: Engine) {
     assert_eq!(audit_rows(&app).await, (1, 1));
 }
 
+/// The writer's identity is recorded; a field the writer's role may not read is recorded
+/// as changed without its values; an excluded field not at all; a resource with
+/// `audit = false` leaves no batch.
+async fn audit_records_the_actor_and_masks_and_excludes_fields(engine: Engine) {
+    let app = with_roles(engine, |schema| {
+        // Editors may not read a comment's type (they still write it, by its default).
+        let editor = schema.roles.get_mut("editor").unwrap();
+        for permission in &mut editor.permissions {
+            if permission.resource.is_none() && permission.actions.contains(&Action::Read) {
+                permission.hidden.push("comment_type".into());
+            }
+        }
+        schema.resources.get_mut("tracker_comments").unwrap().audit_exclude.push("resolved_at".into());
+        schema.resources.get_mut("text_elements").unwrap().audit = false;
+    })
+    .await;
+    let (editor, editor_id) = token_of(&app, "editor").await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/tracker_comments"))
+        .bearer_auth(&editor)
+        .json(&json!({"tracker_id": 1, "body": "by an editor", "resolved_at": "2026-01-02T03:04:05Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let batch = app.rows("SELECT id, actor_id, role, api_key FROM _oxbase_audit_batches").await;
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0][1], editor_id.to_string());
+    assert_eq!(batch[0][2], "editor");
+    assert_eq!(batch[0][3], Value::Null);
+    let recorded = records(&app, batch[0][0].as_i64().unwrap()).await;
+    let changes = recorded[0].3.as_object().unwrap();
+    assert_eq!(changes["body"], json!([null, "by an editor"]));
+    assert_eq!(changes["user_id"], json!([null, editor_id]), "the preset is recorded as written");
+    assert_eq!(changes.get("comment_type"), Some(&Value::Null), "masked: changed, no values: {changes:?}");
+    assert!(!changes.contains_key("resolved_at"), "excluded: {changes:?}");
+
+    // The admin's writes to users never record the password hash, even when set.
+    let (admin, _) = token_of(&app, "admin").await;
+    let response = app
+        .client
+        .patch(app.url("/api/v1/users/2"))
+        .bearer_auth(&admin)
+        .json(&json!({"email": "changed@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let text = app.rows("SELECT changes FROM _oxbase_audit_records WHERE resource = 'users'").await;
+    assert_eq!(text.len(), 1);
+    assert!(text[0][0].as_str().unwrap().contains("changed@example.com"));
+    // A new account, its password set (outside the API), then deleted: its hash is
+    // nowhere in the trail.
+    let response = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .header("prefer", "return=representation")
+        .json(&json!({"username": "leaving", "email": "leaving@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let leaving = response.json::<Value>().await.unwrap()[0]["id"].as_i64().unwrap();
+    assert!(oxbase_server::service::identity::set_password(&app.app, "leaving", PASSWORD).await.unwrap());
+    let response =
+        app.client.delete(app.url(&format!("/api/v1/users/{leaving}"))).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let deleted = app
+        .rows(&format!("SELECT changes FROM _oxbase_audit_records WHERE resource = 'users' AND record_id = '{leaving}' AND action = 'delete'"))
+        .await;
+    let deleted: Value = serde_json::from_str(deleted[0][0].as_str().unwrap()).unwrap();
+    assert_eq!(deleted["email"], json!(["leaving@example.com", null]));
+    assert!(deleted.get("password_hash").is_none(), "{deleted}");
+    let everything = app.rows("SELECT changes FROM _oxbase_audit_records").await;
+    assert!(!format!("{everything:?}").contains("argon2"), "no hash anywhere: {everything:?}");
+
+    // audit = false: nothing recorded.
+    let before = app.count("SELECT count(*) FROM _oxbase_audit_batches").await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/text_elements"))
+        .bearer_auth(&admin)
+        .json(&json!({"type": "title", "label": "unaudited"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(app.count("SELECT count(*) FROM _oxbase_audit_batches").await, before);
+}
+
 on_both_engines!(
+    audit_records_the_actor_and_masks_and_excludes_fields,
     audit_records_before_and_after_values_of_each_write,
     audit_a_bulk_write_is_one_batch,
     audit_rows_exist_only_for_committed_writes,
