@@ -9,7 +9,49 @@ use oxbase_server::config::CursorSecret;
 
 use crate::identity::{PASSWORD, SECRET, account, login};
 use crate::on_both_engines;
-use crate::support::{Engine, TestApp};
+use crate::support::{Engine, TestApp, oxbase_binary, pearl_schema_path};
+
+/// Runs a statement on the app's database directly, as another program would.
+async fn execute(app: &TestApp, sql: &str) {
+    let sql = sql.to_owned();
+    match app.postgres_url() {
+        None => {
+            let path = app.database_path.clone();
+            tokio::task::spawn_blocking(move || rusqlite::Connection::open(path).unwrap().execute_batch(&sql).unwrap())
+                .await
+                .unwrap();
+        }
+        Some(url) => tokio::task::spawn_blocking(move || {
+            let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+            client.batch_execute(&sql).unwrap_or_else(|error| panic!("{sql}: {error}"));
+        })
+        .await
+        .unwrap(),
+    }
+}
+
+/// `oxbase audit verify` on the app's database: its exit code and output.
+async fn verify_command(app: &TestApp) -> (i32, String) {
+    let database = app.postgres_url().unwrap_or_else(|| format!("sqlite://{}", app.database_path.display()));
+    tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new(oxbase_binary())
+            .args(["audit", "verify", "--schema", pearl_schema_path().to_str().unwrap(), "--database", &database])
+            .env_remove("OXBASE_DATABASE")
+            .env_remove("OXBASE_SCHEMA")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap_or(-1), text)
+    })
+    .await
+    .unwrap()
+}
+
+/// Where the store's verification finds the first break: (batch, reason), if anywhere.
+async fn first_break(app: &TestApp) -> Option<(i64, String)> {
+    let verification = app.app.store.audit_verify().await.unwrap();
+    verification.broken.map(|broken| (broken.batch, broken.reason))
+}
 
 /// The pearl server with its roles and accounts, admin endpoints on, `adjust_schema`
 /// applied.
@@ -307,7 +349,106 @@ async fn audit_records_the_actor_and_masks_and_excludes_fields(engine: Engine) {
     assert_eq!(app.count("SELECT count(*) FROM _oxbase_audit_batches").await, before);
 }
 
+/// Every batch is chained to the one before; editing a record or a batch, removing a
+/// record, the newest batch or one in the middle is found by `verify`, naming the batch.
+async fn audit_verify_finds_an_edited_or_deleted_audit_row(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let comment = |body: &str| json!({"tracker_id": 1, "user_id": 1, "body": body});
+    for body in [json!(comment("one")), json!([comment("two a"), comment("two b"), comment("two c")]), comment("three")]
+    {
+        let response = app.send_json(Method::POST, "/api/v1/tracker_comments", &body, None).await;
+        assert_eq!(response.status(), 201);
+    }
+    let chain = app.rows("SELECT id, prev_hash, hash FROM _oxbase_audit_batches ORDER BY id").await;
+    assert_eq!(chain.len(), 3);
+    assert_eq!(chain[1][1], chain[0][2], "each batch names the previous one's hash");
+    assert_eq!(chain[2][1], chain[1][2]);
+    assert_eq!(first_break(&app).await, None);
+    let (code, output) = verify_command(&app).await;
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("audit chain intact: batches 1 to 3 (3 batches, 5 records)"), "{output}");
+
+    // An edited record.
+    let original = app.scalar("SELECT changes FROM _oxbase_audit_records WHERE batch_id = 1").await;
+    let forged = original.as_str().unwrap().replace("one", "forged");
+    execute(&app, &format!("UPDATE _oxbase_audit_records SET changes = '{forged}' WHERE batch_id = 1")).await;
+    let (batch, reason) = first_break(&app).await.expect("an edited record breaks the chain");
+    assert_eq!(batch, 1);
+    assert!(reason.contains("edited"), "{reason}");
+    let (code, output) = verify_command(&app).await;
+    assert_eq!(code, 2, "{output}");
+    assert!(output.contains("audit chain broken at batch 1"), "{output}");
+    execute(
+        &app,
+        &format!("UPDATE _oxbase_audit_records SET changes = '{}' WHERE batch_id = 1", original.as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(first_break(&app).await, None);
+
+    // An edited batch: another actor.
+    execute(&app, "UPDATE _oxbase_audit_batches SET actor_id = '42' WHERE id = 2").await;
+    assert_eq!(first_break(&app).await.map(|(batch, _)| batch), Some(2));
+    execute(&app, "UPDATE _oxbase_audit_batches SET actor_id = NULL WHERE id = 2").await;
+    assert_eq!(first_break(&app).await, None);
+
+    // A record removed from a batch.
+    let removed =
+        app.rows("SELECT record_id, changes FROM _oxbase_audit_records WHERE batch_id = 2 AND position = 1").await;
+    execute(&app, "DELETE FROM _oxbase_audit_records WHERE batch_id = 2 AND position = 1").await;
+    let (batch, reason) = first_break(&app).await.expect("a removed record breaks the chain");
+    assert_eq!(batch, 2, "{reason}");
+    execute(
+        &app,
+        &format!(
+            "INSERT INTO _oxbase_audit_records (batch_id, position, resource, record_id, action, changes) VALUES (2, 1, 'tracker_comments', '{}', 'insert', '{}')",
+            removed[0][0].as_str().unwrap(),
+            removed[0][1].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(first_break(&app).await, None);
+
+    // The newest batch deleted: the chain's head still names it.
+    execute(
+        &app,
+        "DELETE FROM _oxbase_audit_records WHERE batch_id = 3; DELETE FROM _oxbase_audit_batches WHERE id = 3",
+    )
+    .await;
+    let (batch, reason) = first_break(&app).await.expect("a deleted newest batch shows");
+    assert_eq!(batch, 3, "{reason}");
+    assert!(reason.contains("missing"), "{reason}");
+    let (code, _) = verify_command(&app).await;
+    assert_eq!(code, 2);
+
+    // Writing on: the next batch chains to the deleted one, so the hole stays visible.
+    let response = app.send_json(Method::POST, "/api/v1/tracker_comments", &comment("four"), None).await;
+    assert_eq!(response.status(), 201);
+    let (batch, reason) = first_break(&app).await.expect("a batch deleted in the middle shows");
+    assert_eq!(batch, 4);
+    assert_eq!(reason, "batches 3 to 3 are missing");
+}
+
+/// Concurrent writers each append their batch in turn: the chain has no gaps or forks.
+async fn audit_concurrent_writes_chain_in_turn(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let mut writes = tokio::task::JoinSet::new();
+    for index in 0..24 {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/tracker_comments"));
+        writes.spawn(async move {
+            let body = json!({"tracker_id": 1 + index % 3, "user_id": 1, "body": format!("concurrent {index}")});
+            client.post(url).json(&body).send().await.unwrap().status().as_u16()
+        });
+    }
+    let statuses = writes.join_all().await;
+    assert!(statuses.iter().all(|status| *status == 201), "{statuses:?}");
+    assert_eq!(app.integers("SELECT id FROM _oxbase_audit_batches ORDER BY id").await, (1..=24).collect::<Vec<i64>>());
+    let verification = app.app.store.audit_verify().await.unwrap();
+    assert_eq!((verification.batches, verification.records, verification.broken), (24, 24, None));
+}
+
 on_both_engines!(
+    audit_concurrent_writes_chain_in_turn,
+    audit_verify_finds_an_edited_or_deleted_audit_row,
     audit_records_the_actor_and_masks_and_excludes_fields,
     audit_records_before_and_after_values_of_each_write,
     audit_a_bulk_write_is_one_batch,
