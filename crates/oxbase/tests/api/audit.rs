@@ -446,7 +446,165 @@ async fn audit_concurrent_writes_chain_in_turn(engine: Engine) {
     assert_eq!((verification.batches, verification.records, verification.broken), (24, 24, None));
 }
 
+/// A token of the role `role` for user `user_id`, signed with the suite's secret.
+fn token_for(role: &str, user_id: i64) -> String {
+    use oxbase_access::identity::token::unix_now;
+    let claims = json!({
+        "sub": user_id.to_string(), "role": role, "iss": "oxbase", "aud": "oxbase",
+        "iat": unix_now(), "exp": unix_now() + 300,
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .unwrap()
+}
+
+/// Pearl's roles plus `commenter`: reads only its own comments, and never their body.
+async fn with_commenters(engine: Engine) -> TestApp {
+    with_roles(engine, |schema| {
+        let mut own = schema.roles["viewer"].permissions[0].clone();
+        own.resource = Some("tracker_comments".into());
+        own.filter = Some(oxbase_schema::predicate::Predicate::parse("user_id = $user.id").unwrap());
+        own.hidden = vec!["body".into()];
+        schema.roles.insert(
+            "commenter".into(),
+            oxbase_schema::model::Role { name: "commenter".into(), description: None, permissions: vec![own] },
+        );
+    })
+    .await
+}
+
+async fn get_as(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
+    app.client.get(app.url(path)).bearer_auth(token).send().await.unwrap()
+}
+
+/// A row's history goes to callers whose role may read the row, with the values of fields
+/// it may not read withheld; to anyone else the row is not found.
+async fn audit_history_is_for_callers_who_may_read_the_row(engine: Engine) {
+    let app = with_commenters(engine).await;
+    let (admin, _) = token_of(&app, "admin").await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/tracker_comments"))
+        .bearer_auth(&admin)
+        .header("prefer", "return=representation")
+        .json(&json!({"tracker_id": 1, "user_id": 2, "body": "secret words"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()[0]["id"].as_i64().unwrap();
+    let response = app
+        .client
+        .patch(app.url(&format!("/api/v1/tracker_comments/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({"body": "other words", "is_resolved": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let path = format!("/api/v1/tracker_comments/{id}/history");
+
+    // The comment's author, as a commenter: the history, bodies withheld.
+    let response = get_as(&app, &path, &token_for("commenter", 2)).await;
+    assert_eq!(response.status(), 200);
+    let history: Vec<Value> = response.json().await.unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0]["action"], "insert");
+    assert_eq!(history[0]["changes"]["body"], Value::Null);
+    assert_eq!(history[0]["changes"]["user_id"], json!([null, 2]));
+    assert_eq!(history[1]["action"], "update");
+    assert_eq!(history[1]["changes"], json!({"body": null, "is_resolved": [false, true]}));
+    assert_eq!(history[1]["actor"]["role"], "admin");
+    assert!(!format!("{history:?}").contains("words"), "{history:?}");
+
+    // A viewer reads every comment and its body.
+    let viewer: Vec<Value> = get_as(&app, &path, &token_for("viewer", 3)).await.json().await.unwrap();
+    assert_eq!(viewer[1]["changes"]["body"], json!(["secret words", "other words"]));
+
+    // Another commenter may not read the row: not found, like a row that does not exist.
+    let hidden = get_as(&app, &path, &token_for("commenter", 3)).await;
+    assert_eq!(hidden.status(), 404);
+    let hidden: Value = hidden.json().await.unwrap();
+    let missing = get_as(&app, "/api/v1/tracker_comments/99999999/history", &token_for("commenter", 3)).await;
+    assert_eq!(missing.status(), 404);
+    let missing: Value = missing.json().await.unwrap();
+    assert_eq!(hidden["code"], missing["code"]);
+
+    // Paging, and bad parameters are 400s.
+    let first = get_as(&app, &format!("{path}?limit=1"), &token_for("viewer", 3)).await;
+    let link = first.headers()["link"].to_str().unwrap().to_owned();
+    let batch = first.json::<Vec<Value>>().await.unwrap()[0]["batch"].as_i64().unwrap();
+    assert_eq!(link, format!("<{path}?limit=1&after={batch}>; rel=\"next\""));
+    let rest: Vec<Value> =
+        get_as(&app, &format!("{path}?limit=1&after={batch}"), &token_for("viewer", 3)).await.json().await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["action"], "update");
+    assert_eq!(get_as(&app, &format!("{path}?select=id"), &admin).await.status(), 400);
+    assert_eq!(get_as(&app, &format!("{path}?limit=0"), &admin).await.status(), 400);
+    assert_eq!(get_as(&app, "/api/v1/tracker_comments/abc/history", &admin).await.status(), 400);
+}
+
+/// `/admin/audit`: the admin role's, filtered by actor, resource, record and time, in
+/// keyset pages.
+async fn audit_admin_endpoint_filters_and_pages(engine: Engine) {
+    let app = with_commenters(engine).await;
+    let (admin, admin_id) = token_of(&app, "admin").await;
+    let (editor, editor_id) = token_of(&app, "editor").await;
+    let started = oxbase_server::service::write::now();
+    for (token, body) in [(&admin, "a1"), (&editor, "e1"), (&admin, "a2"), (&editor, "e2")] {
+        // (An editor's comments are theirs by preset.)
+        let mut row = json!({"tracker_id": 1, "body": body});
+        if *token == admin {
+            row["user_id"] = json!(editor_id);
+        }
+        let response =
+            app.client.post(app.url("/api/v1/tracker_comments")).bearer_auth(token).json(&row).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let all: Vec<Value> = get_as(&app, "/admin/audit", &admin).await.json().await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[0]["records"][0]["changes"]["body"], json!([null, "a1"]));
+    assert_eq!(all[1]["actor"], json!({"user_id": editor_id.to_string(), "role": "editor", "api_key": null}));
+    let by_admin: Vec<Value> =
+        get_as(&app, &format!("/admin/audit?actor={admin_id}"), &admin).await.json().await.unwrap();
+    assert_eq!(by_admin.iter().map(|batch| batch["id"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 3]);
+    let record = all[2]["records"][0]["record_id"].as_str().unwrap().to_owned();
+    let by_record: Vec<Value> =
+        get_as(&app, &format!("/admin/audit?resource=tracker_comments&record_id={record}"), &admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(by_record.len(), 1);
+    assert_eq!(by_record[0]["id"], 3);
+    let none: Vec<Value> = get_as(&app, "/admin/audit?resource=users", &admin).await.json().await.unwrap();
+    assert!(none.is_empty());
+    let since: Vec<Value> = get_as(&app, &format!("/admin/audit?since={started}"), &admin).await.json().await.unwrap();
+    assert_eq!(since.len(), 4);
+    let until: Vec<Value> = get_as(&app, &format!("/admin/audit?until={started}"), &admin).await.json().await.unwrap();
+    assert!(until.is_empty(), "{until:?}");
+    // Keyset pages.
+    let page = get_as(&app, "/admin/audit?limit=3", &admin).await;
+    assert_eq!(page.headers()["link"], "</admin/audit?limit=3&after=3>; rel=\"next\"");
+    let last: Vec<Value> = get_as(&app, "/admin/audit?limit=3&after=3", &admin).await.json().await.unwrap();
+    assert_eq!(last.iter().map(|batch| batch["id"].as_i64().unwrap()).collect::<Vec<_>>(), [4]);
+    // Bad filters are 400s; other roles may not read the trail.
+    for bad in ["since=yesterday", "limit=5000", "after=-1", "colour=red"] {
+        let response = get_as(&app, &format!("/admin/audit?{bad}"), &admin).await;
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["code"].is_string() && body["hint"].is_string(), "{body}");
+    }
+    assert_eq!(get_as(&app, "/admin/audit", &editor).await.status(), 403);
+    assert_eq!(app.client.get(app.url("/admin/audit")).send().await.unwrap().status(), 401);
+}
+
 on_both_engines!(
+    audit_history_is_for_callers_who_may_read_the_row,
+    audit_admin_endpoint_filters_and_pages,
     audit_concurrent_writes_chain_in_turn,
     audit_verify_finds_an_edited_or_deleted_audit_row,
     audit_records_the_actor_and_masks_and_excludes_fields,
