@@ -602,7 +602,66 @@ async fn audit_admin_endpoint_filters_and_pages(engine: Engine) {
     assert_eq!(app.client.get(app.url("/admin/audit")).send().await.unwrap().status(), 401);
 }
 
+/// Retention deletes the batches older than the cutoff and nothing newer, oldest first,
+/// in chunks; what remains still verifies, and tampering with it still shows.
+async fn audit_retention_deletes_only_what_is_due(engine: Engine) {
+    let app = TestApp::spawn_on(engine).await;
+    let write = async |body: &str| {
+        let row = json!({"tracker_id": 1, "user_id": 1, "body": body});
+        assert_eq!(app.send_json(Method::POST, "/api/v1/tracker_comments", &row, None).await.status(), 201);
+    };
+    write("old 1").await;
+    write("old 2").await;
+    write("old 3").await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let cutoff = oxbase_store::audit::now_millis();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    write("new 4").await;
+    write("new 5").await;
+    // One chunk of one batch: only the oldest goes.
+    assert_eq!(app.app.store.audit_prune(cutoff, 1).await.unwrap(), 1);
+    assert_eq!(app.integers("SELECT id FROM _oxbase_audit_batches ORDER BY id").await, [2, 3, 4, 5]);
+    assert_eq!(app.count("SELECT count(*) FROM _oxbase_audit_records WHERE batch_id = 1").await, 0);
+    // The rest of what is due, and nothing newer.
+    assert_eq!(oxbase_server::service::audit::prune_before(&app.app, cutoff).await.unwrap(), 2);
+    assert_eq!(app.integers("SELECT id FROM _oxbase_audit_batches ORDER BY id").await, [4, 5]);
+    assert_eq!(app.integers("SELECT batch_id FROM _oxbase_audit_records ORDER BY batch_id").await, [4, 5]);
+    assert_eq!(oxbase_server::service::audit::prune_before(&app.app, cutoff).await.unwrap(), 0);
+    let verification = app.app.store.audit_verify().await.unwrap();
+    assert_eq!((verification.first, verification.last, verification.broken), (Some(4), Some(5), None));
+    let (code, output) = verify_command(&app).await;
+    assert_eq!(code, 0, "{output}");
+    // The oldest remaining batch deleted by hand is not mistaken for retention.
+    execute(
+        &app,
+        "DELETE FROM _oxbase_audit_records WHERE batch_id = 4; DELETE FROM _oxbase_audit_batches WHERE id = 4",
+    )
+    .await;
+    assert_eq!(first_break(&app).await.map(|(batch, _)| batch), Some(5));
+}
+
+/// `[audit] retention_days` runs in the background: batches past it go, a new one stays.
+async fn audit_retention_runs_in_the_background(engine: Engine) {
+    let app = TestApp::spawn_on_with(engine, |config| {
+        config.audit_retention = Some(std::time::Duration::from_millis(1500));
+        config.audit_retention_interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let row = json!({"tracker_id": 1, "user_id": 1, "body": "short-lived"});
+    assert_eq!(app.send_json(Method::POST, "/api/v1/tracker_comments", &row, None).await.status(), 201);
+    assert_eq!(app.count("SELECT count(*) FROM _oxbase_audit_batches").await, 1, "not due yet");
+    let started = std::time::Instant::now();
+    while app.count("SELECT count(*) FROM _oxbase_audit_batches").await > 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "the retention task deleted nothing");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.count("SELECT count(*) FROM _oxbase_audit_records").await, 0);
+    assert_eq!(app.app.store.audit_verify().await.unwrap().broken, None);
+}
+
 on_both_engines!(
+    audit_retention_deletes_only_what_is_due,
+    audit_retention_runs_in_the_background,
     audit_history_is_for_callers_who_may_read_the_row,
     audit_admin_endpoint_filters_and_pages,
     audit_concurrent_writes_chain_in_turn,

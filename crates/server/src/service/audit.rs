@@ -169,3 +169,38 @@ pub async fn history(
         .collect();
     Ok((entries, next))
 }
+
+/// How many batches one retention transaction deletes: small, so it holds its locks
+/// briefly and writers queue behind it for at most a few milliseconds.
+pub const RETENTION_CHUNK: u32 = 500;
+
+/// Deletes every batch written before `cutoff` (Unix milliseconds), oldest first, a chunk
+/// per transaction with a pause between them; the number deleted.
+pub async fn prune_before(app: &App, cutoff: i64) -> Result<u64, ServiceError> {
+    let mut deleted = 0;
+    loop {
+        let chunk = app.store.audit_prune(cutoff, RETENTION_CHUNK).await?;
+        deleted += chunk;
+        if chunk < u64::from(RETENTION_CHUNK) {
+            return Ok(deleted);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The retention task: every `[audit] retention_interval_seconds`, deletes the batches
+/// older than `[audit] retention_days`. Runs until aborted.
+pub async fn retain(app: std::sync::Arc<App>) {
+    let Some(retention) = app.config.audit_retention else { return };
+    let mut ticks = tokio::time::interval(app.config.audit_retention_interval);
+    loop {
+        ticks.tick().await;
+        let now = oxbase_store::audit::now_millis();
+        let cutoff = now.saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+        match prune_before(&app, cutoff).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "audit retention deleted batches"),
+            Err(error) => tracing::warn!(error = %error, "audit retention failed; trying again next time"),
+        }
+    }
+}

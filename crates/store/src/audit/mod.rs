@@ -18,6 +18,7 @@ pub mod schema;
 
 pub use chain::{ChainBreak, Verification};
 pub use query::{AuditBatch, AuditFilter, AuditRecord};
+pub use record::now_millis;
 
 /// Who made a write and where it came from, as the audit trail records it.
 #[derive(Debug, Clone, Default, PartialEq)]
