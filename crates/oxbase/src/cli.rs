@@ -53,6 +53,17 @@ pub enum Command {
     /// Manage the accounts of the schema's [accounts] resource.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `oxbase audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit hash chain from the oldest batch retention left; report the first
+    /// break (batch id and why) and exit 2 when there is one.
+    Verify(DatabaseArgs),
 }
 
 /// Which database a command works on: the schema file and its [database] url, or

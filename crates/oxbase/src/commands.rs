@@ -89,6 +89,7 @@ pub fn run(command: Command, matches: Option<&clap::ArgMatches>) -> anyhow::Resu
         Command::Bench(options) => bench(options),
         Command::Keys(command) => runtime()?.block_on(crate::identity::keys(command)),
         Command::Users(command) => runtime()?.block_on(crate::identity::users(command)),
+        Command::Audit(command) => runtime()?.block_on(crate::audit::audit(command)),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::cli::{DatabaseArgs, KeysCommand, UsersCommand};
 use crate::commands::{ensure_migrated, load_schema, write_line};
 
 /// The app over the database `arguments` name, with the schema file's `[auth]` settings.
-async fn open(arguments: &DatabaseArgs) -> anyhow::Result<App> {
+pub(crate) async fn open(arguments: &DatabaseArgs) -> anyhow::Result<App> {
     let (schema, file) = load_schema(&arguments.schema)?;
     let mut flags = SettingFlags::default();
     flags.database.url = arguments.database.clone().map(Into::into);

@@ -1,5 +1,6 @@
 //! The `oxbase` command: parses arguments and calls the library. Nothing else lives here.
 
+mod audit;
 mod cli;
 mod commands;
 mod identity;

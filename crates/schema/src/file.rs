@@ -11,7 +11,7 @@ use toml::Spanned;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaFile {
-    /// `[server]`, `[database]`, `[cache]` and `[auth]`: the server's settings, declared, checked
+    /// `[server]`, `[database]`, `[cache]`, `[auth]` and `[audit]`: the server's settings, declared, checked
     /// (unknown keys too) and documented with the server's configuration
     /// (`oxbase_server::config`), which reads them from the same file. Accepted here as
     /// they are.
@@ -23,6 +23,8 @@ pub struct SchemaFile {
     pub cache: toml::Table,
     #[serde(default)]
     pub auth: toml::Table,
+    #[serde(default)]
+    pub audit: toml::Table,
     /// Real-time (WebSocket) settings.
     #[serde(default)]
     pub realtime: RealtimeSection,
@@ -127,6 +129,11 @@ pub struct ResourceDef {
     pub allow_unfiltered_writes: bool,
     pub cache: Option<ResourceCacheDef>,
     pub realtime: Option<bool>,
+    /// Whether writes are recorded in the audit trail (default true).
+    pub audit: Option<bool>,
+    /// Fields whose values the audit trail never records.
+    #[serde(default)]
+    pub audit_exclude: Vec<Spanned<String>>,
 }
 
 /// `cache = { enabled, ttl_seconds }` on a resource.

@@ -166,6 +166,11 @@ pub struct Resource {
     pub cache_ttl_seconds: Option<u64>,
     /// Whether changes are published to real-time subscribers.
     pub realtime: bool,
+    /// Whether writes are recorded in the audit trail (`audit = false` opts out).
+    pub audit: bool,
+    /// Fields whose values the audit trail never records (`audit_exclude`, plus the
+    /// accounts' password field).
+    pub audit_exclude: Vec<String>,
 }
 
 impl Resource {

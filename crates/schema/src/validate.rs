@@ -277,6 +277,13 @@ impl Validator<'_> {
             let line = self.line(accounts.span());
             self.accounts(accounts.into_inner(), line, &resources, &roles)
         });
+        // A password hash is a secret: the audit trail never records it.
+        if let Some(accounts) = &accounts
+            && let Some(resource) = resources.get_mut(&accounts.resource)
+            && !resource.audit_exclude.contains(&accounts.password_field)
+        {
+            resource.audit_exclude.push(accounts.password_field.clone());
+        }
         Schema { resources, accounts, roles, realtime: file.realtime, rate_limits: file.rate_limits }
     }
 
@@ -439,6 +446,23 @@ impl Validator<'_> {
                 indexes.push(index);
             }
         }
+        let mut audit_exclude = Vec::new();
+        for excluded in &definition.audit_exclude {
+            let excluded_line = self.line(excluded.span());
+            let field_name = excluded.get_ref();
+            if fields.iter().any(|field| field.name == *field_name) {
+                if !audit_exclude.contains(field_name) {
+                    audit_exclude.push(field_name.clone());
+                }
+            } else {
+                self.error(
+                    excluded_line,
+                    format!("{path}.audit_exclude"),
+                    format!("unknown field '{field_name}' in audit_exclude"),
+                    Some(did_you_mean(field_name, fields.iter().map(|field| field.name.as_str()), "fields")),
+                );
+            }
+        }
         let (cache_enabled, cache_ttl_seconds) = match definition.cache {
             Some(cache) => (cache.enabled.unwrap_or(true), cache.ttl_seconds),
             None => (true, None),
@@ -453,6 +477,8 @@ impl Validator<'_> {
             cache_enabled,
             cache_ttl_seconds,
             realtime: definition.realtime.unwrap_or(true),
+            audit: definition.audit.unwrap_or(true),
+            audit_exclude,
         }
     }
 

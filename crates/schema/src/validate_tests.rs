@@ -282,3 +282,25 @@ fn accounts_name_a_resource_with_login_fields() {
         single_error(&format!("[accounts]\nresource = \"users\"\npassword_field = \"username\"\n[roles.root]\n{base}"));
     assert!(error.contains("must be a nullable text field"), "{error}");
 }
+
+#[test]
+fn audit_options_name_known_fields_and_the_password_is_never_recorded() {
+    let fields = "[resources.users.fields]\nusername = { type = \"text\", unique = true }\nrole = { type = \"enum\", values = [\"root\"] }\npassword_hash = { type = \"text\", nullable = true }\nemail = { type = \"text\" }\n";
+    let schema = parse_schema(
+        &format!("[accounts]\nresource = \"users\"\n[roles.root]\n[resources.users]\naudit_exclude = [\"email\"]\n{fields}[resources.logs]\naudit = false\n"),
+        "t",
+    )
+    .unwrap_or_else(|errors| panic!("{errors}"));
+    let users = schema.resource("users").unwrap();
+    assert!(users.audit);
+    assert_eq!(users.audit_exclude, ["email", "password_hash"]);
+    assert!(!schema.resource("logs").unwrap().audit);
+    let error =
+        single_error(&format!("[resources.users]\naudit_exclude = [\n  \"username\",\n  \"emial\",\n]\n{fields}"));
+    assert_eq!(
+        error,
+        "schema.toml:4: resources.users.audit_exclude: unknown field 'emial' in audit_exclude (hint: did you mean 'email'?)"
+    );
+    let error = single_error(&format!("[resources.users]\naudit = \"no\"\n{fields}"));
+    assert!(error.starts_with("schema.toml:2: ") && error.contains("expected a boolean"), "{error}");
+}

@@ -69,6 +69,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let limits = ConnectionLimits::of(&app.config);
+    let retention = app.config.audit_retention.map(|_| tokio::spawn(crate::service::audit::retain(app.clone())));
     connections::serve(listener, build_app(app), limits, shutdown).await;
+    if let Some(task) = retention {
+        task.abort();
+    }
     Ok(())
 }

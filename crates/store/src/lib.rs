@@ -4,6 +4,7 @@
 //! from the database URL. Errors are [`StoreError`]s in storage terms (unavailable, conflict,
 //! internal), never HTTP statuses; driver messages are logged here and never returned.
 
+pub mod audit;
 pub mod auth;
 pub mod change;
 mod database_url;

@@ -1,6 +1,7 @@
 //! The write logic on any engine, inside one open transaction: the data statements, the
-//! reference checks, the version bumps and the representation read. The engine's store
-//! opens and commits the transaction; any failure here rolls all of it back.
+//! reference checks, the version bumps, the representation read and, last, the audit
+//! batch. The engine's store opens and commits the transaction; any failure here rolls all
+//! of it back.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -16,6 +17,8 @@ use oxbase_schema::Schema;
 use oxbase_schema::model::{FieldType, Literal, OnDelete};
 use oxbase_schema::physical::sql_type;
 
+use crate::audit::AuditContext;
+use crate::audit::record::{PendingRecord, add_change, append_batch};
 use crate::change::{ChangeOperation, RowChange};
 use crate::exec::{Executor, Refusal, Value};
 use crate::json::literal_json;
@@ -33,7 +36,16 @@ pub(crate) fn write_in_transaction(
 ) -> Result<WriteOutcome, WriteFailure> {
     let mut representation = options.representation;
     let started = Instant::now();
-    let mut run = Run { executor, statements: 0, resource: request.resource().to_owned(), guard: &options.guard };
+    // A write rolled back on purpose leaves nothing, so it records nothing either.
+    let audit = options.audit.as_ref().filter(|_| !options.rollback);
+    let mut run = Run {
+        executor,
+        statements: 0,
+        resource: request.resource().to_owned(),
+        guard: &options.guard,
+        audit,
+        records: Vec::new(),
+    };
     let key_field = schema.resource(request.resource()).expect("requests name resources").primary_key();
     // The written rows as `select` shapes them, read inside the transaction.
     let read_back =
@@ -73,8 +85,8 @@ pub(crate) fn write_in_transaction(
             (ChangeOperation::Update, keys, changes, vec![plan.resource.clone()])
         }
         WriteRequest::Delete { resource, table, key, condition } => {
-            // Deleted rows are read back before they go.
-            let keys = run.select_keys(table, key, condition.as_ref())?;
+            // Deleted rows are read back before they go (all their fields when audited).
+            let keys = run.select_deleted(schema, resource, table, key, condition.as_ref())?;
             run.check_before(resource, table, key, &keys, "delete")?;
             deleted_representation = read_back(&mut run, representation.take(), &keys)?;
             run.delete_keys(table, key, &keys)?;
@@ -120,8 +132,32 @@ pub(crate) fn write_in_transaction(
     if options.deadline.is_some_and(|deadline| Instant::now() > deadline) {
         return Err(WriteFailure::DeadlinePassed);
     }
+    if let Some(context) = run.audit {
+        // Last, so the chain's head is locked only until the commit that follows.
+        let records = std::mem::take(&mut run.records);
+        let action = audit_action(request);
+        append_batch(
+            &mut *run.executor,
+            context,
+            action,
+            request.resource(),
+            keys.len(),
+            records,
+            &mut run.statements,
+        )?;
+    }
     let statements = run.statements;
     Ok(WriteOutcome { op, keys, changes, versions, representation, statements, database_time: started.elapsed() })
+}
+
+/// The action a batch records for the request.
+fn audit_action(request: &WriteRequest) -> &'static str {
+    match request {
+        WriteRequest::Insert(plan) if plan.conflict == Conflict::Merge => "upsert",
+        WriteRequest::Insert(_) => "insert",
+        WriteRequest::Update(_) | WriteRequest::BulkUpdate(_) => "update",
+        WriteRequest::Delete { .. } => "delete",
+    }
 }
 
 /// Resources whose rows a delete of `resource` may change through ON DELETE CASCADE or
@@ -152,6 +188,10 @@ struct Run<'a> {
     resource: String,
     /// The caller's rules the rows must pass.
     guard: &'a WriteGuard,
+    /// Who writes, when the write is audited.
+    audit: Option<&'a AuditContext>,
+    /// The audit records collected so far, in the order the rows were written.
+    records: Vec<PendingRecord>,
 }
 
 impl Run<'_> {
@@ -250,6 +290,8 @@ impl Run<'_> {
         )?;
         let keys = self.insert_rows(&plan.target, &rows, plan.conflict, &plan.conflict_columns, &plan.provided)?;
         self.check_new_keys(schema, &plan.target, &keys)?;
+        let action = if plan.conflict == Conflict::Merge { "upsert" } else { "insert" };
+        self.record_inserts(schema, &plan.target, &rows, &keys, action);
         if plan.conflict != Conflict::Ignore || keys.len() == rows.len() {
             // (An ignored duplicate returns no key, so keys and rows no longer pair up; the
             // keys are checked all the same, named by key.)
@@ -296,6 +338,7 @@ impl Run<'_> {
             self.check_references(schema, &nested.target, &labelled)?;
             let child_keys = self.insert_rows(&nested.target, &values, Conflict::Fail, &[], &[])?;
             self.check_new_keys(schema, &nested.target, &child_keys)?;
+            self.record_inserts(schema, &nested.target, &values, &child_keys, "insert");
             let paths: Vec<&str> = child_rows.iter().map(|(row, _)| row.path.as_str()).collect();
             self.check_after(&nested.target.resource, &nested.target.table, &nested.target.key, &child_keys, &paths)?;
             touched.push(nested.target.resource.clone());
@@ -445,6 +488,10 @@ impl Run<'_> {
                 RowChange { id: literal_json(&value_literal(&old[0]), &FieldType::Bigint), fields }
             })
             .collect();
+        for old in &old_rows {
+            let new_values: Vec<&Literal> = plan.set.iter().map(|(_, value)| value).collect();
+            self.record_update(resource, &value_literal(&old[0]), &columns, &old[1..], &new_values);
+        }
         Ok((keys, changes))
     }
 
@@ -547,6 +594,8 @@ impl Run<'_> {
                 }
                 changes.push(RowChange { id: literal_json(&row.key, &key_type), fields });
                 keys.push(row.key.clone());
+                let new_values: Vec<&Literal> = row.values.iter().collect();
+                self.record_update(resource, &row.key, &group.columns, &old[1..], &new_values);
             }
             let paths: Vec<&str> = group.rows.iter().map(|row| row.path.as_str()).collect();
             self.check_after(&plan.resource, &plan.table, &plan.key, &group_keys, &paths)?;
@@ -554,14 +603,114 @@ impl Run<'_> {
         Ok((keys, changes))
     }
 
-    fn select_keys(
+    /// The keys of the rows a delete removes; when audited, their values are recorded as
+    /// they were before.
+    fn select_deleted(
         &mut self,
+        schema: &Schema,
+        resource_name: &str,
         table: &str,
         key: &str,
         condition: Option<&Condition>,
     ) -> Result<Vec<Literal>, WriteFailure> {
-        let rows = self.query(&select_for_write(table, key, &[], condition, self.executor.dialect()), None)?;
+        let resource = schema.resource(resource_name).expect("requests name resources");
+        let audited = self.audit.filter(|_| resource.audit);
+        let columns: Vec<String> = match audited {
+            Some(_) => resource.fields.iter().skip(1).map(|field| field.name.clone()).collect(),
+            None => Vec::new(),
+        };
+        let rows = self.query(&select_for_write(table, key, &columns, condition, self.executor.dialect()), None)?;
+        if let Some(context) = audited {
+            for row in &rows {
+                let mut changes = serde_json::Map::new();
+                for (field, value) in resource.fields.iter().skip(1).zip(&row[1..]) {
+                    let before = literal_json(&value_literal(value), &field.field_type);
+                    add_change(&mut changes, context, resource, &field.name, before, serde_json::Value::Null);
+                }
+                self.records.push(PendingRecord {
+                    resource: resource.name.clone(),
+                    record_id: literal_text(&value_literal(&row[0])),
+                    action: "delete",
+                    changes,
+                });
+            }
+        }
         Ok(rows.iter().map(|row| value_literal(&row[0])).collect())
+    }
+
+    /// Records inserted rows' values (`[null, after]`), row by row with their keys: by the
+    /// key column when the rows name their keys, else in order (an ignored duplicate
+    /// returns no key, so a row without one is not recorded).
+    fn record_inserts(
+        &mut self,
+        schema: &Schema,
+        target: &InsertTarget,
+        rows: &[Vec<Literal>],
+        keys: &[Literal],
+        action: &'static str,
+    ) {
+        let Some(context) = self.audit else { return };
+        let resource = schema.resource(&target.resource).expect("targets are resources");
+        if !resource.audit {
+            return;
+        }
+        let key_column = target.columns.iter().position(|column| *column == target.key);
+        for (index, key) in keys.iter().enumerate() {
+            let row = match key_column {
+                Some(column) => rows.iter().find(|row| row[column] == *key),
+                None if keys.len() == rows.len() => rows.get(index),
+                None => None,
+            };
+            let mut changes = serde_json::Map::new();
+            for (column, value) in target.columns.iter().zip(row.into_iter().flatten()) {
+                if *column == target.key {
+                    continue;
+                }
+                let field_type = &resource.field(column).expect("columns are fields").field_type;
+                add_change(
+                    &mut changes,
+                    context,
+                    resource,
+                    column,
+                    serde_json::Value::Null,
+                    literal_json(value, field_type),
+                );
+            }
+            self.records.push(PendingRecord {
+                resource: resource.name.clone(),
+                record_id: literal_text(key),
+                action,
+                changes,
+            });
+        }
+    }
+
+    /// Records an updated row's changed fields (`[before, after]`); `old` holds the values
+    /// of `columns` before the update, `new` after.
+    fn record_update(
+        &mut self,
+        resource: &oxbase_schema::model::Resource,
+        key: &Literal,
+        columns: &[String],
+        old: &[Value],
+        new: &[&Literal],
+    ) {
+        let Some(context) = self.audit.filter(|_| resource.audit) else { return };
+        let mut changes = serde_json::Map::new();
+        for ((column, old), new) in columns.iter().zip(old).zip(new) {
+            let field_type = &resource.field(column).expect("columns are fields").field_type;
+            let before = literal_json(&value_literal(old), field_type);
+            let after = literal_json(new, field_type);
+            if before != after {
+                add_change(&mut changes, context, resource, column, before, after);
+            }
+        }
+        self.records.push(PendingRecord {
+            resource: resource.name.clone(),
+            record_id: literal_text(key),
+            action: "update",
+            changes,
+        });
     }
 
     fn delete_keys(&mut self, table: &str, key: &str, keys: &[Literal]) -> Result<(), WriteFailure> {

@@ -69,6 +69,10 @@ pub struct WriteOptions {
     pub max_affected: Option<usize>,
     /// The caller's rules every row the write touches must pass.
     pub guard: WriteGuard,
+    /// Who writes, for the audit trail: with it, the rows of audited resources the write
+    /// changes are recorded in the same transaction (none when it rolls back); without it
+    /// nothing is recorded.
+    pub audit: Option<crate::audit::AuditContext>,
 }
 
 /// The caller's rules a write's rows must pass, checked inside its transaction (a row

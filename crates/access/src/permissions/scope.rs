@@ -52,6 +52,17 @@ impl Scope {
         &self.role.name
     }
 
+    /// The caller's user id, as its credential states it; `None` for anonymous callers
+    /// and API keys.
+    pub fn user_id(&self) -> Option<&serde_json::Value> {
+        self.facts.id.as_ref()
+    }
+
+    /// The id of the API key the caller presented, if it did.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key.as_ref().map(|key| key.id.as_str())
+    }
+
     /// Whether the caller acts as the admin role.
     pub fn is_admin(&self) -> bool {
         self.role.name == ADMIN_ROLE

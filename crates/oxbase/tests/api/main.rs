@@ -2,6 +2,7 @@
 //! a real server (in-process on port 0, or the `oxbase` binary) over a real SQLite file.
 
 mod access;
+mod audit;
 mod cli;
 mod conditional;
 mod connections;

@@ -122,6 +122,10 @@ pub struct ServerConfig {
     pub cursor_secret_previous: Option<CursorSecret>,
     /// Logging in, access tokens, external identity and password hashing.
     pub auth: AuthConfig,
+    /// How long audit batches are kept; `None`: for ever.
+    pub audit_retention: Option<Duration>,
+    /// Time between two retention passes.
+    pub audit_retention_interval: Duration,
 }
 
 impl ServerConfig {
@@ -176,6 +180,8 @@ impl ServerConfig {
             cache_max_bytes: cache.max_bytes,
             cache_ttl: Duration::from_secs(cache.ttl_seconds),
             auth: AuthConfig::from_settings(&settings.auth),
+            audit_retention: settings.audit.retention_days.map(|days| Duration::from_secs(days.saturating_mul(86_400))),
+            audit_retention_interval: Duration::from_secs(settings.audit.retention_interval_seconds.max(1)),
         }
     }
 }

@@ -156,6 +156,17 @@ settings! {
             arg(num_args = 0..=1, require_equals = true, default_missing_value = "true");
     }
 
+    /// The audit trail (docs/audit.md).
+    [audit] AuditSettings, AuditFile, AuditFlags, "[audit] settings" {
+        /// Days an audit batch is kept; older ones are deleted by a background task, a few
+        /// hundred at a time, oldest first. Unset: kept for ever.
+        retention_days: Option<u64> = None, flag "audit-retention-days", env "OXBASE_AUDIT_RETENTION_DAYS",
+            shown "kept for ever", arg(value_name = "DAYS");
+        /// Seconds between two retention passes.
+        retention_interval_seconds: u64 = 3600, flag "audit-retention-interval-seconds", env "OXBASE_AUDIT_RETENTION_INTERVAL_SECONDS",
+            arg(value_name = "SECONDS");
+    }
+
     /// Logging in, access tokens, external identity providers and password hashing.
     [auth] AuthSettings, AuthFile, AuthFlags, "[auth] settings" {
         /// File holding the secret (at least 32 bytes) that signs access tokens and checks

@@ -53,3 +53,17 @@ pub async fn explain(
     let plan = plan_read(&app.schema, &resource, &parameters, options, &app.limits(), &app.cursor_key, &every_row)?;
     Ok(Json(app.store.explain(plan).await?))
 }
+
+/// `GET /admin/audit?actor=…&resource=…&record_id=…&since=…&until=…&after=…&limit=…`: the
+/// audit trail's batches with their records, oldest first, in keyset pages (`Link` names
+/// the next one).
+pub async fn audit(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let parameters = query_pairs(query.as_deref());
+    let filter = crate::service::audit::audit_filter(&parameters)?;
+    let (batches, next) = crate::service::audit::batches(&state.0, filter).await?;
+    Ok(crate::http::records::history::with_next_link(Json(batches).into_response(), "/admin/audit", &parameters, next))
+}

@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
             .route("/admin/pool", get(admin::pool))
             .route("/admin/cache", get(admin::cache))
             .route("/admin/explain", get(admin::explain))
+            .route("/admin/audit", get(admin::audit))
             .route("/admin/keys", get(auth::keys::list).post(auth::keys::create))
             .route("/admin/keys/{id}", delete(auth::keys::revoke))
             .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin));
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/{resource}/{id}",
             get(records::get::get).patch(records::update::update_one).delete(records::delete::delete_one),
         )
+        .route("/api/v1/{resource}/{id}/history", get(records::history::history))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())

@@ -15,6 +15,7 @@
 //! the same functions. Errors are [`ServiceError`]s in the service's own terms; the edge
 //! maps them to a status and a code (`http::error`).
 
+pub mod audit;
 pub mod identity;
 pub mod read;
 pub mod write;

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::service::{Scope, ServiceError};
+use oxbase_store::audit::AuditContext;
 use oxbase_store::change::ChangeEvent;
 use oxbase_store::json::literal_json;
 use oxbase_store::write::{WriteGuard, WriteOptions, WriteOutcome, WriteRequest};
@@ -56,6 +57,10 @@ pub struct WriteSettings {
     pub rollback: bool,
     /// `Prefer: max-affected=N` with `handling=strict`: more rows changed is an error.
     pub max_affected: Option<usize>,
+    /// The client's address, for the audit trail.
+    pub client_ip: Option<String>,
+    /// The request's `User-Agent`, for the audit trail.
+    pub user_agent: Option<String>,
 }
 
 /// A committed write.
@@ -131,7 +136,7 @@ pub async fn create(
     let guard = WriteGuard { visible: None, before: None, after };
     let single_object_body = plan.single_object;
     let representation = representation_plan(app, scope, resource, parameters, settings.returning)?;
-    let outcome = execute(app, WriteRequest::Insert(plan), representation, guard, settings).await?;
+    let outcome = execute(app, scope, WriteRequest::Insert(plan), representation, guard, settings).await?;
     Ok(Written { outcome, single_object_body })
 }
 
@@ -182,7 +187,7 @@ pub async fn update(
         }
     };
     let representation = representation_plan(app, scope, resource, parameters, settings.returning)?;
-    changed(resource, id, execute(app, request, representation, guard, settings).await?)
+    changed(resource, id, execute(app, scope, request, representation, guard, settings).await?)
 }
 
 /// Deletes the rows the filters select; `id` as for [`update`].
@@ -208,7 +213,7 @@ pub async fn delete(
         condition: within(condition, scope.rows(resource, Action::Read)),
     };
     let guard = WriteGuard { visible: None, before: scope.rows(resource, Action::Delete), after: Vec::new() };
-    changed(resource, id, execute(app, request, representation, guard, settings).await?)
+    changed(resource, id, execute(app, scope, request, representation, guard, settings).await?)
 }
 
 /// Whether the caller may take `action` on `resource`: a resource it may neither see nor
@@ -308,6 +313,7 @@ fn representation_plan(
 /// still running at the deadline rolls back instead of committing.
 async fn execute(
     app: &Arc<App>,
+    scope: &Scope,
     request: WriteRequest,
     representation: Option<ReadPlan>,
     guard: WriteGuard,
@@ -321,6 +327,7 @@ async fn execute(
         rollback: settings.rollback,
         max_affected: settings.max_affected,
         guard,
+        audit: Some(audit_context(app, scope, &request, &settings)),
     };
     let rollback = settings.rollback;
     // Known before any work: Redis is down, so the write could not be confirmed to the
@@ -352,6 +359,41 @@ async fn execute(
     .map_err(|error| oxbase_store::StoreError::Internal(format!("the write task failed: {error}")))??;
     propagated?;
     Ok(outcome)
+}
+
+/// Who writes and from where, and which fields of the resources written the writer's
+/// role may not read (recorded as changed without their values).
+fn audit_context(app: &App, scope: &Scope, request: &WriteRequest, settings: &WriteSettings) -> AuditContext {
+    let mut written = vec![request.resource().to_owned()];
+    if let WriteRequest::Insert(plan) = request {
+        written.extend(plan.target.nested.iter().map(|nested| nested.target.resource.clone()));
+    }
+    let masked = written
+        .into_iter()
+        .filter_map(|name| {
+            let definition = app.schema.resource(&name)?;
+            let visible = scope.read_view().resource(&name);
+            let hidden: Vec<String> = definition
+                .fields
+                .iter()
+                .filter(|field| visible.is_none_or(|view| view.field(&field.name).is_none()))
+                .map(|field| field.name.clone())
+                .collect();
+            (!hidden.is_empty()).then_some((name, hidden))
+        })
+        .collect();
+    AuditContext {
+        actor_id: scope.user_id().map(|id| match id {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        }),
+        role: Some(scope.role().to_owned()),
+        api_key: scope.key_id().map(str::to_owned),
+        request_id: Some(settings.request_id.clone()).filter(|id| !id.is_empty()),
+        client_ip: settings.client_ip.clone(),
+        user_agent: settings.user_agent.clone(),
+        masked,
+    }
 }
 
 fn change_event(app: &App, resource: &str, outcome: &WriteOutcome, request_id: String) -> ChangeEvent {

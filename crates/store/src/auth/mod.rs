@@ -4,7 +4,7 @@
 //! ever stored. The statements are written once for both engines ([`connection`]).
 
 mod accounts;
-mod connection;
+pub(crate) mod connection;
 mod keys;
 mod refresh;
 pub mod schema;
@@ -20,7 +20,7 @@ use crate::{Store, StoreError};
 
 impl Store {
     /// Runs `work` where it may read (an SQLite reader, a pooled PostgreSQL connection).
-    async fn auth_read<T: Send + 'static>(
+    pub(crate) async fn auth_read<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut dyn AuthConnection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -33,7 +33,7 @@ impl Store {
     }
 
     /// Runs `work` where it may write (SQLite's one writer).
-    async fn auth_write<T: Send + 'static>(
+    pub(crate) async fn auth_write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut dyn AuthConnection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {

@@ -33,7 +33,8 @@ use crate::migrate::{
 };
 
 /// oxbase's own tables: the migration history, the per-resource versions, and what
-/// identity keeps (refresh tokens, API keys, generated secrets). Times are Unix seconds.
+/// identity keeps (refresh tokens, API keys, generated secrets), and the audit trail
+/// (batches, records, the chain's head). Times are Unix seconds (the audit's milliseconds).
 const SYSTEM_TABLES: &[SystemTable] = &[
     (
         "_oxbase_migrations",
@@ -50,6 +51,9 @@ const SYSTEM_TABLES: &[SystemTable] = &[
     ("_oxbase_refresh_tokens", crate::auth::schema::POSTGRES_REFRESH_TOKENS),
     ("_oxbase_api_keys", crate::auth::schema::POSTGRES_API_KEYS),
     ("_oxbase_secrets", crate::auth::schema::POSTGRES_SECRETS),
+    ("_oxbase_audit_batches", crate::audit::schema::POSTGRES_BATCHES),
+    ("_oxbase_audit_records", crate::audit::schema::POSTGRES_RECORDS),
+    ("_oxbase_audit_head", crate::audit::schema::POSTGRES_HEAD),
 ];
 
 /// The advisory-lock key migrations hold (the bytes of "oxbase_m"): for their session, and

@@ -12,7 +12,8 @@ use crate::migrate::{
 };
 
 /// oxbase's own tables: the migration history, the per-resource versions, and what
-/// identity keeps (refresh tokens, API keys, generated secrets). Times are Unix seconds.
+/// identity keeps (refresh tokens, API keys, generated secrets), and the audit trail
+/// (batches, records, the chain's head). Times are Unix seconds (the audit's milliseconds).
 const SYSTEM_TABLES: &[SystemTable] = &[
     (
         "_oxbase_migrations",
@@ -29,6 +30,9 @@ const SYSTEM_TABLES: &[SystemTable] = &[
     ("_oxbase_refresh_tokens", crate::auth::schema::SQLITE_REFRESH_TOKENS),
     ("_oxbase_api_keys", crate::auth::schema::SQLITE_API_KEYS),
     ("_oxbase_secrets", crate::auth::schema::SQLITE_SECRETS),
+    ("_oxbase_audit_batches", crate::audit::schema::SQLITE_BATCHES),
+    ("_oxbase_audit_records", crate::audit::schema::SQLITE_RECORDS),
+    ("_oxbase_audit_head", crate::audit::schema::SQLITE_HEAD),
 ];
 
 /// Migrates an open SQLite database to `schema`.

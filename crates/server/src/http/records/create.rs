@@ -1,7 +1,6 @@
 //! `POST /api/v1/{resource}`: create one row, many rows, or rows with nested children;
 //! upsert with `Prefer: resolution=…`.
 
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -11,9 +10,10 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::http::access::Access;
 use crate::http::error::ApiError;
-use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
-use crate::http::records::write::{json_body, location, write_preferences, write_settings, written_response};
+use crate::http::records::write::{
+    WriteOrigin, json_body, location, write_preferences, write_settings, written_response,
+};
 use crate::service::write::{self, Return};
 
 /// Inserts the body's rows in one transaction.
@@ -22,14 +22,14 @@ pub async fn create(
     Path(resource): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    deadline: Option<Extension<RequestDeadline>>,
+    origin: WriteOrigin,
     Access(scope): Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let parameters = query_pairs(query.as_deref());
     let preferences = write_preferences(&headers)?;
     let body = json_body(&headers, body)?;
-    let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
+    let settings = write_settings(&headers, &preferences, origin);
     let mut written =
         write::create(&state.0, &scope, &resource, &parameters, &body, preferences.conflict, settings.clone()).await?;
     let mut response = written_response(&mut written, &settings, preferences.count, StatusCode::CREATED);

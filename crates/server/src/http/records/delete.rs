@@ -1,6 +1,5 @@
 //! `DELETE /api/v1/{resource}` (filtered rows) and `DELETE /api/v1/{resource}/{id}`.
 
-use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -9,9 +8,8 @@ use oxbase_query::parse::id_filter;
 use crate::app::AppState;
 use crate::http::access::Access;
 use crate::http::error::ApiError;
-use crate::http::middleware::RequestDeadline;
 use crate::http::records::query_pairs;
-use crate::http::records::write::{write_preferences, write_settings, written_response};
+use crate::http::records::write::{WriteOrigin, write_preferences, write_settings, written_response};
 use crate::service::Scope;
 use crate::service::write;
 
@@ -21,11 +19,11 @@ pub async fn delete(
     Path(resource): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    deadline: Option<Extension<RequestDeadline>>,
+    origin: WriteOrigin,
     Access(scope): Access,
 ) -> Result<Response, ApiError> {
     let parameters = query_pairs(query.as_deref());
-    delete_rows(&state, &scope, &resource, parameters, headers, None, deadline).await
+    delete_rows(&state, &scope, &resource, parameters, headers, None, origin).await
 }
 
 /// Deletes the row with this key, or 404.
@@ -34,12 +32,12 @@ pub async fn delete_one(
     Path((resource, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    deadline: Option<Extension<RequestDeadline>>,
+    origin: WriteOrigin,
     Access(scope): Access,
 ) -> Result<Response, ApiError> {
     let mut parameters = query_pairs(query.as_deref());
     parameters.push(id_filter(scope.read_view(), &resource, &id)?);
-    delete_rows(&state, &scope, &resource, parameters, headers, Some(id), deadline).await
+    delete_rows(&state, &scope, &resource, parameters, headers, Some(id), origin).await
 }
 
 async fn delete_rows(
@@ -49,10 +47,10 @@ async fn delete_rows(
     parameters: Vec<(String, String)>,
     headers: HeaderMap,
     id: Option<String>,
-    deadline: Option<Extension<RequestDeadline>>,
+    origin: WriteOrigin,
 ) -> Result<Response, ApiError> {
     let preferences = write_preferences(&headers)?;
-    let settings = write_settings(&headers, &preferences, deadline.map(|Extension(deadline)| deadline));
+    let settings = write_settings(&headers, &preferences, origin);
     let mut written = write::delete(&state.0, scope, resource, &parameters, id, settings.clone()).await?;
     Ok(written_response(&mut written, &settings, preferences.count, StatusCode::OK))
 }

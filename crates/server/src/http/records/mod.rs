@@ -4,6 +4,7 @@
 pub mod create;
 pub mod delete;
 pub mod get;
+pub mod history;
 pub mod list;
 mod read;
 pub mod update;

@@ -3,7 +3,9 @@
 //! itself is [`crate::service::write`].
 
 use axum::body::Bytes;
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oxbase_query::write::Conflict;
@@ -12,6 +14,7 @@ use oxbase_schema::model::Literal;
 use serde_json::{Value, json};
 
 use crate::encoding::{JSON, OBJECT_JSON};
+use crate::http::auth::ClientAddress;
 use crate::http::error::ApiError;
 use crate::http::error::codes::Code;
 use crate::http::media_type::{MediaType, accepts_single_object};
@@ -169,12 +172,28 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// The settings of a write from its headers and the request's deadline.
-pub fn write_settings(
-    headers: &HeaderMap,
-    preferences: &WritePreferences,
-    deadline: Option<RequestDeadline>,
-) -> WriteSettings {
+/// What the layers below the handler learned about a write request: its deadline (set by
+/// the timeout middleware) and the client's address (set by the accept loop).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOrigin {
+    pub deadline: Option<RequestDeadline>,
+    pub client: Option<ClientAddress>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WriteOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<WriteOrigin, Self::Rejection> {
+        Ok(WriteOrigin {
+            deadline: parts.extensions.get::<RequestDeadline>().copied(),
+            client: parts.extensions.get::<ClientAddress>().copied(),
+        })
+    }
+}
+
+/// The settings of a write from its headers, its deadline and where it came from.
+pub fn write_settings(headers: &HeaderMap, preferences: &WritePreferences, origin: WriteOrigin) -> WriteSettings {
+    let WriteOrigin { deadline, client } = origin;
     WriteSettings {
         returning: preferences.returning,
         missing: preferences.missing,
@@ -183,6 +202,11 @@ pub fn write_settings(
         single_object: accepts_single_object(headers),
         deadline: deadline.map(|deadline| deadline.0),
         request_id: headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned(),
+        client_ip: client.map(|ClientAddress(address)| address.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().take(512).collect()),
     }
 }
 
