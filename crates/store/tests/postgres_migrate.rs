@@ -104,8 +104,17 @@ fn migrate_creates_every_pearl_table_with_constraints_and_indexes_and_is_idempot
     let tables = names(&mut client, "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
     let mut expected: Vec<String> = schema.resources.values().map(|resource| resource.table.clone()).collect();
     expected.extend(
-        ["_oxbase_api_keys", "_oxbase_migrations", "_oxbase_refresh_tokens", "_oxbase_secrets", "_oxbase_versions"]
-            .map(str::to_owned),
+        [
+            "_oxbase_api_keys",
+            "_oxbase_audit_batches",
+            "_oxbase_audit_head",
+            "_oxbase_audit_records",
+            "_oxbase_migrations",
+            "_oxbase_refresh_tokens",
+            "_oxbase_secrets",
+            "_oxbase_versions",
+        ]
+        .map(str::to_owned),
     );
     expected.sort();
     assert_eq!(tables, expected);
