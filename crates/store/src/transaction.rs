@@ -655,9 +655,15 @@ impl Run<'_> {
             return;
         }
         let key_column = target.columns.iter().position(|column| *column == target.key);
+        // Rows by their key's text, when they name it (an upsert's RETURNING order is the
+        // engine's): one lookup per key, not a scan.
+        let by_key: HashMap<String, &Vec<Literal>> = match key_column {
+            Some(column) => rows.iter().map(|row| (literal_text(&row[column]), row)).collect(),
+            None => HashMap::new(),
+        };
         for (index, key) in keys.iter().enumerate() {
             let row = match key_column {
-                Some(column) => rows.iter().find(|row| row[column] == *key),
+                Some(_) => by_key.get(&literal_text(key)).copied(),
                 None if keys.len() == rows.len() => rows.get(index),
                 None => None,
             };

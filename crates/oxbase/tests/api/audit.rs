@@ -23,7 +23,7 @@ async fn execute(app: &TestApp, sql: &str) {
         }
         Some(url) => tokio::task::spawn_blocking(move || {
             let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
-            client.batch_execute(&sql).unwrap_or_else(|error| panic!("{sql}: {error}"));
+            client.batch_execute(&sql).unwrap_or_else(|error| panic!("{sql}: {error:?}"));
         })
         .await
         .unwrap(),
@@ -671,3 +671,55 @@ on_both_engines!(
     audit_a_bulk_write_is_one_batch,
     audit_rows_exist_only_for_committed_writes,
 );
+
+/// On PostgreSQL, writes made directly in the database are audited by oxbase's triggers
+/// (actor `external`, the database role), chained with oxbase's own batches.
+#[tokio::test]
+async fn audit_external_writes_on_postgres_are_recorded_and_chained() {
+    let app = TestApp::spawn_on(Engine::Postgres).await;
+    let row = json!({"tracker_id": 1, "user_id": 1, "body": "through the API"});
+    assert_eq!(app.send_json(Method::POST, "/api/v1/tracker_comments", &row, None).await.status(), 201);
+    execute(
+        &app,
+        "SET application_name = 'psql-test'; INSERT INTO tracker_comments (tracker_id, user_id, body, created_at) VALUES (1, 1, 'by hand ''quoted'' \"x\"', now()), (2, 1, 'second', now())",
+    )
+    .await;
+    let ids =
+        app.integers("SELECT id FROM tracker_comments WHERE body = 'second' OR body LIKE 'by hand%' ORDER BY id").await;
+    execute(
+        &app,
+        &format!("UPDATE tracker_comments SET body = 'edited by hand', is_resolved = true WHERE id = {}", ids[0]),
+    )
+    .await;
+    execute(&app, &format!("DELETE FROM tracker_comments WHERE id = {}", ids[1])).await;
+    execute(&app, "UPDATE tracker_comments SET body = 'nothing' WHERE id = -1").await;
+    let batches =
+        app.rows("SELECT id, actor_id, role, api_key, action, resource, row_count, user_agent FROM _oxbase_audit_batches ORDER BY id").await;
+    assert_eq!(batches.len(), 4, "{batches:?}");
+    assert_eq!(batches[1][3], "external");
+    assert_eq!(batches[1][2], "postgres", "the database role");
+    assert_eq!(batches[1][1], Value::Null);
+    assert_eq!((batches[1][4].as_str(), batches[1][6].as_i64()), (Some("insert"), Some(2)));
+    assert_eq!(batches[1][7], "psql-test");
+    assert_eq!(batches[2][4], "update");
+    assert_eq!(batches[3][4], "delete");
+    let inserted = records(&app, 2).await;
+    assert_eq!(inserted[0].1, ids[0].to_string());
+    assert_eq!(inserted[0].3["body"], json!([null, "by hand 'quoted' \"x\""]));
+    let updated = records(&app, 3).await;
+    assert_eq!(updated[0].3["body"], json!(["by hand 'quoted' \"x\"", "edited by hand"]));
+    assert_eq!(updated[0].3["is_resolved"], json!([false, true]));
+    assert!(updated[0].3.get("user_id").is_none(), "{:?}", updated[0].3);
+    let deleted = records(&app, 4).await;
+    assert_eq!(deleted[0].3["body"], json!(["second", null]));
+    // oxbase's own writes are not recorded twice, and the chain holds across both kinds.
+    let row = json!({"tracker_id": 1, "user_id": 1, "body": "API again"});
+    assert_eq!(app.send_json(Method::POST, "/api/v1/tracker_comments", &row, None).await.status(), 201);
+    assert_eq!(app.count("SELECT count(*) FROM _oxbase_audit_batches").await, 5);
+    let verification = app.app.store.audit_verify().await.unwrap();
+    assert_eq!((verification.batches, verification.broken), (5, None));
+    // An edited external batch is found like any other.
+    execute(&app, "UPDATE _oxbase_audit_records SET changes = replace(changes, 'second', 'third') WHERE batch_id = 4")
+        .await;
+    assert_eq!(first_break(&app).await.map(|(batch, _)| batch), Some(4));
+}

@@ -5,6 +5,7 @@
 //! SQLite connections, so the read assembly and the write logic ([`crate::exec`])
 //! serve both engines unchanged.
 
+pub mod audit_triggers;
 mod connect_error;
 pub mod exec;
 pub mod migrate;

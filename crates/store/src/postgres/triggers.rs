@@ -73,7 +73,12 @@ pub fn install(client: &mut postgres::Client, schema: &Schema) -> Result<(), Mig
     if !exists {
         return Ok(());
     }
-    for statement in statements(schema) {
+    let audited: bool = transaction
+        .query_one("SELECT to_regclass('\"_oxbase_audit_head\"') IS NOT NULL", &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(|error| failed("SELECT to_regclass", &error))?;
+    let audit_statements = if audited { super::audit_triggers::statements(schema) } else { Vec::new() };
+    for statement in statements(schema).into_iter().chain(audit_statements) {
         transaction.batch_execute(&statement).map_err(|error| failed(&statement, &error))?;
     }
     transaction.commit().map_err(|error| failed("COMMIT", &error))
