@@ -3,7 +3,7 @@
 
 use serde_json::Value as Json;
 
-use super::chain::{batch_columns, batch_from_cells};
+use super::chain::{BatchContent, batch_columns, batch_from_cells};
 use crate::StoreError;
 use crate::auth::connection::{AuthConnection, Cell, Param};
 
@@ -98,22 +98,7 @@ pub(crate) fn batches(
     let mut batches = Vec::with_capacity(rows.len());
     for row in &rows {
         let (content, hash) = batch_from_cells(row)?;
-        batches.push(AuditBatch {
-            id: content.id,
-            at: content.at,
-            actor_id: content.actor_id,
-            role: content.role,
-            api_key: content.api_key,
-            request_id: content.request_id,
-            client_ip: content.client_ip,
-            user_agent: content.user_agent,
-            action: content.action,
-            resource: content.resource,
-            row_count: content.row_count,
-            prev_hash: content.prev_hash,
-            hash,
-            records: Vec::new(),
-        });
+        batches.push(AuditBatch::without_records(content, hash));
     }
     if let (Some(first), Some(last)) = (batches.first().map(|batch| batch.id), batches.last().map(|batch| batch.id)) {
         let records = connection.query(
@@ -155,25 +140,31 @@ pub(crate) fn history(
     rows.iter()
         .map(|row| {
             let (content, hash) = batch_from_cells(&row[..13])?;
-            let batch = AuditBatch {
-                id: content.id,
-                at: content.at,
-                actor_id: content.actor_id,
-                role: content.role,
-                api_key: content.api_key,
-                request_id: content.request_id,
-                client_ip: content.client_ip,
-                user_agent: content.user_agent,
-                action: content.action,
-                resource: content.resource,
-                row_count: content.row_count,
-                prev_hash: content.prev_hash,
-                hash,
-                records: Vec::new(),
-            };
-            Ok((batch, record_from_cells(&row[13..])))
+            Ok((AuditBatch::without_records(content, hash), record_from_cells(&row[13..])))
         })
         .collect()
+}
+
+impl AuditBatch {
+    /// A batch as stored and hashed, with its hash, before its records are attached.
+    fn without_records(content: BatchContent, hash: String) -> AuditBatch {
+        AuditBatch {
+            id: content.id,
+            at: content.at,
+            actor_id: content.actor_id,
+            role: content.role,
+            api_key: content.api_key,
+            request_id: content.request_id,
+            client_ip: content.client_ip,
+            user_agent: content.user_agent,
+            action: content.action,
+            resource: content.resource,
+            row_count: content.row_count,
+            prev_hash: content.prev_hash,
+            hash,
+            records: Vec::new(),
+        }
+    }
 }
 
 fn record_from_cells(row: &[Cell]) -> AuditRecord {
